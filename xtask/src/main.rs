@@ -5,6 +5,9 @@
 
 mod ci;
 mod flags;
+mod image;
+mod smoke;
+mod steps;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,8 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "ci" => ci::run(rest),
+        "smoke" => smoke::run(rest),
+        "image" => image::run(rest),
         "-h" | "--help" | "help" => {
             print!("{HELP}");
             return ExitCode::SUCCESS;

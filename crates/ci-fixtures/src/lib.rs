@@ -1,1 +1,40 @@
-//! ci-fixtures
+//! Test fixtures shared by every crate's tests: a mock GitHub Actions OIDC issuer with a
+//! GitHub-shaped token builder, RSA test keys, and a mock GitHub API.
+//!
+//! Dev-only: the keys here are test material and must never reach a release build, so this
+//! crate is only ever a `[dev-dependencies]` entry. Everything binds 127.0.0.1:0.
+
+// The full GitHub JSON shapes of the mock API are large `json!` literals.
+#![recursion_limit = "512"]
+
+pub mod github;
+pub mod issuer;
+pub mod keys;
+pub mod token;
+
+pub use issuer::{JwksFault, MockIssuer};
+pub use keys::{RsaScheme, TestKey};
+pub use token::{Alg, TokenBuilder};
+
+/// `repository` of default tokens.
+pub const DEFAULT_REPOSITORY: &str = "octo-org/octo-repo";
+/// `repository_owner` of default tokens.
+pub const DEFAULT_OWNER: &str = "octo-org";
+/// `repository_id` of default tokens.
+pub const DEFAULT_REPOSITORY_ID: &str = "123456789";
+/// `repository_owner_id` of default tokens.
+pub const DEFAULT_OWNER_ID: &str = "987654321";
+/// The workflow of default tokens, in policy-entry form (no `@ref`).
+pub const DEFAULT_WORKFLOW: &str = "octo-org/octo-repo/.github/workflows/ci-in-preview-smoke.yaml";
+/// `sha` (and `workflow_sha`) of default tokens.
+pub const DEFAULT_SHA: &str = "e83c5163316f89bfbde7d9ab23ca2e25604af290";
+/// Pull request number of default tokens (`ref` = `refs/pull/12/merge`).
+pub const DEFAULT_PULL_REQUEST: u64 = 12;
+
+/// A `ci-policy.toml` trusting `issuer_url` with one endpoint `name` for `audience` that
+/// allows [`DEFAULT_REPOSITORY`] running [`DEFAULT_WORKFLOW`].
+pub fn policy_toml(issuer_url: &str, name: &str, audience: &str) -> String {
+    format!(
+        "[issuer]\nurl = {issuer_url:?}\n\n[endpoints.{name:?}]\naudience = {audience:?}\nrepositories = [{DEFAULT_REPOSITORY:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n"
+    )
+}

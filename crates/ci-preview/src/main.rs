@@ -1,1 +1,115 @@
-fn main() {}
+//! `ci-preview`: the CI client of ci-in-preview.
+//!
+//! A GitHub workflow runs it against a pull request's preview deployment: mint an OIDC token, find
+//! the preview, wait until it serves the pull request's head, call a CI endpoint, or do all of
+//! that as the smoke. It replaces the prototype's bash steps (comment scraping, fixed 15-second
+//! sleeps, curl) with one binary whose exit code a workflow can trust: 0 ok, 1 the check failed,
+//! 2 the job is misconfigured.
+
+mod actions;
+mod call;
+mod discover;
+mod error;
+mod event;
+mod github;
+mod health;
+mod jwe;
+mod poll;
+mod preview;
+mod secret;
+mod smoke;
+mod token;
+mod wait;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
+
+const AFTER_HELP: &str = "\
+Exit status: 0 success; 1 the check failed (refused, timed out, malformed answer);
+2 usage or configuration error (the message names the fix).
+
+Reads the standard GitHub Actions variables (GITHUB_ACTIONS, GITHUB_API_URL, GITHUB_REPOSITORY,
+GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
+ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN) and DEPLOYMENT_PROTECTION_BYPASS.
+Inside Actions, workflow commands (::add-mask::, ::error::) go to stderr, so stdout can be captured.";
+
+#[derive(Debug, Parser)]
+#[command(name = "ci-preview", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Mint a GitHub Actions OIDC token for an audience and print it.
+    Token(token::Args),
+    /// Print the preview URL of this pull request.
+    Discover(discover::Args),
+    /// Wait until the preview's CI health route serves the expected commit.
+    Wait(wait::Args),
+    /// POST JSON to a CI endpoint with a fresh OIDC token and print the answer.
+    Call(call::Args),
+    /// Discover, wait, call flags/encrypt-override and check the cookie; write outputs and a summary.
+    Smoke(smoke::Args),
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Token(_) => "token",
+            Self::Discover(_) => "discover",
+            Self::Wait(_) => "wait",
+            Self::Call(_) => "call",
+            Self::Smoke(_) => "smoke",
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // Clap exits with 2 on usage errors and 0 for --help/--version, matching our own codes.
+    let cli = Cli::parse();
+    let name = cli.command.name();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            actions::error(
+                "ci-preview",
+                &format!("cannot start the async runtime: {err}"),
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let outcome: Result<(), CliError> = runtime.block_on(async move {
+        match cli.command {
+            Command::Token(args) => token::run(args).await,
+            Command::Discover(args) => discover::run(args).await,
+            Command::Wait(args) => wait::run(args).await,
+            Command::Call(args) => call::run(args).await,
+            Command::Smoke(args) => smoke::run(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            actions::error(&format!("ci-preview {name}"), &err.to_string());
+            err.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,231 @@
+//! The app factory: checks that the registered endpoints and the policy agree, then builds the
+//! router. Where the deployment's environment is not served, it builds no endpoint router at all:
+//! every request meets one fallback answering 404 `Not Found`, with nothing read first.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use axum::{
+    Router,
+    extract::Request,
+    http::{HeaderValue, header},
+    middleware::{self, Next},
+    response::Response,
+    routing::get,
+};
+use ci_oidc::{EndpointPolicy, Verifier};
+
+use crate::{
+    CI_PREFIX, CiError, Deployment, Policy, PolicyError, endpoint_path, guards::Guards, health,
+    policy::is_valid_endpoint_name,
+};
+
+/// What an endpoint crate exports: its name (the path under `/api/~/ci/` and the key of its
+/// policy entry), whether it can serve (false when its secret is missing: health says so and the
+/// endpoint answers 500 `misconfigured`), and its router, serving `/`.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub name: &'static str,
+    pub ready: bool,
+    pub router: Router<EndpointState>,
+}
+
+impl Endpoint {
+    pub fn new(name: &'static str, ready: bool, router: Router<EndpointState>) -> Endpoint {
+        Endpoint {
+            name,
+            ready,
+            router,
+        }
+    }
+}
+
+/// The state of one endpoint's router: its name, its policy entry and the shared verifier.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct EndpointState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: &'static str,
+    policy: EndpointPolicy,
+    verifier: Verifier,
+    deployment: Deployment,
+    guards: Guards,
+}
+
+impl EndpointState {
+    /// The state for `name`. Public for tests of single handlers; a `VerifiedCaller` still can only
+    /// come out of the kit's extractor.
+    pub fn new(
+        name: &'static str,
+        policy: EndpointPolicy,
+        verifier: Verifier,
+        deployment: Deployment,
+    ) -> Result<EndpointState, StartupError> {
+        let guards = Guards::for_endpoint(name, &policy)?;
+        Ok(EndpointState {
+            inner: Arc::new(Inner {
+                name,
+                policy,
+                verifier,
+                deployment,
+                guards,
+            }),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.inner.name
+    }
+
+    pub fn policy(&self) -> &EndpointPolicy {
+        &self.inner.policy
+    }
+
+    pub fn deployment(&self) -> &Deployment {
+        &self.inner.deployment
+    }
+
+    pub(crate) fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    pub(crate) fn guards(&self) -> &Guards {
+        &self.inner.guards
+    }
+}
+
+impl std::fmt::Debug for EndpointState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointState")
+            .field("name", &self.inner.name)
+            .field("audience", &self.inner.policy.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the app could not be built. The server exits with status 2 (configuration error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(
+        "endpoint {name:?} is compiled in but the policy has no [endpoints.{name:?}] entry: add one (audience, repositories, workflows)"
+    )]
+    MissingPolicy { name: &'static str },
+    #[error("endpoint {name:?} is registered twice")]
+    DuplicateEndpoint { name: &'static str },
+    #[error(
+        "endpoint name {name:?} is invalid: lower-case segments of a-z, 0-9, '-' or '_' joined by '/', not \"health\""
+    )]
+    InvalidEndpointName { name: &'static str },
+    #[error("invalid policy: {key}: {message}")]
+    Unsupported { key: String, message: String },
+    /// An endpoint's own configuration, e.g. a malformed secret: `name` is the variable or key.
+    #[error("{name}: {message}")]
+    Config { name: String, message: String },
+}
+
+impl StartupError {
+    /// An endpoint's configuration error: `StartupError::config("FLAGS_SECRET", "must decode to 32 bytes")`.
+    pub fn config(name: impl Into<String>, message: impl Into<String>) -> StartupError {
+        StartupError::Config {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Builds the server's router: `GET /api/~/ci/health` and each endpoint at `/api/~/ci/{name}`,
+/// or, where the deployment's environment is not served, a router answering only 404.
+///
+/// Every registered endpoint needs a policy entry (else an error). A policy entry with no
+/// registered endpoint grants nothing, so it is logged as a warning and otherwise ignored (a
+/// policy may be shared by builds with fewer endpoints). The checks run in every environment, so
+/// a broken configuration fails in preview before it ships anywhere.
+pub fn app(
+    policy: Policy,
+    deployment: Deployment,
+    verifier: Verifier,
+    endpoints: Vec<Endpoint>,
+) -> Result<Router, StartupError> {
+    let mut states = Vec::with_capacity(endpoints.len());
+    let mut seen = BTreeSet::new();
+    for endpoint in &endpoints {
+        let name = endpoint.name;
+        if !is_valid_endpoint_name(name) {
+            return Err(StartupError::InvalidEndpointName { name });
+        }
+        if !seen.insert(name) {
+            return Err(StartupError::DuplicateEndpoint { name });
+        }
+        let entry = policy
+            .endpoint(name)
+            .ok_or(StartupError::MissingPolicy { name })?;
+        states.push(EndpointState::new(
+            name,
+            entry.clone(),
+            verifier.clone(),
+            deployment.clone(),
+        )?);
+    }
+    for orphan in policy
+        .endpoints()
+        .keys()
+        .filter(|k| !seen.contains(k.as_str()))
+    {
+        tracing::warn!(endpoint = %orphan, "policy entry has no endpoint in this server; ignored");
+    }
+
+    if !deployment.is_served(policy.serve_in()) {
+        tracing::info!(
+            environment = deployment.environment.as_deref().unwrap_or("(unset)"),
+            serve_in = ?policy.serve_in(),
+            "CI routes are not served in this environment: every request answers 404"
+        );
+        return Ok(Router::new().fallback(not_found));
+    }
+
+    let listed: Vec<health::Listed<'_>> = endpoints
+        .iter()
+        .zip(&states)
+        .map(|(endpoint, state)| health::Listed {
+            name: endpoint.name,
+            audience: &state.policy().audience,
+            ready: endpoint.ready,
+        })
+        .collect();
+    let health_body = health::render(&deployment, policy.sha256_hex(), &listed);
+
+    let mut router = Router::new().route(
+        &format!("{CI_PREFIX}/health"),
+        get(move || {
+            let body = health_body.clone();
+            async move { health::respond(body) }
+        }),
+    );
+    for (endpoint, state) in endpoints.into_iter().zip(states) {
+        router = router.nest(
+            &endpoint_path(endpoint.name),
+            endpoint.router.with_state(state),
+        );
+    }
+    Ok(router
+        .fallback(not_found)
+        .layer(middleware::from_fn(no_store)))
+}
+
+async fn not_found() -> CiError {
+    CiError::NotFound
+}
+
+/// CI answers (cookies, health) are per-request facts: no shared cache may keep them.
+async fn no_store(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,139 @@
+//! The JSON body extractor. It runs after [`crate::VerifiedCaller`] (axum runs the body extractor
+//! last), so an unauthenticated caller never gets the server to buffer or parse anything.
+//!
+//! Content type: the prototype read the body with `request.json()`, which ignores the header.
+//! We accept a missing `Content-Type` and any JSON media type (`application/json`, with or without
+//! parameters, and `application/*+json`), and refuse any other declared type with the plain 400:
+//! a body declared as something else is "not JSON" in the contract's sense, and it keeps form
+//! posts from being half-understood. `curl --data` without `-H 'content-type: application/json'`
+//! sends a form type and is refused.
+
+use axum::{
+    body::Body,
+    extract::{FromRequest, Request},
+    http::{HeaderMap, header},
+};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::CiError;
+
+/// The default body limit: 64 KiB, far above any real overrides request.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Overrides the body limit for an endpoint: `.layer(axum::Extension(BodyLimit(1 << 20)))` on its
+/// router. Without it, [`DEFAULT_BODY_LIMIT`] applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body deserialised into `T`. Too big: 413 `{"error":"payload_too_large"}` (judged from
+/// `Content-Length` before reading, and while reading for chunked bodies). Not JSON, or not the
+/// shape of `T`: 400 `{"error":"bad_request"}`. The serde error is logged at debug, never sent.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = CiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let limit = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+        check_content_type(request.headers())?;
+        if declared_length(request.headers()).is_some_and(|len| len > limit as u64) {
+            return Err(CiError::PayloadTooLarge);
+        }
+        let bytes = read_limited(request.into_body(), limit).await?;
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(value) => Ok(JsonBody(value)),
+            Err(error) => {
+                tracing::debug!(%error, "request body refused: not the expected JSON");
+                Err(CiError::bad_request())
+            }
+        }
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), CiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let is_json = essence.as_deref().is_some_and(|e| {
+        e == "application/json" || (e.starts_with("application/") && e.ends_with("+json"))
+    });
+    if is_json {
+        Ok(())
+    } else {
+        tracing::debug!(content_type = ?value, "request body refused: not a JSON content type");
+        Err(CiError::bad_request())
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, CiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(CiError::PayloadTooLarge)
+        }
+        Err(error) => {
+            // A broken or aborted upload: the caller will not read the answer anyway.
+            tracing::debug!(%error, "request body could not be read");
+            Err(CiError::bad_request())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_type(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(check_content_type(&HeaderMap::new()).is_ok());
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.api+json",
+        ] {
+            assert!(check_content_type(&with_type(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "",
+        ] {
+            assert_eq!(
+                check_content_type(&with_type(bad)),
+                Err(CiError::bad_request()),
+                "{bad}"
+            );
+        }
+    }
+}

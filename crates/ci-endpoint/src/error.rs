@@ -1,0 +1,170 @@
+//! The one error type of the kit and its endpoints. Its response bodies are the HTTP contract of
+//! `DESIGN.md` §2 byte for byte (clients and workflows match on them), and a 5xx body never says
+//! anything about the server's internals: the detail goes to the log, not to the caller.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// Seconds a caller should wait before retrying when the issuer's keys are unavailable: long
+/// enough for a background refresh to have another go, short enough for a CI job to absorb.
+const RETRY_AFTER_SECS: &str = "5";
+
+/// A refusal, as the caller sees it. Build one in a handler and return it: `Result<_, CiError>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CiError {
+    /// 404 `Not Found` (text/plain): the route does not exist here (or CI routes are not served).
+    #[error("not found")]
+    NotFound,
+    /// 401 `{"error":"unauthorized"}`: no token, an invalid token, or a policy check other than the
+    /// repository failed. The reason is logged, never sent.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 403 `{"error":"forbidden","reason":…}`; the prototype's only reason is `repo_mismatch`.
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: &'static str },
+    /// 413 `{"error":"payload_too_large"}`.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 400 `{"error":"bad_request"}`, or with a machine-readable reason
+    /// (`{"error":"bad_request","reason":"cookie_too_large"}`).
+    #[error("bad request")]
+    BadRequest { reason: Option<&'static str> },
+    /// 500 `{"error":"misconfigured"}`: the endpoint's secret is missing in this deployment.
+    #[error("misconfigured")]
+    Misconfigured,
+    /// 503 `{"error":"unavailable"}` with `Retry-After`: the issuer's keys could not be had, so no
+    /// token can be verified right now (fail closed, but tell the caller it may retry).
+    #[error("unavailable")]
+    Unavailable,
+    /// 500 `{"error":"internal"}`: anything else that went wrong on our side.
+    #[error("internal error")]
+    Internal,
+}
+
+impl CiError {
+    /// `BadRequest` without a reason: the plain `{"error":"bad_request"}`.
+    pub const fn bad_request() -> CiError {
+        CiError::BadRequest { reason: None }
+    }
+
+    /// The status code this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CiError::NotFound => StatusCode::NOT_FOUND,
+            CiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            CiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            CiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            CiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            CiError::Misconfigured | CiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            CiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The exact body bytes sent for this error.
+    pub fn body(&self) -> String {
+        match self {
+            CiError::NotFound => "Not Found".to_owned(),
+            CiError::Unauthorized => r#"{"error":"unauthorized"}"#.to_owned(),
+            CiError::Forbidden { reason } => with_reason("forbidden", reason),
+            CiError::PayloadTooLarge => r#"{"error":"payload_too_large"}"#.to_owned(),
+            CiError::BadRequest { reason: None } => r#"{"error":"bad_request"}"#.to_owned(),
+            CiError::BadRequest {
+                reason: Some(reason),
+            } => with_reason("bad_request", reason),
+            CiError::Misconfigured => r#"{"error":"misconfigured"}"#.to_owned(),
+            CiError::Unavailable => r#"{"error":"unavailable"}"#.to_owned(),
+            CiError::Internal => r#"{"error":"internal"}"#.to_owned(),
+        }
+    }
+}
+
+/// `{"error":E,"reason":R}` in that key order. Reasons are `&'static str` chosen by our own code,
+/// but they go through the JSON encoder anyway so a future reason cannot break the body.
+fn with_reason(error: &str, reason: &str) -> String {
+    let reason = serde_json::Value::from(reason);
+    format!(r#"{{"error":"{error}","reason":{reason}}}"#)
+}
+
+impl IntoResponse for CiError {
+    fn into_response(self) -> Response {
+        let content_type = match self {
+            CiError::NotFound => "text/plain; charset=utf-8",
+            _ => "application/json",
+        };
+        let mut response = (self.status(), self.body()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if self == CiError::Unavailable {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_the_contract_byte_for_byte() {
+        let cases = [
+            (CiError::NotFound, 404, "Not Found"),
+            (CiError::Unauthorized, 401, r#"{"error":"unauthorized"}"#),
+            (
+                CiError::Forbidden {
+                    reason: "repo_mismatch",
+                },
+                403,
+                r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
+            ),
+            (
+                CiError::PayloadTooLarge,
+                413,
+                r#"{"error":"payload_too_large"}"#,
+            ),
+            (CiError::bad_request(), 400, r#"{"error":"bad_request"}"#),
+            (
+                CiError::BadRequest {
+                    reason: Some("cookie_too_large"),
+                },
+                400,
+                r#"{"error":"bad_request","reason":"cookie_too_large"}"#,
+            ),
+            (CiError::Misconfigured, 500, r#"{"error":"misconfigured"}"#),
+            (CiError::Unavailable, 503, r#"{"error":"unavailable"}"#),
+            (CiError::Internal, 500, r#"{"error":"internal"}"#),
+        ];
+        for (error, status, body) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.body(), body, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn content_types_and_retry_after() {
+        let not_found = CiError::NotFound.into_response();
+        assert_eq!(
+            not_found.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        let unavailable = CiError::Unavailable.into_response();
+        assert_eq!(
+            unavailable.headers()[header::CONTENT_TYPE],
+            "application/json"
+        );
+        assert_eq!(unavailable.headers()[header::RETRY_AFTER], "5");
+        assert!(
+            CiError::Unauthorized
+                .into_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
+    }
+}

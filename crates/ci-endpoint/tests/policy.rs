@@ -1,0 +1,210 @@
+//! Policy loading and the app's start-up checks: every refusal names the key at fault.
+
+mod common;
+
+use ci_endpoint::{Deployment, Policy, PolicyError, StartupError};
+use common::*;
+
+const GOOD: &str = r#"
+[issuer]
+url = "https://token.actions.githubusercontent.com"
+
+[endpoints."flags/encrypt-override"]
+audience = "https://app.example/api/~/ci/flags/encrypt-override"
+repositories = ["octo-org/octo-repo"]
+workflows = ["octo-org/octo-repo/.github/workflows/ci-in-preview-smoke.yaml"]
+"#;
+
+fn error_of(text: &str) -> String {
+    Policy::from_toml_str(text).unwrap_err().to_string()
+}
+
+#[test]
+fn a_good_policy_and_its_defaults() {
+    let policy = Policy::from_toml_str(GOOD).unwrap();
+    assert_eq!(policy.serve_in(), ["preview", "development"]);
+    assert_eq!(
+        policy.issuer().url,
+        "https://token.actions.githubusercontent.com"
+    );
+    let entry = policy.endpoint("flags/encrypt-override").unwrap();
+    assert!(entry.events.is_none());
+    assert!(!entry.single_use && !entry.bind_deployment);
+    // The digest is of the exact bytes: a comment changes it.
+    let other = Policy::from_toml_str(&format!("# reviewed\n{GOOD}")).unwrap();
+    assert_ne!(policy.sha256_hex(), other.sha256_hex());
+    assert!(
+        policy
+            .sha256_hex()
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+}
+
+#[test]
+fn the_checked_in_policy_is_valid() {
+    let policy = Policy::from_toml_str(include_str!("../../../ci-policy.toml")).unwrap();
+    let entry = policy.endpoint("flags/encrypt-override").unwrap();
+    assert!(entry.audience.ends_with("/api/~/ci/flags/encrypt-override"));
+    assert_eq!(policy.serve_in(), ["preview", "development"]);
+}
+
+#[test]
+fn endpoint_errors_name_the_key() {
+    let empty = GOOD.replace(
+        r#"workflows = ["octo-org/octo-repo/.github/workflows/ci-in-preview-smoke.yaml"]"#,
+        "workflows = []",
+    );
+    assert_eq!(
+        error_of(&empty),
+        r#"invalid policy: endpoints."flags/encrypt-override".workflows: must not be empty"#
+    );
+    let pinned = GOOD.replace(
+        "ci-in-preview-smoke.yaml\"",
+        "ci-in-preview-smoke.yaml@refs/heads/main\"",
+    );
+    assert!(error_of(&pinned).contains(r#"endpoints."flags/encrypt-override".workflows[0]: "#));
+    let bad_ids = format!("{GOOD}repository_ids = [\"12x\"]\n");
+    assert!(
+        error_of(&bad_ids).contains(r#"endpoints."flags/encrypt-override".repository_ids[0]: "#)
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_key() {
+    let missing = GOOD.replace(
+        "workflows = [\"octo-org/octo-repo/.github/workflows/ci-in-preview-smoke.yaml\"]\n",
+        "",
+    );
+    assert!(
+        error_of(&missing).contains("workflows"),
+        "{}",
+        error_of(&missing)
+    );
+    let unknown = format!("{GOOD}audiance = \"x\"\n");
+    assert!(
+        error_of(&unknown).contains("audiance"),
+        "{}",
+        error_of(&unknown)
+    );
+    let top_unknown = format!("serve_inn = [\"preview\"]\n{GOOD}");
+    assert!(error_of(&top_unknown).contains("serve_inn"));
+    let wrong_type = GOOD.replace(
+        r#"repositories = ["octo-org/octo-repo"]"#,
+        r#"repositories = "octo-org/octo-repo""#,
+    );
+    assert!(
+        error_of(&wrong_type).contains("repositories"),
+        "{}",
+        error_of(&wrong_type)
+    );
+    assert!(error_of("not toml at all [").starts_with("invalid policy: "));
+    assert!(error_of("").contains("issuer"));
+}
+
+#[test]
+fn serve_in_and_issuer_errors_name_the_key() {
+    let production = format!("serve_in = [\"preview\", \"production\"]\n{GOOD}");
+    assert!(error_of(&production).starts_with("invalid policy: serve_in: "));
+    let http = GOOD.replace(
+        "https://token.actions.githubusercontent.com",
+        "http://token.example",
+    );
+    assert!(
+        error_of(&http).starts_with("invalid policy: issuer.url: "),
+        "{}",
+        error_of(&http)
+    );
+    let bad_name = GOOD.replace(
+        r#"[endpoints."flags/encrypt-override"]"#,
+        r#"[endpoints."Flags/X"]"#,
+    );
+    assert!(error_of(&bad_name).starts_with(r#"invalid policy: endpoints."Flags/X": "#));
+    assert!(matches!(
+        Policy::from_toml_str(&production),
+        Err(PolicyError::Invalid { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_registered_endpoint_needs_a_policy_entry() {
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let policy = Policy::from_toml_str(&policy_toml(&issuer).replace(ECHO, "test/other")).unwrap();
+    let error = ci_endpoint::app(
+        policy,
+        Deployment::in_environment("production"),
+        static_verifier(&issuer),
+        vec![echo_endpoint(true)],
+    )
+    .unwrap_err();
+    assert!(matches!(error, StartupError::MissingPolicy { name: ECHO }));
+    assert!(
+        error.to_string().contains(r#"[endpoints."test/echo"]"#),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_and_unsupported_endpoints_are_refused() {
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let error = ci_endpoint::app(
+        policy(&issuer),
+        Deployment::in_environment("preview"),
+        static_verifier(&issuer),
+        vec![echo_endpoint(true), echo_endpoint(true)],
+    )
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        StartupError::DuplicateEndpoint { name: ECHO }
+    ));
+
+    // Until the replay store exists, asking for it must stop start-up, not be ignored.
+    let text = format!("{}single_use = true\n", policy_toml(&issuer));
+    let error = ci_endpoint::app(
+        Policy::from_toml_str(&text).unwrap(),
+        Deployment::in_environment("preview"),
+        static_verifier(&issuer),
+        vec![echo_endpoint(true)],
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains(r#"endpoints."test/echo".single_use"#),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn overlapping_endpoint_names_both_route() {
+    use axum::{Router, routing::post};
+    use ci_endpoint::{Endpoint, EndpointState};
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let text = format!(
+        "{}\n[endpoints.\"test\"]\naudience = \"https://ci.test/api/~/ci/test\"\nrepositories = [\"octo-org/octo-repo\"]\nworkflows = [\"{}\"]\n",
+        policy_toml(&issuer),
+        ci_fixtures::DEFAULT_WORKFLOW
+    );
+    let parent = Endpoint::new(
+        "test",
+        true,
+        Router::<EndpointState>::new().route("/", post(|| async { "parent" })),
+    );
+    let app = ci_endpoint::app(
+        Policy::from_toml_str(&text).unwrap(),
+        Deployment::in_environment("preview"),
+        static_verifier(&issuer),
+        vec![parent, echo_endpoint(true)],
+    )
+    .unwrap();
+    let request = axum::http::Request::post("/api/~/ci/test")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_answer(&send(&app, request).await, 200, "parent");
+    assert_answer(
+        &send(&app, post_request(None, GOOD_BODY)).await,
+        401,
+        r#"{"error":"unauthorized"}"#,
+    );
+}

@@ -1,0 +1,114 @@
+//! When a remote key store fetches: start-up, background refresh, unknown `kid`.
+//!
+//! All fetches of a store go through one async mutex, which makes them single-flight: callers
+//! that arrive while a fetch runs wait for it and then use its result instead of fetching
+//! again (they notice because the fetch counter moved). Unknown-`kid` refetches are further
+//! limited to one per cooldown, counted from the last attempt of any kind, so neither a flood
+//! of invented `kid`s nor an issuer outage turns into a stream of requests. The background
+//! task refreshes at four fifths of the issuer's `max-age` (clamped), and after a failure
+//! retries with a doubling delay; the last good keys stay in use throughout.
+
+use std::sync::Arc;
+use std::sync::Weak;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::{Inner, KeySet, KeyStoreError};
+
+/// Scheduling state, guarded by the store's refresh mutex.
+#[derive(Debug, Default)]
+pub(crate) struct RefreshState {
+    last_attempt: Option<Instant>,
+    next_due: Option<Instant>,
+    failures: u32,
+}
+
+impl Inner {
+    /// Fetches now (waiting for a fetch already running); no-op for static stores.
+    pub(crate) async fn fetch_now(&self) -> Result<(), KeyStoreError> {
+        if self.remote.is_none() {
+            return Ok(());
+        }
+        let mut state = self.refresh.lock().await;
+        self.fetch_locked(&mut state).await
+    }
+
+    /// See [`super::KeyStore::refetch_for_unknown_kid`].
+    pub(crate) async fn refetch_for_unknown_kid(&self, fetches_before: u64) -> Arc<KeySet> {
+        if self.remote.is_some() {
+            let mut state = self.refresh.lock().await;
+            let cooled = state
+                .last_attempt
+                .is_none_or(|t| t.elapsed() >= self.opts.unknown_kid_cooldown);
+            if cooled && self.fetches.load(Ordering::SeqCst) == fetches_before {
+                // The error is logged inside; the caller answers "unknown key" either way.
+                let _ = self.fetch_locked(&mut state).await;
+            }
+        }
+        self.current()
+    }
+
+    async fn fetch_locked(&self, state: &mut RefreshState) -> Result<(), KeyStoreError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        state.last_attempt = Some(started);
+        let result = match tokio::time::timeout(self.opts.timeout, remote.fetch(&self.opts)).await {
+            Err(_) => Err(KeyStoreError::Timeout(self.opts.timeout)),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(fetched)) => self.install(&fetched.body).map(|()| fetched.max_age),
+        };
+        // Counted after the new keys are installed: a caller that sees the new count is sure
+        // to see the new keys, so it never refetches for a kid that just arrived.
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        match result {
+            Ok(max_age) => {
+                let fresh = max_age.unwrap_or(self.opts.default_max_age).clamp(
+                    self.opts.min_max_age,
+                    self.opts.max_max_age.max(self.opts.min_max_age),
+                );
+                state.next_due = Some(started + fresh - fresh / 5);
+                state.failures = 0;
+                tracing::debug!(kids = ?self.current().kids(), ?fresh, "JWKS loaded");
+                Ok(())
+            }
+            Err(error) => {
+                state.failures = state.failures.saturating_add(1);
+                state.next_due = Some(Instant::now() + self.backoff(state.failures));
+                tracing::warn!(%error, "JWKS fetch failed; keeping the last good keys");
+                Err(error)
+            }
+        }
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let cap = self.opts.min_max_age.max(self.opts.retry_backoff);
+        let factor = 1u32 << failures.saturating_sub(1).min(16);
+        self.opts.retry_backoff.saturating_mul(factor).min(cap)
+    }
+}
+
+/// The background refresh loop; ends when the store is dropped.
+pub(crate) async fn run(weak: Weak<Inner>) {
+    loop {
+        let delay = {
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            let state = inner.refresh.lock().await;
+            state.next_due.map_or(Duration::ZERO, |due| {
+                due.saturating_duration_since(Instant::now())
+            })
+        };
+        tokio::time::sleep(delay).await;
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let mut state = inner.refresh.lock().await;
+        // Another fetch (start-up, unknown kid) may have pushed the deadline out meanwhile.
+        if state.next_due.is_none_or(|due| due <= Instant::now()) {
+            let _ = inner.fetch_locked(&mut state).await;
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The verifier: token + endpoint policy in, typed claims or a [`Rejection`] out.
+//!
+//! Order of checks: format and header → key → RS256 signature → claim shapes → `iss` → `aud`
+//! → times → repository → id pins → workflow → event. Nothing in the payload is parsed before
+//! the signature verified, and the first failing check is the one reported.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::github::GitHubClaims;
+use crate::github::checks::check_policy;
+use crate::github::claims::RawClaims;
+use crate::keystore::KeyStore;
+use crate::policy::EndpointPolicy;
+use crate::registered::{TimeRules, check_registered};
+use crate::rejection::{Rejection, RejectionKind};
+use crate::secret::SecretString;
+use crate::unverified::{self, json_object};
+
+/// Verifies GitHub Actions OIDC tokens of one issuer. Cheap to clone.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    keys: KeyStore,
+    rules: TimeRules,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("keys", &self.inner.keys)
+            .field("rules", &self.inner.rules)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier for tokens whose `iss` is exactly `issuer_url`, signed by a key of `keys`.
+    /// Leeway [`crate::LEEWAY_SECS`], maximum lifetime [`crate::MAX_LIFETIME_SECS`].
+    pub fn new(issuer_url: impl Into<String>, keys: KeyStore) -> Verifier {
+        Self::with_rules(issuer_url, keys, TimeRules::default())
+    }
+
+    /// Like [`Verifier::new`] with other time rules.
+    pub fn with_rules(issuer_url: impl Into<String>, keys: KeyStore, rules: TimeRules) -> Verifier {
+        Verifier {
+            inner: Arc::new(Inner {
+                issuer: issuer_url.into(),
+                keys,
+                rules,
+            }),
+        }
+    }
+
+    /// The configured issuer.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The key store.
+    pub fn keys(&self) -> &KeyStore {
+        &self.inner.keys
+    }
+
+    /// Verifies `token` against `policy` at the current time.
+    pub async fn verify(
+        &self,
+        token: &SecretString,
+        policy: &EndpointPolicy,
+    ) -> Result<GitHubClaims, Rejection> {
+        self.verify_at(token, policy, unix_now()).await
+    }
+
+    /// Verifies `token` against `policy` as if the time were `now_unix`.
+    pub async fn verify_at(
+        &self,
+        token: &SecretString,
+        policy: &EndpointPolicy,
+        now_unix: i64,
+    ) -> Result<GitHubClaims, Rejection> {
+        let claims = self
+            .verify_token_at(token, &policy.audience, now_unix)
+            .await?;
+        check_policy(&claims, policy)?;
+        Ok(claims)
+    }
+
+    /// Checks format, signature, `iss`, `aud` and times only, without any repository policy.
+    /// For callers that apply their own policy; endpoints use [`Verifier::verify`].
+    pub async fn verify_token_at(
+        &self,
+        token: &SecretString,
+        audience: &str,
+        now_unix: i64,
+    ) -> Result<GitHubClaims, Rejection> {
+        let jws = unverified::parse(token.expose_secret())?;
+        let keys = &self.inner.keys;
+        let fetches_before = keys.fetch_count();
+        let mut set = keys.current();
+        if set.get(&jws.kid).is_none() {
+            set = keys.refetch_for_unknown_kid(fetches_before).await;
+        }
+        let Some(key) = set.get(&jws.kid) else {
+            if set.keys.is_empty() {
+                return Err(Rejection::new(
+                    RejectionKind::KeysUnavailable,
+                    "jwks",
+                    "the issuer's keys loaded",
+                    "no keys (issuer unreachable)",
+                ));
+            }
+            return Err(Rejection::new(
+                RejectionKind::UnknownKey,
+                "header.kid",
+                format!("one of {:?}", set.kids()),
+                format!("{:?}", jws.kid),
+            ));
+        };
+        if key.verify_sig(jws.signing_input, &jws.signature).is_err() {
+            return Err(Rejection::new(
+                RejectionKind::Signature,
+                "signature",
+                format!("valid RS256 signature by kid {:?}", jws.kid),
+                "invalid",
+            ));
+        }
+        let raw: RawClaims = json_object("claims", &jws.payload)?;
+        check_registered(
+            raw,
+            &self.inner.issuer,
+            audience,
+            now_unix,
+            self.inner.rules,
+        )
+    }
+
+    /// Like [`Verifier::verify_token_at`] at the current time.
+    pub async fn verify_token(
+        &self,
+        token: &SecretString,
+        audience: &str,
+    ) -> Result<GitHubClaims, Rejection> {
+        self.verify_token_at(token, audience, unix_now()).await
+    }
+}
+
+/// Seconds since the epoch (0 if the clock is before 1970, which then fails `exp`).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

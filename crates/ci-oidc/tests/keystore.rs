@@ -1,0 +1,364 @@
+//! Key-store behaviour against the mock issuer: single-flight refetch on unknown kids,
+//! outages with cached keys, rotation, background refresh, discovery checks, unusable keys.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ci_fixtures::{JwksFault, MockIssuer};
+use ci_oidc::{
+    IssuerConfig, KeyStore, KeyStoreError, KeyStoreOptions, Reason, RejectionKind, Verifier,
+};
+use common::{AUD, opts, policy, remote_store, setup, setup_with, verify};
+use serde_json::json;
+
+async fn unknown_kid_flood(verifier: &Verifier, issuer: &MockIssuer, n: usize) {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let token = issuer
+            .token(AUD)
+            .kid(&format!("random-kid-{i}-{}", ci_fixtures::token::uuid()))
+            .build();
+        let verifier = verifier.clone();
+        tasks.push(tokio::spawn(async move {
+            verify(&verifier, &token, &policy()).await
+        }));
+    }
+    for task in tasks {
+        let err = task.await.expect("task").unwrap_err();
+        assert_eq!(err.kind, RejectionKind::UnknownKey);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_concurrent_unknown_kids_cause_one_fetch() {
+    let (issuer, verifier) = setup().await;
+    assert_eq!(issuer.jwks_requests(), 1);
+    // Past the cooldown, a flood of invented kids costs exactly one fetch...
+    tokio::time::sleep(opts().unknown_kid_cooldown + Duration::from_millis(50)).await;
+    unknown_kid_flood(&verifier, &issuer, 100).await;
+    assert_eq!(issuer.jwks_requests(), 2);
+    assert_eq!(verifier.keys().fetch_count(), 2);
+    // ...and a second flood inside the cooldown costs none.
+    unknown_kid_flood(&verifier, &issuer, 100).await;
+    assert_eq!(issuer.jwks_requests(), 2);
+    // Known keys never waited for any of it.
+    verify(&verifier, &issuer.token(AUD).build(), &policy())
+        .await
+        .expect("valid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flood_before_any_fetch_is_single_flight_too() {
+    let issuer = MockIssuer::start().await;
+    let keys = remote_store(
+        &issuer,
+        KeyStoreOptions {
+            unknown_kid_cooldown: Duration::ZERO,
+            ..opts()
+        },
+    );
+    let verifier = Verifier::new(issuer.issuer_url(), keys);
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let token = issuer.token(AUD).build();
+        let verifier = verifier.clone();
+        tasks.push(tokio::spawn(async move {
+            verify(&verifier, &token, &policy()).await
+        }));
+    }
+    for task in tasks {
+        task.await
+            .expect("task")
+            .expect("valid after the one fetch");
+    }
+    assert_eq!(issuer.jwks_requests(), 1);
+}
+
+#[tokio::test]
+async fn outage_after_start_keeps_verifying_with_cached_keys() {
+    let (issuer, verifier) = setup().await;
+    let cooldown = opts().unknown_kid_cooldown + Duration::from_millis(50);
+    for fault in [
+        JwksFault::Status(500),
+        JwksFault::Status(404),
+        JwksFault::Empty,
+        JwksFault::Garbage,
+        JwksFault::Slow(Duration::from_secs(5)),
+    ] {
+        issuer.set_fault(fault.clone());
+        tokio::time::sleep(cooldown).await;
+        // Force a refetch through an unknown kid; it fails (or times out)...
+        let before = issuer.jwks_requests();
+        let err = verify(&verifier, &issuer.token(AUD).kid("nope").build(), &policy())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, RejectionKind::UnknownKey, "{fault:?}");
+        assert_eq!(issuer.jwks_requests(), before + 1, "{fault:?}");
+        // ...and the cached keys still verify.
+        verify(&verifier, &issuer.token(AUD).build(), &policy())
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        // A direct refresh reports the failure without dropping the keys.
+        assert!(verifier.keys().prefetch().await.is_err(), "{fault:?}");
+        assert_eq!(
+            verifier.keys().kids(),
+            vec![issuer.signing_key().kid().to_owned()]
+        );
+    }
+}
+
+#[tokio::test]
+async fn slow_jwks_is_cut_at_the_timeout() {
+    let issuer = MockIssuer::start().await;
+    issuer.set_fault(JwksFault::Slow(Duration::from_secs(30)));
+    let keys = remote_store(
+        &issuer,
+        KeyStoreOptions {
+            timeout: Duration::from_millis(300),
+            ..opts()
+        },
+    );
+    let started = std::time::Instant::now();
+    let err = keys.prefetch().await.unwrap_err();
+    assert!(
+        matches!(err, KeyStoreError::Timeout(_) | KeyStoreError::Fetch(_)),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn issuer_down_from_the_start_means_keys_unavailable() {
+    let issuer = MockIssuer::start().await;
+    issuer.set_fault(JwksFault::Status(503));
+    let keys = remote_store(&issuer, opts());
+    assert!(keys.prefetch().await.is_err());
+    let verifier = Verifier::new(issuer.issuer_url(), keys);
+    let err = verify(&verifier, &issuer.token(AUD).build(), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, RejectionKind::KeysUnavailable);
+    assert_eq!(err.reason(), Reason::KeysUnavailable);
+    // Once the issuer recovers (and the cooldown passed), the next token loads the keys.
+    issuer.set_fault(JwksFault::None);
+    tokio::time::sleep(opts().unknown_kid_cooldown + Duration::from_millis(50)).await;
+    verify(&verifier, &issuer.token(AUD).build(), &policy())
+        .await
+        .expect("recovered");
+}
+
+#[tokio::test]
+async fn rotation_is_picked_up_on_unknown_kid() {
+    let (issuer, verifier) = setup().await;
+    let old = issuer.token(AUD).build();
+    let new_kid = issuer.rotate();
+    let new = issuer.token(AUD).build();
+    tokio::time::sleep(opts().unknown_kid_cooldown + Duration::from_millis(50)).await;
+    verify(&verifier, &new, &policy())
+        .await
+        .expect("new key fetched");
+    assert!(verifier.keys().kids().contains(&new_kid));
+    verify(&verifier, &old, &policy())
+        .await
+        .expect("old key still published");
+    // Once the old key is retired and the store refreshed, its tokens are refused.
+    issuer.retire_old_keys();
+    verifier.keys().prefetch().await.expect("refresh");
+    assert_eq!(
+        verify(&verifier, &old, &policy()).await.unwrap_err().kind,
+        RejectionKind::UnknownKey
+    );
+    verify(&verifier, &new, &policy()).await.expect("new key");
+}
+
+#[tokio::test]
+async fn background_refresh_follows_max_age() {
+    let issuer = MockIssuer::start().await;
+    issuer.set_cache_control(Some("public, max-age=1"));
+    let options = KeyStoreOptions {
+        // Only the background task may pick up the new key in this test.
+        unknown_kid_cooldown: Duration::from_secs(3600),
+        min_max_age: Duration::from_millis(100),
+        ..opts()
+    };
+    let keys = remote_store(&issuer, options);
+    keys.prefetch().await.expect("prefetch");
+    let task = keys.spawn_refresh().expect("remote store refreshes");
+    let verifier = Verifier::new(issuer.issuer_url(), keys);
+    issuer.rotate();
+    issuer.retire_old_keys();
+    let token = issuer.token(AUD).build();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    verify(&verifier, &token, &policy())
+        .await
+        .expect("refreshed in the background");
+    assert!(issuer.jwks_requests() >= 2);
+    // The task ends once the store is gone.
+    drop(verifier);
+    tokio::time::timeout(Duration::from_secs(3), task)
+        .await
+        .expect("task ended")
+        .expect("no panic");
+}
+
+#[tokio::test]
+async fn discovery_issuer_must_match_exactly() {
+    let issuer = MockIssuer::start().await;
+    for claimed in [
+        "https://token.actions.githubusercontent.com".to_owned(),
+        format!("{}/", issuer.issuer_url()),
+        issuer.issuer_url().to_uppercase(),
+    ] {
+        issuer.set_discovery_issuer(Some(&claimed));
+        let err = remote_store(&issuer, opts()).prefetch().await.unwrap_err();
+        assert!(
+            matches!(&err, KeyStoreError::IssuerMismatch { actual, .. } if *actual == claimed),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        issuer.jwks_requests(),
+        0,
+        "no keys fetched from a mismatched discovery"
+    );
+    issuer.set_discovery_issuer(None);
+    remote_store(&issuer, opts())
+        .prefetch()
+        .await
+        .expect("matching discovery");
+    assert_eq!(issuer.discovery_requests(), 4);
+}
+
+#[tokio::test]
+async fn jwks_url_and_jwks_file_sources() {
+    let issuer = MockIssuer::start().await;
+    let cfg = IssuerConfig {
+        url: issuer.issuer_url(),
+        jwks_url: Some(issuer.jwks_url()),
+        jwks_file: None,
+    };
+    let keys = KeyStore::from_issuer_config(&cfg, opts()).unwrap();
+    keys.prefetch().await.unwrap();
+    assert_eq!(issuer.discovery_requests(), 0);
+    verify(
+        &Verifier::new(issuer.issuer_url(), keys),
+        &issuer.token(AUD).build(),
+        &policy(),
+    )
+    .await
+    .unwrap();
+
+    let path =
+        std::env::temp_dir().join(format!("ci-oidc-jwks-{}.json", ci_fixtures::token::uuid()));
+    std::fs::write(&path, issuer.jwks_json()).unwrap();
+    let cfg = IssuerConfig {
+        url: issuer.issuer_url(),
+        jwks_url: None,
+        jwks_file: Some(path.clone()),
+    };
+    let keys = KeyStore::from_issuer_config(&cfg, opts()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(!keys.is_remote() && keys.spawn_refresh().is_none());
+    let verifier = Verifier::new(issuer.issuer_url(), keys);
+    verify(&verifier, &issuer.token(AUD).build(), &policy())
+        .await
+        .unwrap();
+    // A static store never fetches, even for unknown kids.
+    let err = verify(&verifier, &issuer.token(AUD).kid("x").build(), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, RejectionKind::UnknownKey);
+    assert_eq!(issuer.jwks_requests(), 1);
+}
+
+#[test]
+fn issuer_urls_are_https_or_loopback_http() {
+    for (url, ok) in [
+        ("https://token.actions.githubusercontent.com", true),
+        ("http://127.0.0.1:9", true),
+        ("http://token.actions.githubusercontent.com", false),
+        ("http://10.0.0.1", false),
+        ("file:///etc/jwks.json", false),
+    ] {
+        let cfg = IssuerConfig {
+            url: url.to_owned(),
+            jwks_url: None,
+            jwks_file: None,
+        };
+        assert_eq!(
+            KeyStore::from_issuer_config(&cfg, KeyStoreOptions::default()).is_ok(),
+            ok,
+            "{url}"
+        );
+    }
+    let cfg = IssuerConfig {
+        url: "https://token.actions.githubusercontent.com".into(),
+        jwks_url: Some("http://keys.example.com/jwks".into()),
+        jwks_file: None,
+    };
+    let err = KeyStore::from_issuer_config(&cfg, KeyStoreOptions::default()).unwrap_err();
+    assert!(err.to_string().starts_with("issuer.jwks_url:"), "{err}");
+}
+
+#[tokio::test]
+async fn unusable_keys_are_skipped_one_by_one() {
+    let (issuer, _) = setup().await;
+    let good = issuer.signing_key();
+    let n = good.jwk()["n"].as_str().unwrap().to_owned();
+    let short_n = &n[..171]; // 1024 bits
+    let foreign = ci_fixtures::keys::shared_key(ci_fixtures::keys::FOREIGN_KEY).jwk();
+    for jwk in [
+        json!({"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"}),
+        json!({"kty": "RSA", "kid": "small", "n": short_n, "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": "enc", "use": "enc", "n": n, "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": "rs512", "alg": "RS512", "n": n, "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": "ops", "key_ops": ["encrypt"], "n": n, "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": "badn", "n": "!!!", "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": "even-e", "n": n, "e": "AAI"}),
+        json!({"kty": "RSA", "kid": "no-e", "n": n}),
+        json!({"kty": "RSA", "n": n, "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": 7, "n": n, "e": "AQAB"}),
+        json!("not an object"),
+        // Same kid as the real key but another modulus: the first one wins.
+        json!({"kty": "RSA", "kid": good.kid(), "n": foreign["n"], "e": "AQAB"}),
+    ] {
+        issuer.publish_raw_jwk(jwk);
+    }
+    let keys = KeyStore::from_jwks_json(issuer.jwks_json().as_bytes()).expect("one usable key");
+    assert_eq!(keys.kids(), vec![good.kid().to_owned()]);
+    let verifier = Verifier::new(issuer.issuer_url(), keys);
+    verify(&verifier, &issuer.token(AUD).build(), &policy())
+        .await
+        .expect("good key works");
+    let err = verify(
+        &verifier,
+        &issuer.token(AUD).sign_with_foreign_key().build(),
+        &policy(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, RejectionKind::Signature);
+
+    for bad in [
+        r#"{"keys":[]}"#,
+        r#"{"keys":[{"kty":"EC"}]}"#,
+        "[]",
+        "garbage",
+        r#"{"nokeys":1}"#,
+    ] {
+        assert!(KeyStore::from_jwks_json(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn clones_share_one_store() {
+    let (issuer, verifier) = setup_with(opts()).await;
+    let clone = verifier.clone();
+    let keys: Arc<KeyStore> = Arc::new(verifier.keys().clone());
+    tokio::time::sleep(opts().unknown_kid_cooldown + Duration::from_millis(50)).await;
+    let _ = verify(&clone, &issuer.token(AUD).kid("x").build(), &policy()).await;
+    assert_eq!(keys.fetch_count(), 2);
+    assert_eq!(verifier.keys().fetch_count(), 2);
+}

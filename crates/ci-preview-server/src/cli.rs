@@ -1,0 +1,97 @@
+//! The server's flags and environment (`DESIGN.md` §4), each flag with its variable, so a
+//! platform can configure it without a command line and a developer can override on one.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Parser, ValueEnum};
+
+/// Serves the CI-in-preview endpoints: GitHub Actions OIDC in, secrets-derived answers out.
+///
+/// Deployment environment: CI_PREVIEW_ENV, else VERCEL_ENV (CI routes exist only where the
+/// policy's serve_in lists it). Identity reported by health: VERCEL_GIT_COMMIT_SHA,
+/// VERCEL_GIT_COMMIT_REF, VERCEL_GIT_PULL_REQUEST_ID. Endpoint secrets: FLAGS_SECRET.
+/// Log filter: RUST_LOG (default info).
+#[derive(Debug, Parser)]
+#[command(name = "ci-preview-server", version)]
+pub struct Args {
+    /// Address to listen on [default: 127.0.0.1:3000, or 0.0.0.0:$PORT when PORT is set].
+    #[arg(long, env = "CI_PREVIEW_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Policy file replacing the compiled-in ci-policy.toml.
+    #[arg(long, env = "CI_PREVIEW_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Log line format (logs go to stderr; stdout carries only the ready line).
+    #[arg(long, env = "CI_PREVIEW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The listen address: the flag, else `0.0.0.0:$PORT` (platforms that assign a port expect the
+/// server to be reachable from outside its container), else loopback 3000.
+pub fn listen_addr(flag: Option<SocketAddr>, port: Option<&str>) -> Result<SocketAddr, String> {
+    if let Some(addr) = flag {
+        return Ok(addr);
+    }
+    match port.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(port) => port
+            .parse::<u16>()
+            .map(|port| SocketAddr::from(([0, 0, 0, 0], port)))
+            .map_err(|_| format!("PORT={port:?} is not a port number (0-65535)")),
+        None => Ok(SocketAddr::from(([127, 0, 0, 1], 3000))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_defaults() {
+        assert_eq!(
+            listen_addr(None, None).unwrap().to_string(),
+            "127.0.0.1:3000"
+        );
+        assert_eq!(
+            listen_addr(None, Some("8080")).unwrap().to_string(),
+            "0.0.0.0:8080"
+        );
+        assert_eq!(
+            listen_addr(None, Some("")).unwrap().to_string(),
+            "127.0.0.1:3000"
+        );
+        let flag = "127.0.0.1:9".parse().ok();
+        assert_eq!(
+            listen_addr(flag, Some("8080")).unwrap().to_string(),
+            "127.0.0.1:9"
+        );
+        assert!(
+            listen_addr(None, Some("http"))
+                .unwrap_err()
+                .contains("PORT")
+        );
+    }
+
+    #[test]
+    fn flags_parse() {
+        let args = Args::try_parse_from([
+            "ci-preview-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            "p.toml",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.policy.unwrap(), PathBuf::from("p.toml"));
+        assert!(Args::try_parse_from(["ci-preview-server", "--log-format", "xml"]).is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! The preview's health route (`GET /api/~/ci/health`) and what each answer means.
+//!
+//! Health is unauthenticated by design: it tells the client which commit the preview serves (so a
+//! stale branch alias is not mistaken for the new deployment) and each endpoint's audience (so the
+//! client mints the right token). Every way the probe can go wrong maps to an [`Observation`] with
+//! a sentence that names the likely fix; `wait` prints them as progress and in its timeout error.
+
+use serde::Deserialize;
+
+use crate::preview::{Preview, describe_transport};
+
+/// The health JSON (DESIGN §2). Unknown fields are ignored so the server can add more.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Health {
+    pub status: String,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    #[serde(default)]
+    pub pull_request: Option<String>,
+    #[serde(default)]
+    pub policy_sha256: Option<String>,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct EndpointInfo {
+    pub name: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    pub audience: String,
+    #[serde(default = "yes")]
+    pub ready: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Health {
+    pub fn endpoint(&self, name: &str) -> Option<&EndpointInfo> {
+        let name = name.trim_matches('/');
+        self.endpoints
+            .iter()
+            .find(|e| e.name.trim_matches('/') == name)
+    }
+
+    pub fn endpoint_names(&self) -> String {
+        if self.endpoints.is_empty() {
+            return "none".to_owned();
+        }
+        self.endpoints
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One look at the health route.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// 200 with health JSON (the commit is judged by the caller).
+    Healthy(Health),
+    /// 401: Vercel's deployment protection stopped the request.
+    Unauthorized { bypass_sent: bool },
+    /// 3xx: most likely protection sending a browser to log in.
+    Redirect { location: String },
+    /// 404: no CI routes here, or the deployment does not exist (yet).
+    NotFound { vercel_error: Option<String> },
+    /// 200 but not health JSON.
+    NotHealth { status: u16, content_type: String },
+    /// Any other status.
+    Status { status: u16, body: String },
+    /// No HTTP answer at all.
+    Unreachable(String),
+}
+
+impl Observation {
+    /// One line: what was seen and what it most likely means.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Healthy(health) => format!(
+                "healthy, serving {} (environment {})",
+                health.commit.as_deref().unwrap_or("an unknown commit"),
+                health.environment.as_deref().unwrap_or("unknown")
+            ),
+            Self::Unauthorized { bypass_sent: true } => {
+                "401: the protection bypass was rejected: set DEPLOYMENT_PROTECTION_BYPASS \
+                to the project's current \"Protection Bypass for Automation\" secret"
+                    .to_owned()
+            }
+            Self::Unauthorized { bypass_sent: false } => {
+                "401: the deployment is protected: set DEPLOYMENT_PROTECTION_BYPASS \
+                (the project's \"Protection Bypass for Automation\" secret) for this step"
+                    .to_owned()
+            }
+            Self::Redirect { location } => format!(
+                "redirected to {location}: deployment protection wants a login; set DEPLOYMENT_PROTECTION_BYPASS"
+            ),
+            Self::NotFound {
+                vercel_error: Some(code),
+            } => format!(
+                "404 {code}: no deployment answers at this URL (not created yet, or the URL is wrong)"
+            ),
+            Self::NotFound { vercel_error: None } => {
+                "404: no CI routes here (a deployment without the CI server, \
+                or production, where CI routes answer 404)"
+                    .to_owned()
+            }
+            Self::NotHealth {
+                status,
+                content_type,
+            } => format!(
+                "HTTP {status} but not CI health JSON ({content_type}): /api/~/ci/* is not routed to the CI server"
+            ),
+            Self::Status { status, body } if body.is_empty() => format!("HTTP {status}"),
+            Self::Status { status, body } => format!("HTTP {status}: {body}"),
+            Self::Unreachable(why) => why.clone(),
+        }
+    }
+}
+
+/// GETs the health route once.
+pub async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
+    let headers = match preview.headers() {
+        Ok(headers) => headers,
+        Err(err) => return Observation::Unreachable(err.message),
+    };
+    let response = match client
+        .get(preview.health_url())
+        .headers(headers)
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        Err(err) => return Observation::Unreachable(describe_transport(&err)),
+    };
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header("content-type").unwrap_or_else(|| "no content-type".to_owned());
+    let location = header("location");
+    let vercel_error = header("x-vercel-error");
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(err) => return Observation::Unreachable(describe_transport(&err)),
+    };
+    match status {
+        200 => match serde_json::from_slice::<Health>(&body) {
+            Ok(health) => Observation::Healthy(health),
+            Err(_) => Observation::NotHealth {
+                status,
+                content_type,
+            },
+        },
+        401 => Observation::Unauthorized {
+            bypass_sent: preview.has_bypass(),
+        },
+        300..=399 => Observation::Redirect {
+            location: location.unwrap_or_else(|| "nowhere".to_owned()),
+        },
+        404 => Observation::NotFound { vercel_error },
+        _ => Observation::Status {
+            status,
+            body: snippet(&body),
+        },
+    }
+}
+
+/// The start of a response body, on one line, for an error message.
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = one_line.chars().take(200).collect();
+    if one_line.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+/// Does the preview serve `expected`? Case-insensitive; a short SHA (≥ 7) matches as a prefix.
+pub fn commit_matches(serving: &str, expected: &str) -> bool {
+    let (serving, expected) = (
+        serving.trim().to_ascii_lowercase(),
+        expected.trim().to_ascii_lowercase(),
+    );
+    if serving.is_empty() || expected.is_empty() {
+        return false;
+    }
+    serving == expected
+        || (expected.len() >= 7 && serving.starts_with(&expected))
+        || (serving.len() >= 7 && expected.starts_with(&serving))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_contract_shape() {
+        let json = r#"{"status":"ok","environment":"preview","commit":"abc","ref":"feat","pull_request":"12",
+            "policy_sha256":"00","endpoints":[{"name":"flags/encrypt-override","path":"/api/~/ci/flags/encrypt-override",
+            "audience":"https://v0.app/api/~/ci/flags/encrypt-override","ready":true}],"extra":1}"#;
+        let health: Health = serde_json::from_str(json).unwrap();
+        assert_eq!(health.git_ref.as_deref(), Some("feat"));
+        let endpoint = health.endpoint("/flags/encrypt-override").unwrap();
+        assert_eq!(
+            endpoint.audience,
+            "https://v0.app/api/~/ci/flags/encrypt-override"
+        );
+        assert!(health.endpoint("flags/other").is_none());
+    }
+
+    #[test]
+    fn commits_compare_in_full_or_by_a_long_enough_prefix() {
+        let full = "0123456789abcdef0123456789abcdef01234567";
+        assert!(commit_matches(full, &full.to_uppercase()));
+        assert!(commit_matches(full, "0123456"));
+        assert!(!commit_matches(full, "012345"));
+        assert!(!commit_matches(full, "fedcba9876"));
+        assert!(!commit_matches("", full));
+    }
+
+    #[test]
+    fn explanations_name_the_fix() {
+        assert!(
+            Observation::Unauthorized { bypass_sent: true }
+                .describe()
+                .contains("bypass was rejected")
+        );
+        assert!(
+            Observation::Unauthorized { bypass_sent: false }
+                .describe()
+                .contains("set DEPLOYMENT_PROTECTION_BYPASS")
+        );
+        assert!(
+            Observation::NotFound { vercel_error: None }
+                .describe()
+                .contains("production")
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! The preview deployment as a target: its validated base URL, the protection-bypass header, and
+//! the HTTP client every request to it goes through.
+//!
+//! Two rules keep secrets where they belong. The client never follows redirects (a redirect to a
+//! login page would carry the bypass header and the OIDC token to another host), and it refuses
+//! plain `http://` except to a loopback address (a test server or a local `ci-preview-server`).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use url::Url;
+
+use crate::error::{CliError, Result};
+use crate::secret::Secret;
+
+/// The header Vercel's Protection Bypass for Automation reads.
+pub const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
+/// Every CI route lives under this prefix (DESIGN §2).
+pub const CI_PREFIX: &str = "/api/~/ci";
+
+/// The deployment-protection bypass, shared by every subcommand that talks to the preview.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BypassArgs {
+    /// Vercel "Protection Bypass for Automation" secret, sent as x-vercel-protection-bypass.
+    #[arg(
+        long = "protection-bypass",
+        env = "DEPLOYMENT_PROTECTION_BYPASS",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub bypass: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Preview {
+    base: Url,
+    bypass: Option<Secret>,
+}
+
+impl Preview {
+    pub fn new(url: &str, bypass: Option<Secret>) -> Result<Self> {
+        let base = parse_preview_url(url)?;
+        Ok(Self {
+            base,
+            bypass: bypass.filter(|b| !b.is_empty()),
+        })
+    }
+
+    /// The origin, without a trailing slash: what `discover` prints and `smoke` outputs.
+    pub fn origin(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+
+    pub fn has_bypass(&self) -> bool {
+        self.bypass.is_some()
+    }
+
+    pub fn health_url(&self) -> Url {
+        self.ci_url("health")
+    }
+
+    /// `/api/~/ci/{name}` for an endpoint name such as `flags/encrypt-override`.
+    pub fn endpoint_url(&self, name: &str) -> Url {
+        self.ci_url(name.trim_matches('/'))
+    }
+
+    fn ci_url(&self, rest: &str) -> Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{CI_PREFIX}/{rest}"));
+        url
+    }
+
+    /// Headers sent on every request to the preview: the bypass, marked sensitive so no debug
+    /// output of the request ever shows it.
+    pub fn headers(&self) -> Result<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        if let Some(bypass) = &self.bypass {
+            let mut value = HeaderValue::from_str(bypass.expose().trim()).map_err(|_| {
+                CliError::config(
+                    "DEPLOYMENT_PROTECTION_BYPASS contains characters a header cannot carry: \
+                     copy the secret again from the project's Deployment Protection settings",
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert(BYPASS_HEADER, value);
+        }
+        Ok(headers)
+    }
+}
+
+/// Accepts `https://host[:port][/...]`, a bare host (`app-git-x.vercel.app`), or `http://` to a
+/// loopback address. Keeps only the origin: CI routes are absolute paths.
+pub fn parse_preview_url(raw: &str) -> Result<Url> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(CliError::config("the preview URL is empty"));
+    }
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("https://{raw}")
+    };
+    let mut url = Url::parse(&with_scheme)
+        .map_err(|err| CliError::config(format!("invalid preview URL {raw:?}: {err}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(CliError::config(format!(
+                "refusing plain http to {raw}: the OIDC token and the bypass secret would travel \
+                 unencrypted; use https (http is only allowed to a loopback address)"
+            )));
+        }
+        other => {
+            return Err(CliError::config(format!(
+                "unsupported URL scheme {other:?} in {raw:?}"
+            )));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(CliError::config(format!(
+            "the preview URL {raw:?} has no host"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(CliError::config(
+            "the preview URL must not carry credentials",
+        ));
+    }
+    url.set_path("/");
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// The HTTP client for the preview and the runner's token service.
+pub fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("ci-preview/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|err| CliError::config(format!("cannot build the HTTP client: {err}")))
+}
+
+/// Describes a transport error briefly: "connection refused", "timed out", "could not resolve".
+pub fn describe_transport(err: &reqwest::Error) -> String {
+    let chain = crate::error::chain(err);
+    let lower = chain.to_ascii_lowercase();
+    if lower.contains("connection refused") {
+        "connection refused".to_owned()
+    } else if err.is_timeout() || lower.contains("timed out") {
+        "timed out".to_owned()
+    } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("lookup") {
+        format!("could not resolve the host ({chain})")
+    } else if err.is_connect() {
+        format!("could not connect ({chain})")
+    } else {
+        chain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_hosts_get_https_and_paths_are_dropped() {
+        let url = parse_preview_url("app-git-x-team.vercel.app/some/page?q=1").unwrap();
+        assert_eq!(url.as_str(), "https://app-git-x-team.vercel.app/");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(parse_preview_url("http://127.0.0.1:3000").is_ok());
+        assert!(parse_preview_url("http://localhost:3000").is_ok());
+        assert!(parse_preview_url("http://[::1]:3000").is_ok());
+        let err = parse_preview_url("http://app.vercel.app").unwrap_err();
+        assert!(
+            err.message.contains("refusing plain http"),
+            "{}",
+            err.message
+        );
+        assert!(parse_preview_url("ftp://x").is_err());
+        assert!(parse_preview_url("https://user:pw@x.vercel.app").is_err());
+    }
+
+    #[test]
+    fn builds_ci_urls() {
+        let preview = Preview::new("https://x.vercel.app/", None).unwrap();
+        assert_eq!(preview.origin(), "https://x.vercel.app");
+        assert_eq!(
+            preview.health_url().as_str(),
+            "https://x.vercel.app/api/~/ci/health"
+        );
+        assert_eq!(
+            preview.endpoint_url("/flags/encrypt-override").as_str(),
+            "https://x.vercel.app/api/~/ci/flags/encrypt-override"
+        );
+    }
+
+    #[test]
+    fn empty_bypass_is_no_bypass() {
+        let preview = Preview::new("https://x.vercel.app", Some(Secret::new(" "))).unwrap();
+        assert!(!preview.has_bypass());
+        assert!(preview.headers().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,192 @@
+//! `ci-preview call`: audience from health, a fresh token per attempt, retries, and explanations.
+
+use crate::support::*;
+
+const DATA: &str = r#"{"flags":{"ciInPreviewSmoke":true}}"#;
+
+fn call(preview: &Preview, extra: &[&str]) -> Client {
+    let mut args = vec!["call", ENDPOINT, "--url", &preview.url, "--data", DATA];
+    args.extend_from_slice(extra);
+    Client::new(&args).env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
+}
+
+#[tokio::test]
+async fn learns_the_audience_and_prints_the_masked_answer() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let run = call(&preview, &[]).github(&github).in_actions().run().await;
+    assert_eq!(run.code, 0);
+    let cookie = preview.state().cookie.clone();
+    assert_eq!(
+        run.stdout,
+        format!("{}\n", serde_json::json!({ "cookie": cookie }))
+    );
+    assert!(
+        run.stderr.contains(&format!("::add-mask::{cookie}")),
+        "the cookie is masked before it is printed"
+    );
+    let mints = github.mints();
+    assert_eq!(mints.len(), 1);
+    assert_eq!(mints[0].audience, AUDIENCE, "audience from health");
+    let calls = preview.calls();
+    assert_eq!(calls[0].token, mints[0].token);
+    assert_eq!(calls[0].bypass.as_deref(), Some(BYPASS));
+    assert_eq!(
+        calls[0].body,
+        serde_json::json!({"flags": {"ciInPreviewSmoke": true}})
+    );
+    run.assert_masked_only(&mints[0].token);
+    run.assert_never(BYPASS);
+}
+
+#[tokio::test]
+async fn retries_5xx_with_a_fresh_token_each_time() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    preview
+        .state()
+        .answers
+        .extend([(502, "bad gateway".to_owned()), (503, "{}".to_owned())]);
+    let run = call(&preview, &[]).github(&github).run().await;
+    assert_eq!(run.code, 0);
+    let calls = preview.calls();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(github.mint_count(), 3, "one mint per attempt");
+    let jtis: std::collections::HashSet<_> = calls
+        .iter()
+        .map(|c| claims(&c.token)["jti"].to_string())
+        .collect();
+    assert_eq!(jtis.len(), 3, "every attempt carried a different token");
+    assert!(run.stderr.contains("retrying in"), "{}", run.stderr);
+
+    preview
+        .state()
+        .answers
+        .extend((0..2).map(|_| (500, "{}".to_owned())));
+    let run = call(&preview, &["--attempts", "2"])
+        .github(&github)
+        .run()
+        .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("failed after 2 attempts"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn never_retries_a_4xx_and_explains_it() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let cases = [
+        (
+            403,
+            r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
+            "is not in the endpoint's `repositories` in ci-policy.toml",
+        ),
+        (404, "Not Found", "this deployment does not serve it"),
+        (
+            400,
+            r#"{"error":"bad_request","reason":"cookie_too_large"}"#,
+            "over 4096 bytes",
+        ),
+        (413, r#"{"error":"payload_too_large"}"#, "too large"),
+        (500, r#"{"error":"misconfigured"}"#, "its secret is not set"),
+    ];
+    for (status, body, expected) in cases {
+        let before = preview.calls().len();
+        preview.state().answers.push_back((status, body.to_owned()));
+        let run = call(&preview, &[])
+            .github(&github)
+            .env("GITHUB_REPOSITORY", "octo-org/octo-repo")
+            .run()
+            .await;
+        assert_eq!(run.code, 1);
+        assert!(run.stderr.contains(expected), "{status}: {}", run.stderr);
+        assert_eq!(
+            preview.calls().len(),
+            before + 1,
+            "HTTP {status} is not retried"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_401_names_audience_workflow_and_event() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let run = call(&preview, &["--audience", "https://github.com/octo-org"])
+        .github(&github)
+        .env(
+            "GITHUB_WORKFLOW_REF",
+            "octo-org/octo-repo/.github/workflows/other.yaml@refs/pull/12/merge",
+        )
+        .env("GITHUB_EVENT_NAME", "pull_request_target")
+        .run()
+        .await;
+    assert_eq!(run.code, 1);
+    assert_eq!(preview.calls().len(), 1);
+    for expected in [
+        "refused the token (HTTP 401 unauthorized)",
+        "audience mismatch: the token was minted for \"https://github.com/octo-org\"",
+        "add \"octo-org/octo-repo/.github/workflows/other.yaml\" to the endpoint's `workflows`",
+        "this run's event is pull_request_target",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "missing {expected:?} in {}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_decides_whether_the_endpoint_can_be_called() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    preview.state().ready = false;
+    let run = call(&preview, &[]).github(&github).run().await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is not ready"), "{}", run.stderr);
+    let run = Client::new(&["call", "flags/other", "--url", &preview.url, "--data", "{}"])
+        .github(&github)
+        .run()
+        .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("health lists: flags/encrypt-override"),
+        "{}",
+        run.stderr
+    );
+    preview.set_health(HealthMode::Status(404));
+    let run = call(&preview, &[]).github(&github).run().await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no CI routes here"), "{}", run.stderr);
+    assert!(preview.calls().is_empty());
+    assert_eq!(
+        github.mint_count(),
+        0,
+        "no token is minted for a call that cannot happen"
+    );
+}
+
+#[tokio::test]
+async fn configuration_is_checked_before_any_request() {
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let run = call(&preview, &[]).run().await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(
+            "ACTIONS_ID_TOKEN_REQUEST_URL is not set: add `permissions: id-token: write`"
+        )
+    );
+    assert!(preview.state().health_bypass.is_empty(), "nothing was sent");
+    let (_issuer, github) = mocks().await;
+    let run = Client::new(&["call", ENDPOINT, "--url", &preview.url, "--data", "{flags"])
+        .github(&github)
+        .run()
+        .await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--data is not valid JSON"));
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `ci-preview` binary against ci-fixtures' mock GitHub and a stand-in
+//! preview. One test binary (several modules) keeps link time down on small CI machines.
+
+mod call;
+mod discover;
+mod smoke;
+mod support;
+mod token;
+mod wait;

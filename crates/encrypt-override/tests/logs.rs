@@ -1,0 +1,81 @@
+//! Everything the endpoint and the kit log while serving and refusing requests, captured down to
+//! TRACE: the caller's identity and the number of flags appear; the cookie, the flag values,
+//! the OIDC token and the secret never do.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use serde_json::Value;
+use tracing_subscriber::fmt::MakeWriter;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+const VALUE: &str = "flag-value-that-must-not-leak";
+
+#[tokio::test]
+async fn logs_carry_the_caller_and_the_count_but_no_secret_material() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let token = good_token(&issuer);
+    let body = format!(r#"{{"flags":{{"a":"{VALUE}","b":{{"c":"{VALUE}"}}}}}}"#);
+    let answer = send(&app, post(Some(&token), body)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let cookie = serde_json::from_str::<Value>(&answer.body).unwrap()["cookie"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let too_large = format!(
+        r#"{{"flags":{}}}"#,
+        flags_of_json_len(3500).replace('x', "v")
+    );
+    let _ = send(&app, post(Some(&token), too_large)).await;
+    let _ = send(&app, post(Some(&token), r#"{"flags":[1]}"#)).await;
+    let (_issuer2, unready) = app_in(Some("preview"), None).await;
+    let _ = send(&unready, post(Some(&good_token(&_issuer2)), GOOD_BODY)).await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("override cookie issued"), "{logs}");
+    assert!(logs.contains("flag_count=2"), "{logs}");
+    assert!(logs.contains("octo-org/octo-repo"), "{logs}");
+    assert!(
+        logs.contains("cookie_too_large") || logs.contains("too large"),
+        "{logs}"
+    );
+    assert!(logs.contains("not configured"), "{logs}");
+    assert!(!logs.contains(VALUE), "a flag value was logged");
+    assert!(!logs.contains(&"v".repeat(64)), "a flag value was logged");
+    for segment in cookie.split('.').filter(|s| s.len() > 20).skip(1) {
+        assert!(!logs.contains(segment), "a cookie segment was logged");
+    }
+    for segment in token.split('.').skip(1) {
+        assert!(!logs.contains(segment), "a token segment was logged");
+    }
+    assert!(!logs.contains(SECRET), "the secret was logged");
+}

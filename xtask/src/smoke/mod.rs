@@ -1,0 +1,340 @@
+//! `cargo xtask smoke [--docker]`: the whole CI-in-preview flow on this machine.
+//!
+//! The mocks (OIDC issuer, GitHub API with its Actions token endpoint) run in this process; the
+//! server and the client run as the real binaries, so what is exercised is exactly what a
+//! workflow and a preview run. `--docker` puts the server in the FROM-scratch image instead.
+//! Prints a table of steps with timings and exits non-zero when any step fails.
+
+mod refusals;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use ci_fixtures::github::MockGitHub;
+use ci_fixtures::{DEFAULT_PULL_REQUEST, DEFAULT_REPOSITORY, MockIssuer};
+use serde_json::{Value, json};
+use xshell::{Shell, cmd};
+
+use crate::flags::{self, Result, failed};
+use crate::steps::Steps;
+use server::{RunningServer, ServerSpec};
+
+const ENDPOINT: &str = "flags/encrypt-override";
+/// The audience the smoke policy gives the endpoint; the client learns it from health.
+const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/flags/encrypt-override";
+/// The PR head the preview serves (and the client waits for): not the token's merge `sha`.
+const HEAD_SHA: &str = "0c4e2a1fd3b54c9e8a7f6d5c4b3a29180f7e6d5c";
+
+pub fn run(args: &[String]) -> Result {
+    let mut args = args.to_vec();
+    let docker = flags::take_switch(&mut args, "--docker");
+    let no_build = flags::take_switch(&mut args, "--no-build");
+    flags::reject_rest(&args)?;
+
+    let sh = Shell::new()?;
+    sh.change_dir(crate::project_root());
+    if !no_build {
+        eprintln!("==> building ci-preview-server and ci-preview");
+        cmd!(
+            sh,
+            "cargo build --quiet --locked -p ci-preview-server -p ci-preview"
+        )
+        .run()?;
+    }
+    let image = if docker {
+        Some(crate::image::build(&sh)?)
+    } else {
+        None
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        tokio::select! {
+            outcome = flow(image.as_deref()) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(failed("interrupted; every process was stopped")),
+        }
+    })
+}
+
+async fn flow(image: Option<&str>) -> Result {
+    let mut steps = Steps::default();
+    let outcome = flow_steps(&mut steps, image).await;
+    steps.print();
+    match (outcome, steps.failures()) {
+        (Err(e), _) => Err(e),
+        (Ok(()), 0) => Ok(()),
+        (Ok(()), n) => Err(failed(format!("{n} smoke step(s) failed"))),
+    }
+}
+
+async fn flow_steps(steps: &mut Steps, image: Option<&str>) -> Result {
+    let work = WorkDir::new()?;
+    let (issuer, github) = steps
+        .run_async("start mock issuer and mock GitHub", async {
+            let issuer = MockIssuer::start().await;
+            let github = MockGitHub::start(&issuer).await;
+            Ok((issuer, github))
+        })
+        .await?;
+    let secret = random_secret()?;
+    let policy = work.write("ci-policy.toml", &issuer.policy_toml(ENDPOINT, AUDIENCE))?;
+    let server_bin = server::binary("ci-preview-server");
+    let spec = |port, environment| ServerSpec {
+        binary: &server_bin,
+        image,
+        port,
+        policy: &policy,
+        environment,
+        commit: HEAD_SHA,
+        flags_secret: &secret,
+    };
+    let preview_spec = spec(server::free_port()?, "preview");
+    let preview = steps
+        .run_async(
+            "start server (preview)",
+            RunningServer::start(&preview_spec),
+        )
+        .await?;
+
+    // The preview of PR #12 at HEAD_SHA, as GitHub's deployments API reports it.
+    github.add_pull_request(DEFAULT_PULL_REQUEST, HEAD_SHA);
+    let deployment = github.add_deployment(HEAD_SHA, "Preview");
+    github.add_deployment_status(deployment, "success", Some(&preview.url), None);
+    let event = work.write("event.json", &pull_request_event(HEAD_SHA).to_string())?;
+    let output_file = work.write("github_output", "")?;
+    let summary_file = work.write("step_summary", "")?;
+    let client = ClientEnv {
+        github: &github,
+        event: &event,
+        output: &output_file,
+        summary: &summary_file,
+    };
+
+    steps
+        .run_async("client: ci-preview smoke", async {
+            let out = client.run(&["smoke"]).await?;
+            let outputs = std::fs::read_to_string(&output_file).unwrap_or_default();
+            let want = format!("preview-url={}", preview.url);
+            if !outputs.lines().any(|l| l == want) || !outputs.contains("cookie-length=") {
+                return Err(failed(format!(
+                    "unexpected $GITHUB_OUTPUT:\n{outputs}\n{out}"
+                )));
+            }
+            let summary = std::fs::read_to_string(&summary_file).unwrap_or_default();
+            if summary.trim().is_empty() {
+                return Err(failed("the step summary is empty"));
+            }
+            Ok(())
+        })
+        .await?;
+
+    let flags = json!({"ciInPreviewSmoke": true, "variant": "blue", "ratio": 0.25, "ünïcode": "✓"});
+    steps
+        .run_async("client: call, cookie decrypts to the flags", async {
+            let data = json!({ "flags": flags }).to_string();
+            let out = client
+                .run(&["call", ENDPOINT, "--url", &preview.url, "--data", &data])
+                .await?;
+            let answer: Value = serde_json::from_str(out.trim())
+                .map_err(|e| failed(format!("call printed no JSON ({e}): {out}")))?;
+            let cookie = answer["cookie"]
+                .as_str()
+                .ok_or_else(|| failed("no cookie"))?;
+            let key =
+                encrypt_override::FlagsSecret::parse(&secret).map_err(|e| failed(e.to_string()))?;
+            let overrides = encrypt_override::decrypt(cookie, &key)
+                .map_err(|e| failed(format!("the cookie does not decrypt: {e}")))?;
+            if overrides != flags {
+                return Err(failed(format!("round trip changed the flags: {overrides}")));
+            }
+            Ok(())
+        })
+        .await?;
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    let endpoint_url = format!("{}/api/~/ci/{ENDPOINT}", preview.url);
+    for case in refusals::table(&issuer, AUDIENCE) {
+        // A failed refusal is recorded and the run goes on, so one report shows all of them.
+        let _ = steps
+            .run_async(case.name, refusals::check(&http, &endpoint_url, &case))
+            .await;
+    }
+
+    let production_spec = spec(server::free_port()?, "production");
+    let production = steps
+        .run_async(
+            "start server (production)",
+            RunningServer::start(&production_spec),
+        )
+        .await?;
+    let _ = steps
+        .run_async("production: every CI route is 404", async {
+            check_production(&http, &production.url, &issuer).await
+        })
+        .await;
+
+    let logs = format!("{}{}", preview.output(), production.output());
+    let _ = steps
+        .run_async("server logs hold no secret or token", async {
+            let minted = github.mints();
+            check_logs(&logs, &secret, minted.iter().map(|m| m.token.as_str()))
+        })
+        .await;
+    steps
+        .run_async("servers stop on SIGTERM", async {
+            for server in [preview, production] {
+                let status = server.stop().await?;
+                if !status.success() {
+                    return Err(failed(format!("the server exited with {status}")));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+async fn check_production(http: &reqwest::Client, url: &str, issuer: &MockIssuer) -> Result {
+    let token = issuer.token(AUDIENCE).build();
+    let requests = [
+        http.get(format!("{url}/api/~/ci/health")),
+        http.post(format!("{url}/api/~/ci/{ENDPOINT}"))
+            .header("x-github-oidc-token", &token)
+            .body(r#"{"flags":{"a":true}}"#),
+        http.get(format!("{url}/api/~/ci/{ENDPOINT}")),
+        http.post(format!("{url}/api/~/ci/anything/else")),
+    ];
+    for request in requests {
+        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if status != 404 || body != "Not Found" {
+            return Err(failed(format!(
+                "expected 404 Not Found, got {status} {body}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_logs<'a>(logs: &str, secret: &str, tokens: impl Iterator<Item = &'a str>) -> Result {
+    if logs.contains(secret) {
+        return Err(failed("FLAGS_SECRET appears in the server's output"));
+    }
+    for token in tokens {
+        // Any of the three JWT segments would be a leak; the signature is the telling one.
+        if let Some(signature) = token.rsplit('.').next()
+            && logs.contains(signature)
+        {
+            return Err(failed("a minted token appears in the server's output"));
+        }
+    }
+    Ok(())
+}
+
+/// The GitHub Actions environment the client runs in, pointing at the mocks.
+struct ClientEnv<'a> {
+    github: &'a MockGitHub,
+    event: &'a Path,
+    output: &'a Path,
+    summary: &'a Path,
+}
+
+impl ClientEnv<'_> {
+    async fn run(&self, args: &[&str]) -> Result<String> {
+        let out = tokio::process::Command::new(server::binary("ci-preview"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", self.github.api_url())
+            .env("GITHUB_REPOSITORY", DEFAULT_REPOSITORY)
+            .env("GITHUB_TOKEN", self.github.github_token())
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", self.event)
+            .env("GITHUB_OUTPUT", self.output)
+            .env("GITHUB_STEP_SUMMARY", self.summary)
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                self.github.id_token_request_url(),
+            )
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                self.github.id_token_request_token(),
+            )
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), out)
+            .await
+            .map_err(|_| failed("the client did not finish within 60 s"))?
+            .map_err(|e| failed(format!("cannot run ci-preview: {e}")))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(failed(format!(
+                "ci-preview {args:?} exited with {}:\n{stderr}",
+                out.status
+            )));
+        }
+        Ok(stdout)
+    }
+}
+
+/// The `pull_request` event payload GitHub writes to `GITHUB_EVENT_PATH` (the fields the client reads).
+fn pull_request_event(head_sha: &str) -> Value {
+    json!({
+        "action": "synchronize",
+        "number": DEFAULT_PULL_REQUEST,
+        "pull_request": {
+            "number": DEFAULT_PULL_REQUEST,
+            "head": {"sha": head_sha, "ref": "feature/preview-smoke", "repo": {"full_name": DEFAULT_REPOSITORY}},
+            "base": {"ref": "main", "repo": {"full_name": DEFAULT_REPOSITORY}}
+        },
+        "repository": {"full_name": DEFAULT_REPOSITORY}
+    })
+}
+
+/// A fresh 32-byte FLAGS_SECRET, as `crypto.randomBytes(32).toString('base64url')` makes them.
+fn random_secret() -> Result<String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| failed(format!("cannot read /dev/urandom: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A scratch folder under target/, removed when the run ends.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> Result<WorkDir> {
+        let dir = crate::project_root()
+            .join("target")
+            .join("smoke")
+            .join(std::process::id().to_string());
+        std::fs::create_dir_all(&dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+        Ok(WorkDir(dir))
+    }
+
+    fn write(&self, name: &str, contents: &str) -> Result<PathBuf> {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+        Ok(path)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
