@@ -6,6 +6,7 @@
 mod ci;
 mod flags;
 mod image;
+mod new_endpoint;
 mod smoke;
 mod steps;
 
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "smoke" => smoke::run(rest),
         "image" => image::run(rest),
+        "new-endpoint" => new_endpoint::run(rest),
         "-h" | "--help" | "help" => {
             print!("{HELP}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,165 @@
+//! `cargo xtask new-endpoint NAME`: scaffolds an endpoint crate and wires it in.
+//!
+//! Adding an endpoint is three edits (a crate, one line in the server, one policy entry); doing
+//! them by hand invites the one mistake that matters: a handler that is reachable without the
+//! guard chain. The scaffold's handler takes `VerifiedCaller` from the first line, and its tests
+//! start from the refusals, so the team edits a working, guarded endpoint instead of a blank file.
+//!
+//! `--root DIR` scaffolds into another checkout (the CI check uses a scratch worktree).
+
+use std::path::{Path, PathBuf};
+
+use crate::flags::{self, Result, failed, usage};
+
+mod template;
+
+pub fn run(args: &[String]) -> Result {
+    let mut args = args.to_vec();
+    let root = take_value(&mut args, "--root")?
+        .map(PathBuf::from)
+        .unwrap_or_else(crate::project_root);
+    let Some(name) = args.first().cloned() else {
+        return Err(usage("new-endpoint NAME (e.g. `reports/upload`)"));
+    };
+    flags::reject_rest(&args[1..])?;
+    let names = Names::new(&name)?;
+    scaffold(&root, &names)?;
+    eprintln!(
+        "created crates/{crate_name} for /api/~/ci/{name}\n\
+         next: edit its handler, set the audience/repositories/workflows of \
+         [endpoints.\"{name}\"] in ci-policy.toml, run `cargo test -p {crate_name}`",
+        crate_name = names.crate_name,
+        name = names.endpoint,
+    );
+    Ok(())
+}
+
+/// The names one endpoint goes by.
+pub struct Names {
+    /// `reports/upload`: the path under `/api/~/ci/` and the policy key.
+    pub endpoint: String,
+    /// `reports-upload`: the crate and its folder.
+    pub crate_name: String,
+    /// `reports_upload`: the crate as a Rust path.
+    pub ident: String,
+}
+
+impl Names {
+    pub fn new(endpoint: &str) -> Result<Names> {
+        let valid_segment = |s: &str| {
+            !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !s.starts_with('-')
+        };
+        if !endpoint.split('/').all(valid_segment) || endpoint == "health" {
+            return Err(usage(format!(
+                "endpoint name `{endpoint}`: use lowercase segments of a-z, 0-9 and '-', \
+                 separated by '/', e.g. `reports/upload` (and not `health`)"
+            )));
+        }
+        let crate_name = endpoint.replace('/', "-");
+        let ident = crate_name.replace('-', "_");
+        Ok(Names { endpoint: endpoint.to_owned(), crate_name, ident })
+    }
+}
+
+fn scaffold(root: &Path, names: &Names) -> Result {
+    let dir = root.join("crates").join(&names.crate_name);
+    if dir.exists() {
+        return Err(failed(format!("{} exists already", dir.display())));
+    }
+    let server_main = root.join("crates/ci-preview-server/src/main.rs");
+    let server_manifest = root.join("crates/ci-preview-server/Cargo.toml");
+    let workspace_manifest = root.join("Cargo.toml");
+    let policy = root.join("ci-policy.toml");
+
+    // Check every edit applies before writing anything, so a failure leaves the tree as it was.
+    let main_src = read(&server_main)?;
+    let anchor = "Ok(vec![";
+    if !main_src.contains(anchor) {
+        return Err(failed(format!(
+            "{}: cannot find `{anchor}` in the server's endpoint list",
+            server_main.display()
+        )));
+    }
+    let manifest_src = read(&server_manifest)?;
+    let workspace_src = read(&workspace_manifest)?;
+    let deps_anchor = "[workspace.dependencies]\n";
+    if !workspace_src.contains(deps_anchor) {
+        return Err(failed("Cargo.toml has no [workspace.dependencies] table"));
+    }
+    let policy_src = read(&policy)?;
+    if policy_src.contains(&format!("[endpoints.\"{}\"]", names.endpoint)) {
+        return Err(failed(format!("ci-policy.toml already has `{}`", names.endpoint)));
+    }
+
+    for (path, contents) in template::files(names) {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
+        }
+        write(&path, &contents)?;
+    }
+    let registration = format!("Ok(vec![\n        {}::endpoint(),", names.ident);
+    write(&server_main, &main_src.replacen(anchor, &registration, 1))?;
+    write(
+        &server_manifest,
+        &manifest_src.replacen(
+            "[dependencies]\n",
+            &format!("[dependencies]\n{}.workspace = true\n", names.crate_name),
+            1,
+        ),
+    )?;
+    write(
+        &workspace_manifest,
+        &workspace_src.replacen(
+            deps_anchor,
+            &format!(
+                "{deps_anchor}{} = {{ path = \"crates/{}\" }}\n",
+                names.crate_name, names.crate_name
+            ),
+            1,
+        ),
+    )?;
+    write(&policy, &format!("{}\n{}", policy_src.trim_end(), template::policy_entry(names)))?;
+    Ok(())
+}
+
+fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> {
+    let Some(at) = args.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    if at + 1 >= args.len() {
+        return Err(usage(format!("{name} needs a value")));
+    }
+    let value = args.remove(at + 1);
+    args.remove(at);
+    Ok(Some(value))
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| failed(format!("{}: {e}", path.display())))
+}
+
+fn write(path: &Path, contents: &str) -> Result {
+    std::fs::write(path, contents).map_err(|e| failed(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    #[test]
+    fn names_follow_the_endpoint() {
+        let n = Names::new("reports/upload-v2").expect("valid");
+        assert_eq!(n.crate_name, "reports-upload-v2");
+        assert_eq!(n.ident, "reports_upload_v2");
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for bad in ["", "Reports", "a//b", "/a", "a/", "health", "a b", "-x", "a/../b"] {
+            assert!(Names::new(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}
