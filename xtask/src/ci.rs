@@ -1,13 +1,13 @@
 //! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
 //!
 //! One command so that a contributor runs exactly what `.ci/run` and `.github/workflows/ci.yml`
-//! run. Optional pieces that need a system service (a Docker engine, the Flags SDK) run when the
-//! service is there and say plainly when they are skipped; the `CI_PREVIEW_REQUIRE_*` variables,
-//! set by `.ci/run`, turn such a skip into a failure.
+//! run. Pieces that need a system service (a Docker engine) run when the service answers and say
+//! plainly when they skip; `CI_PREVIEW_REQUIRE_DOCKER=1`, set by `.ci/run`, turns that skip into a
+//! failure. `--quick` leaves out the slow extras (image, scaffold check, linters, fuzzing).
 
 use xshell::{Shell, cmd};
 
-use crate::flags::{self, Result};
+use crate::flags::{self, Result, failed};
 use crate::steps::Steps;
 
 pub fn run(args: &[String]) -> Result {
@@ -18,8 +18,12 @@ pub fn run(args: &[String]) -> Result {
     let sh = Shell::new()?;
     sh.change_dir(crate::project_root());
     let mut steps = Steps::default();
+    let outcome = run_steps(&sh, &mut steps, quick);
+    steps.print();
+    outcome
+}
 
-    eprintln!("==> cargo fmt --check");
+fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
     steps.run("cargo fmt --check", || {
         cmd!(sh, "cargo fmt --all -- --check").run()?;
         Ok(())
@@ -32,16 +36,67 @@ pub fn run(args: &[String]) -> Result {
         .run()?;
         Ok(())
     })?;
+    let docker = !quick && docker_available()?;
+    if docker {
+        // Before the tests: the container suite runs this image and never pulls.
+        steps.run("cargo xtask image", || crate::image::build(sh).map(drop))?;
+    }
     steps.run("cargo test --workspace", || {
         cmd!(sh, "cargo test --workspace --locked").run()?;
         Ok(())
     })?;
-    if !quick {
-        steps.run("workflow linters (actionlint, zizmor)", || {
-            cmd!(sh, "bash xtask/lint-workflows.sh").run()?;
-            Ok(())
+    steps.run("cargo xtask smoke", || {
+        crate::smoke::run(&["--no-build".to_owned()])
+    })?;
+    if docker {
+        steps.run("cargo xtask smoke --docker", || {
+            crate::smoke::run(&["--no-build".to_owned(), "--docker".to_owned()])
         })?;
     }
-    steps.print();
+    if quick {
+        return Ok(());
+    }
+    steps.run("new-endpoint scaffold compiles and passes", || {
+        crate::new_endpoint::check_scaffold(sh)
+    })?;
+    steps.run("workflow linters (actionlint, zizmor)", || {
+        cmd!(sh, "bash xtask/lint-workflows.sh").run()?;
+        Ok(())
+    })?;
+    if std::env::var_os("CI_PREVIEW_FUZZ").is_some_and(|v| v == "1") {
+        steps.run("fuzz targets, briefly", || {
+            cmd!(sh, "bash fuzz/run-brief.sh").run()?;
+            Ok(())
+        })?;
+    } else {
+        eprintln!(
+            "fuzz: skipped (set CI_PREVIEW_FUZZ=1 to run each target briefly; needs nightly)"
+        );
+    }
     Ok(())
+}
+
+/// Whether a Docker engine answers; without one the container steps are skipped, loudly,
+/// unless `CI_PREVIEW_REQUIRE_DOCKER=1` makes that an error.
+fn docker_available() -> Result<bool> {
+    let answers = std::process::Command::new("docker")
+        .arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if answers {
+        return Ok(true);
+    }
+    if std::env::var_os("CI_PREVIEW_REQUIRE_DOCKER").is_some_and(|v| v == "1") {
+        return Err(failed(
+            "no Docker engine answers and CI_PREVIEW_REQUIRE_DOCKER=1: start one \
+             (`dockerd --bridge=none --iptables=false &`) or unset the variable",
+        ));
+    }
+    eprintln!(
+        "\nSKIPPED: the image build, the container suite's checks and `smoke --docker` \
+         (no Docker engine answers `docker info`)\n"
+    );
+    Ok(false)
 }

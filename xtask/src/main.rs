@@ -8,6 +8,7 @@ mod flags;
 mod image;
 mod new_endpoint;
 mod smoke;
+mod soak;
 mod steps;
 
 use std::process::ExitCode;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "smoke" => smoke::run(rest),
         "image" => image::run(rest),
+        "soak" => soak::run(rest),
         "new-endpoint" => new_endpoint::run(rest),
         "-h" | "--help" | "help" => {
             print!("{HELP}");

@@ -24,6 +24,10 @@ pub fn run(args: &[String]) -> Result {
     flags::reject_rest(&args[1..])?;
     let names = Names::new(&name)?;
     scaffold(&root, &names)?;
+    // The registration line is spliced into the server's source; let rustfmt lay it out.
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(&root);
+    xshell::cmd!(sh, "cargo fmt --all").run()?;
     eprintln!(
         "created crates/{crate_name} for /api/~/ci/{name}\n\
          next: edit its handler, set the audience/repositories/workflows of \
@@ -32,6 +36,42 @@ pub fn run(args: &[String]) -> Result {
         name = names.endpoint,
     );
     Ok(())
+}
+
+/// The CI check: scaffold an endpoint in a scratch worktree of HEAD, then type-check the server with
+/// it and run the new crate's tests. The worktree shares this checkout's target folder, so only
+/// the new crate and the server are compiled again.
+pub fn check_scaffold(sh: &xshell::Shell) -> Result {
+    let root = crate::project_root();
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| root.join("target").display().to_string());
+    let scratch = root.join("target").join("scaffold-check");
+    let _ = xshell::cmd!(sh, "git worktree remove --force {scratch}")
+        .quiet()
+        .ignore_stderr()
+        .run();
+    let _ = std::fs::remove_dir_all(&scratch);
+    xshell::cmd!(sh, "git worktree add --quiet --detach {scratch} HEAD").run()?;
+    let outcome = (|| {
+        let names = Names::new("scaffold-check/echo")?;
+        run(&[
+            "--root".to_owned(),
+            scratch.display().to_string(),
+            names.endpoint.clone(),
+        ])?;
+        let inner = xshell::Shell::new()?;
+        inner.change_dir(&scratch);
+        let _target = inner.push_env("CARGO_TARGET_DIR", &target);
+        let krate = &names.crate_name;
+        xshell::cmd!(inner, "cargo test --quiet -p {krate}").run()?;
+        // `check`, not `build`: a built binary would replace this checkout's in the shared target.
+        xshell::cmd!(inner, "cargo check --quiet -p ci-preview-server").run()?;
+        Ok(())
+    })();
+    let _ = xshell::cmd!(sh, "git worktree remove --force {scratch}")
+        .quiet()
+        .run();
+    outcome
 }
 
 /// The names one endpoint goes by.
@@ -48,7 +88,8 @@ impl Names {
     pub fn new(endpoint: &str) -> Result<Names> {
         let valid_segment = |s: &str| {
             !s.is_empty()
-                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !s.starts_with('-')
         };
         if !endpoint.split('/').all(valid_segment) || endpoint == "health" {
@@ -59,7 +100,11 @@ impl Names {
         }
         let crate_name = endpoint.replace('/', "-");
         let ident = crate_name.replace('-', "_");
-        Ok(Names { endpoint: endpoint.to_owned(), crate_name, ident })
+        Ok(Names {
+            endpoint: endpoint.to_owned(),
+            crate_name,
+            ident,
+        })
     }
 }
 
@@ -90,7 +135,10 @@ fn scaffold(root: &Path, names: &Names) -> Result {
     }
     let policy_src = read(&policy)?;
     if policy_src.contains(&format!("[endpoints.\"{}\"]", names.endpoint)) {
-        return Err(failed(format!("ci-policy.toml already has `{}`", names.endpoint)));
+        return Err(failed(format!(
+            "ci-policy.toml already has `{}`",
+            names.endpoint
+        )));
     }
 
     for (path, contents) in template::files(names) {
@@ -121,7 +169,14 @@ fn scaffold(root: &Path, names: &Names) -> Result {
             1,
         ),
     )?;
-    write(&policy, &format!("{}\n{}", policy_src.trim_end(), template::policy_entry(names)))?;
+    write(
+        &policy,
+        &format!(
+            "{}\n{}",
+            policy_src.trim_end(),
+            template::policy_entry(names)
+        ),
+    )?;
     Ok(())
 }
 
@@ -158,7 +213,9 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        for bad in ["", "Reports", "a//b", "/a", "a/", "health", "a b", "-x", "a/../b"] {
+        for bad in [
+            "", "Reports", "a//b", "/a", "a/", "health", "a b", "-x", "a/../b",
+        ] {
             assert!(Names::new(bad).is_err(), "{bad:?} should be refused");
         }
     }
