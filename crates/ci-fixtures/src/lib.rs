@@ -10,8 +10,10 @@
 pub mod github;
 pub mod issuer;
 pub mod keys;
+pub mod redis;
 pub mod token;
 
+pub use github::{ApiFault, Mint, MockGitHub};
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
 pub use token::{Alg, TokenBuilder};

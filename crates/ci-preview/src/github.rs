@@ -100,7 +100,11 @@ impl GitHub {
                 )
             })?;
         let (owner, name) = split_repository(repository)?;
-        let api_url = args.github_api_url.trim().trim_end_matches('/');
+        let api_url = match args.github_api_url.trim().trim_end_matches('/') {
+            // An empty variable (a typo'd `${{ }}` expression) means the default, like unset.
+            "" => "https://api.github.com",
+            url => url,
+        };
         let mut builder = Octocrab::builder()
             .base_uri(api_url)
             .map_err(|_| {

@@ -3,6 +3,7 @@
 
 mod call;
 mod discover;
+mod real_server;
 mod smoke;
 mod support;
 mod token;

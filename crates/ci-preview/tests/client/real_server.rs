@@ -1,0 +1,208 @@
+//! The client against the real `ci-preview-server` binary (not the stand-in): the contract
+//! between the two ends (health JSON, audience, status codes, the cookie) checked end to end,
+//! with tokens from the mock GitHub signed by the mock issuer the server trusts.
+
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ci_fixtures::MockIssuer;
+use ci_fixtures::github::MockGitHub;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::*;
+
+const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+const READY: &str = "ci-preview-server listening on ";
+
+/// Builds the server (a no-op when it is fresh) and returns its path, from cargo's own report,
+/// so a stale binary left in target/ is never what runs.
+fn server_binary() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
+        let output = std::process::Command::new(option_env!("CARGO").unwrap_or("cargo"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "ci-preview-server",
+                "--message-format=json",
+                "--manifest-path",
+                manifest,
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "building ci-preview-server failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| msg["target"]["name"] == "ci-preview-server")
+            .find_map(|msg| msg["executable"].as_str().map(str::to_owned))
+            .expect("cargo reported the ci-preview-server executable")
+    })
+}
+
+struct Server {
+    url: String,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_server(issuer: &MockIssuer, environment: &str) -> Server {
+    let binary = tokio::task::spawn_blocking(server_binary).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("ci-policy.toml");
+    std::fs::write(&policy, issuer.policy_toml(ENDPOINT, AUDIENCE)).unwrap();
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .args(["--listen", "127.0.0.1:0", "--policy"])
+        .arg(&policy)
+        .env("CI_PREVIEW_ENV", environment)
+        .env("FLAGS_SECRET", SECRET)
+        .env("VERCEL_GIT_COMMIT_SHA", HEAD_SHA)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ci-preview-server starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("ready within 30 s")
+        .unwrap()
+        .expect("a ready line");
+    let url = line
+        .strip_prefix(READY)
+        .unwrap_or_else(|| panic!("ready line: {line}"))
+        .to_owned();
+    Server {
+        url,
+        _child: child,
+        _dir: dir,
+    }
+}
+
+async fn setup(environment: &str) -> (MockIssuer, MockGitHub, Server) {
+    let (issuer, github) = mocks().await;
+    let server = start_server(&issuer, environment).await;
+    (issuer, github, server)
+}
+
+#[tokio::test]
+async fn smoke_passes_and_the_cookie_decrypts_with_the_preview_secret() {
+    let (_issuer, github, server) = setup("preview").await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let run = Client::new(&["smoke", "--timeout", "30s"])
+        .github(&github)
+        .in_actions()
+        .pull_request_event(dir.path(), 12, HEAD_SHA)
+        .env("PREVIEW_URL", &server.url)
+        .env("GITHUB_OUTPUT", &output)
+        .run()
+        .await;
+    assert_eq!(run.code, 0);
+    let cookie = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .find(|v| v.starts_with(FLAGS_HEADER))
+        .expect("the cookie was masked")
+        .to_owned();
+    let secret = encrypt_override::FlagsSecret::parse(SECRET).unwrap();
+    let flags =
+        encrypt_override::decrypt_overrides(&cookie, &secret, unix_now()).expect("decrypts");
+    assert_eq!(flags, serde_json::json!({"ciInPreviewSmoke": true}));
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        format!(
+            "preview-url={}\ncookie-length={}\n",
+            server.url,
+            cookie.len()
+        )
+    );
+    run.assert_masked_only(&cookie);
+    assert_eq!(
+        github.mints()[0].audience,
+        AUDIENCE,
+        "the audience came from the server's health"
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_explained() {
+    let (_issuer, github, server) = setup("preview").await;
+    let call = |extra: &[&str]| {
+        let mut args = vec![
+            "call",
+            ENDPOINT,
+            "--url",
+            server.url.as_str(),
+            "--data",
+            r#"{"flags":{"a":1}}"#,
+        ];
+        args.extend_from_slice(extra);
+        Client::new(&args).github(&github)
+    };
+    let run = call(&["--audience", "https://github.com/octo-org"])
+        .run()
+        .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("HTTP 401") && run.stderr.contains("audience mismatch"),
+        "{}",
+        run.stderr
+    );
+
+    github.customize_tokens(|token| token.claim("repository", "someone-else/fork"));
+    let run = call(&[]).run().await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("HTTP 403 repo_mismatch"),
+        "{}",
+        run.stderr
+    );
+
+    github.customize_tokens(|token| {
+        token.workflow("octo-org/octo-repo/.github/workflows/unlisted.yaml")
+    });
+    let run = call(&[]).run().await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("workflow not allowlisted"),
+        "{}",
+        run.stderr
+    );
+
+    github.customize_tokens(|token| token);
+    let run = Client::new(&[
+        "call",
+        ENDPOINT,
+        "--url",
+        &server.url,
+        "--data",
+        r#"{"flags":[1]}"#,
+    ])
+    .github(&github)
+    .run()
+    .await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("HTTP 400"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn production_has_no_ci_routes() {
+    let (_issuer, github, server) = setup("production").await;
+    let run = Client::new(&["wait", "--url", &server.url, "--timeout", "1s"])
+        .github(&github)
+        .run()
+        .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("404: no CI routes here"),
+        "{}",
+        run.stderr
+    );
+}
