@@ -28,28 +28,7 @@ pub fn run(args: &[String]) -> Result {
 
 /// Builds the static binary and the image; returns the image tag.
 pub fn build(sh: &Shell) -> Result<String> {
-    eprintln!("==> static release build of ci-preview-server ({TARGET}, +crt-static)");
-    {
-        let _flags = sh.push_env("RUSTFLAGS", "-C target-feature=+crt-static");
-        cmd!(
-            sh,
-            "cargo build --quiet --release --locked --target {TARGET} -p ci-preview-server"
-        )
-        .run()?;
-    }
-    let root = crate::project_root();
-    let binary = root
-        .join("target")
-        .join(TARGET)
-        .join("release")
-        .join("ci-preview-server");
-    let context = root.join("target").join("image-context");
-    let _ = std::fs::remove_dir_all(&context);
-    std::fs::create_dir_all(&context).map_err(|e| failed(e.to_string()))?;
-    std::fs::copy(&binary, context.join("ci-preview-server"))
-        .map_err(|e| failed(format!("{}: {e}", binary.display())))?;
-    std::fs::copy(root.join("Dockerfile"), context.join("Dockerfile"))
-        .map_err(|e| failed(format!("Dockerfile: {e}")))?;
+    // Before the long release build, not after it.
     if cmd!(sh, "docker info")
         .quiet()
         .ignore_stdout()
@@ -61,9 +40,71 @@ pub fn build(sh: &Shell) -> Result<String> {
             "no Docker engine answers: start one (e.g. `dockerd --bridge=none --iptables=false &`)",
         ));
     }
+    eprintln!("==> static release build of ci-preview-server ({TARGET}, +crt-static)");
+    {
+        let _flags = sh.push_env("RUSTFLAGS", "-C target-feature=+crt-static");
+        cmd!(
+            sh,
+            "cargo build --quiet --release --locked --target {TARGET} -p ci-preview-server"
+        )
+        .run()?;
+    }
+    let root = crate::project_root();
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let binary = target_dir
+        .join(TARGET)
+        .join("release")
+        .join("ci-preview-server");
+    check_static(&binary)?;
+    let context = target_dir.join("image-context");
+    let _ = std::fs::remove_dir_all(&context);
+    std::fs::create_dir_all(&context).map_err(|e| failed(e.to_string()))?;
+    std::fs::copy(&binary, context.join("ci-preview-server"))
+        .map_err(|e| failed(format!("{}: {e}", binary.display())))?;
+    std::fs::copy(root.join("Dockerfile"), context.join("Dockerfile"))
+        .map_err(|e| failed(format!("Dockerfile: {e}")))?;
+    let previous = image_id(sh);
     eprintln!("==> docker build -t {IMAGE}");
     cmd!(sh, "docker build --quiet -t {IMAGE} {context}")
         .ignore_stdout()
         .run()?;
+    // Each rebuild would otherwise leave the old ~10 MB image behind, untagged.
+    if let Some(old) = previous.filter(|old| image_id(sh).as_ref() != Some(old)) {
+        let _ = cmd!(sh, "docker image rm {old}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run();
+    }
     Ok(IMAGE.to_owned())
+}
+
+fn image_id(sh: &Shell) -> Option<String> {
+    cmd!(sh, "docker image inspect --format")
+        .arg("{{.Id}}")
+        .arg(IMAGE)
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+}
+
+/// A dynamically linked binary would fail in the scratch image with a bare "no such file or
+/// directory" (its loader is missing): catch that here, with the reason. A dynamic ELF names
+/// its loader (`PT_INTERP`) in its first page; a static-pie has none.
+fn check_static(binary: &std::path::Path) -> Result {
+    use std::io::Read as _;
+    let mut head = vec![0u8; 4096];
+    let n = std::fs::File::open(binary)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| failed(format!("{}: {e}", binary.display())))?;
+    if head[..n].windows(8).any(|w| w == b"ld-linux") {
+        return Err(failed(format!(
+            "{} is dynamically linked (was RUSTFLAGS overridden?); the scratch image needs +crt-static",
+            binary.display()
+        )));
+    }
+    Ok(())
 }

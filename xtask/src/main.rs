@@ -3,6 +3,7 @@
 //! Follows rust-analyzer's xtask layout: one file per command, plain Rust instead of shell
 //! scripts so it runs the same on every machine, and as few dependencies as possible.
 
+mod bench;
 mod ci;
 mod flags;
 mod image;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "smoke" => smoke::run(rest),
         "image" => image::run(rest),
+        "bench" => bench::run(rest),
         "soak" => soak::run(rest),
         "new-endpoint" => new_endpoint::run(rest),
         "-h" | "--help" | "help" => {

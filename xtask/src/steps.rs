@@ -15,7 +15,7 @@ impl Steps {
     pub fn run<T>(&mut self, name: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
         let started = Instant::now();
         let outcome = step();
-        self.record(name, started, outcome.is_ok());
+        self.record(name, started, outcome.as_ref().err());
         outcome.map_err(|e| failed(format!("step `{name}` failed: {e}")))
     }
 
@@ -27,17 +27,18 @@ impl Steps {
     ) -> Result<T> {
         let started = Instant::now();
         let outcome = step.await;
-        self.record(name, started, outcome.is_ok());
+        self.record(name, started, outcome.as_ref().err());
         outcome.map_err(|e| failed(format!("step `{name}` failed: {e}")))
     }
 
-    fn record(&mut self, name: &str, started: Instant, ok: bool) {
+    fn record(&mut self, name: &str, started: Instant, error: Option<&crate::flags::Error>) {
         let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "{} {name} ({secs:.2} s)",
-            if ok { "  ok " } else { "FAIL " }
-        );
-        self.done.push((name.to_owned(), secs, ok));
+        match error {
+            None => eprintln!("  ok  {name} ({secs:.2} s)"),
+            // Callers that go on after a failure drop the error: say why here.
+            Some(e) => eprintln!("FAIL  {name} ({secs:.2} s): {e}"),
+        }
+        self.done.push((name.to_owned(), secs, error.is_none()));
     }
 
     pub fn failures(&self) -> usize {

@@ -15,8 +15,8 @@ use axum::{
 use ci_oidc::{EndpointPolicy, Verifier};
 
 use crate::{
-    CI_PREFIX, CiError, Deployment, Policy, PolicyError, endpoint_path, guards::Guards, health,
-    policy::is_valid_endpoint_name,
+    CI_PREFIX, CiError, Deployment, Policy, PolicyError, ReplayStore, endpoint_path,
+    guards::Guards, health, policy::is_valid_endpoint_name,
 };
 
 /// What an endpoint crate exports: its name (the path under `/api/~/ci/` and the key of its
@@ -56,14 +56,26 @@ struct Inner {
 
 impl EndpointState {
     /// The state for `name`. Public for tests of single handlers; a `VerifiedCaller` still can only
-    /// come out of the kit's extractor.
+    /// come out of the kit's extractor. A `single_use` policy gets its own in-memory store.
     pub fn new(
         name: &'static str,
         policy: EndpointPolicy,
         verifier: Verifier,
         deployment: Deployment,
     ) -> Result<EndpointState, StartupError> {
-        let guards = Guards::for_endpoint(name, &policy)?;
+        let store = ReplayStore::in_memory();
+        EndpointState::with_replay_store(name, policy, verifier, deployment, &store)
+    }
+
+    /// Like [`EndpointState::new`], recording `single_use` tokens in `store`.
+    pub fn with_replay_store(
+        name: &'static str,
+        policy: EndpointPolicy,
+        verifier: Verifier,
+        deployment: Deployment,
+        store: &ReplayStore,
+    ) -> Result<EndpointState, StartupError> {
+        let guards = Guards::for_endpoint(name, &policy, &deployment, &verifier, store);
         Ok(EndpointState {
             inner: Arc::new(Inner {
                 name,
@@ -138,6 +150,22 @@ impl StartupError {
     }
 }
 
+/// Options of [`app_with`] beyond the policy, the deployment and the verifier.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AppOptions {
+    /// Where `single_use` endpoints record tokens; `None`: one in-memory store for the app.
+    pub replay_store: Option<ReplayStore>,
+}
+
+impl AppOptions {
+    /// Records `single_use` tokens in `store` (e.g. [`ReplayStore::redis`] shared by replicas).
+    pub fn with_replay_store(mut self, store: ReplayStore) -> AppOptions {
+        self.replay_store = Some(store);
+        self
+    }
+}
+
 /// Builds the server's router: `GET /api/~/ci/health` and each endpoint at `/api/~/ci/{name}`,
 /// or, where the deployment's environment is not served, a router answering only 404.
 ///
@@ -151,6 +179,24 @@ pub fn app(
     verifier: Verifier,
     endpoints: Vec<Endpoint>,
 ) -> Result<Router, StartupError> {
+    app_with(
+        policy,
+        deployment,
+        verifier,
+        endpoints,
+        AppOptions::default(),
+    )
+}
+
+/// [`app`] with options: the replay store of `single_use` endpoints.
+pub fn app_with(
+    policy: Policy,
+    deployment: Deployment,
+    verifier: Verifier,
+    endpoints: Vec<Endpoint>,
+    options: AppOptions,
+) -> Result<Router, StartupError> {
+    let store = options.replay_store.unwrap_or_else(ReplayStore::in_memory);
     let mut states = Vec::with_capacity(endpoints.len());
     let mut seen = BTreeSet::new();
     for endpoint in &endpoints {
@@ -164,11 +210,12 @@ pub fn app(
         let entry = policy
             .endpoint(name)
             .ok_or(StartupError::MissingPolicy { name })?;
-        states.push(EndpointState::new(
+        states.push(EndpointState::with_replay_store(
             name,
             entry.clone(),
             verifier.clone(),
             deployment.clone(),
+            &store,
         )?);
     }
     for orphan in policy

@@ -1,46 +1,147 @@
 //! Checks that run after a token's signature and policy have passed and before the handler, for
-//! properties the token alone cannot prove. This is the seam for issue 6: a replay store
-//! (`single_use`: each `jti` accepted once) and deployment binding (`bind_deployment`: the token's
-//! `sha` must be the commit this deployment serves). Until they are built, a policy that asks for
-//! either is refused at start-up rather than silently not enforced.
+//! properties the token alone cannot prove: deployment binding (`bind_deployment`, see
+//! [`crate::binding`]) and single use (`single_use`, see [`crate::replay`]).
+//!
+//! Order matters: the binding (pure, cheap) first, the replay record last, so that a token
+//! refused for any reason is never recorded and only fully verified tokens can occupy the store.
+//! Recording happens before the handler runs (and before the body is read), so a token is spent
+//! even if its request then fails on its body; the client mints a fresh token for every attempt.
 
-use ci_oidc::{EndpointPolicy, GitHubClaims};
+use ci_oidc::{EndpointPolicy, GitHubClaims, Verifier, unix_now};
 
-use crate::{CiError, StartupError};
+use crate::{
+    CiError, Deployment,
+    binding::DeploymentBinding,
+    replay::{RETENTION_MARGIN_SECS, Recorded, ReplayKey, ReplayStore},
+};
 
 /// The post-verification checks of one endpoint.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Guards {
-    _private: (),
+    binding: Option<DeploymentBinding>,
+    single_use: Option<SingleUse>,
+}
+
+#[derive(Debug, Clone)]
+struct SingleUse {
+    store: ReplayStore,
+    /// Seconds a `jti` is kept beyond `exp`: the verifier's leeway plus a margin, so the record
+    /// outlives every moment at which the verifier would still accept the token.
+    retention: i64,
 }
 
 impl Guards {
-    /// The checks `policy` asks for, or a start-up error for a check this build cannot enforce.
+    /// The checks `policy` asks for. `store` is used only when the policy sets `single_use`.
     pub(crate) fn for_endpoint(
         name: &str,
         policy: &EndpointPolicy,
-    ) -> Result<Guards, StartupError> {
-        for (key, requested) in [
-            ("single_use", policy.single_use),
-            ("bind_deployment", policy.bind_deployment),
-        ] {
-            if requested {
-                return Err(StartupError::Unsupported {
-                    key: format!("endpoints.{name:?}.{key}"),
-                    message: "not supported by this server build; remove it or upgrade".to_owned(),
-                });
+        deployment: &Deployment,
+        verifier: &Verifier,
+        store: &ReplayStore,
+    ) -> Guards {
+        let binding = policy.bind_deployment.then(|| {
+            let binding = DeploymentBinding::of(deployment);
+            if binding.can_accept() {
+                tracing::info!(endpoint = name, binding = ?binding, "tokens bound to this deployment");
+            } else {
+                tracing::warn!(
+                    endpoint = name,
+                    binding = ?binding,
+                    "bind_deployment is set but this deployment knows neither its pull request \
+                     (VERCEL_GIT_PULL_REQUEST_ID) nor its branch (VERCEL_GIT_COMMIT_REF): every \
+                     call to this endpoint will be refused"
+                );
             }
+            binding
+        });
+        let single_use = policy.single_use.then(|| {
+            tracing::info!(endpoint = name, store = %store.describe(), "single-use tokens");
+            SingleUse {
+                store: store.clone(),
+                retention: verifier
+                    .rules()
+                    .leeway
+                    .max(0)
+                    .saturating_add(RETENTION_MARGIN_SECS),
+            }
+        });
+        Guards {
+            binding,
+            single_use,
         }
-        Ok(Guards { _private: () })
     }
 
     /// Runs the checks for a verified caller. Refusals log their reason here and answer like any
-    /// other policy failure.
+    /// other policy failure (401), or 503 when the replay store cannot answer.
     pub(crate) async fn check(
         &self,
-        _endpoint: &'static str,
-        _claims: &GitHubClaims,
+        endpoint: &'static str,
+        claims: &GitHubClaims,
     ) -> Result<(), CiError> {
+        if let Some(binding) = &self.binding
+            && let Err(mismatch) = binding.check(claims)
+        {
+            tracing::warn!(
+                endpoint,
+                status = 401,
+                reason = "deployment_mismatch",
+                check = mismatch.check,
+                expected = %mismatch.expected,
+                actual = %mismatch.actual,
+                "OIDC token refused: not for this deployment"
+            );
+            return Err(CiError::Unauthorized);
+        }
+        if let Some(single_use) = &self.single_use {
+            single_use.record(endpoint, claims).await?;
+        }
         Ok(())
+    }
+}
+
+impl SingleUse {
+    async fn record(&self, endpoint: &'static str, claims: &GitHubClaims) -> Result<(), CiError> {
+        let Some(jti) = claims.jti.as_deref().filter(|jti| !jti.is_empty()) else {
+            tracing::warn!(
+                endpoint,
+                status = 401,
+                reason = "missing_jti",
+                check = "jti",
+                run_id = claims.run_id.as_deref(),
+                "OIDC token refused: single_use endpoint and the token has no jti"
+            );
+            return Err(CiError::Unauthorized);
+        };
+        let key = ReplayKey::new(&claims.iss, &claims.aud, jti);
+        let expires_at = claims.exp.saturating_add(self.retention);
+        match self.store.record(&key, expires_at, unix_now()).await {
+            Ok(Recorded::First) => Ok(()),
+            Ok(Recorded::Replay) => {
+                // The jti identifies the token but is not a credential: logging it lets an
+                // operator find the first use.
+                tracing::warn!(
+                    endpoint,
+                    status = 401,
+                    reason = "replay",
+                    check = "jti",
+                    jti,
+                    repository = claims.repository.as_deref(),
+                    run_id = claims.run_id.as_deref(),
+                    "OIDC token refused: replay (this jti was already used)"
+                );
+                Err(CiError::Unauthorized)
+            }
+            Err(error) => {
+                tracing::error!(
+                    endpoint,
+                    status = 503,
+                    reason = "replay_store_unavailable",
+                    store = %self.store.describe(),
+                    %error,
+                    "request refused: the replay store cannot answer (fail closed)"
+                );
+                Err(CiError::Unavailable)
+            }
+        }
     }
 }

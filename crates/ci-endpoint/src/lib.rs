@@ -9,7 +9,8 @@
 //!    to reach and nothing is read from the request.
 //! 2. [`VerifiedCaller`]: reads `x-github-oidc-token`, verifies it against the endpoint's
 //!    [`ci_oidc::EndpointPolicy`], logs why a token was refused, and answers 401/403/503. Only this
-//!    crate can construct one, so a handler that takes it cannot skip the checks.
+//!    crate can construct one, so a handler that takes it cannot skip the checks. It also runs
+//!    the checks a policy may add: [`binding`] (`bind_deployment`) and [`replay`] (`single_use`).
 //! 3. [`JsonBody`]: the body, limited (64 KiB by default, 413) and parsed (400).
 //! 4. [`CiError`]: the one error type, whose bodies are the contract's byte for byte.
 //!
@@ -41,6 +42,7 @@
 //! an `axum::Extension` layer; the router's own state is always the kit's [`EndpointState`].
 
 mod app;
+pub mod binding;
 mod body;
 mod caller;
 mod deployment;
@@ -48,13 +50,15 @@ mod error;
 mod guards;
 mod health;
 mod policy;
+pub mod replay;
 
-pub use app::{Endpoint, EndpointState, StartupError, app};
+pub use app::{AppOptions, Endpoint, EndpointState, StartupError, app, app_with};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};
 pub use caller::VerifiedCaller;
 pub use deployment::Deployment;
 pub use error::CiError;
 pub use policy::{DEFAULT_SERVE_IN, Policy, PolicyError};
+pub use replay::{ReplayError, ReplayStore};
 
 /// Every CI route lives under this prefix; the health route is `{CI_PREFIX}/health`.
 pub const CI_PREFIX: &str = "/api/~/ci";

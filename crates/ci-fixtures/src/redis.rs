@@ -8,10 +8,12 @@
 //! in which case a missing Redis fails the test. Tests that stop and restart Redis always get a
 //! server of their own ([`RedisServer::start`]) so they cannot disturb the shared one.
 //! Tests sharing a server keep apart by using audiences (key namespaces) of their own.
+//! [`RedisServer::start_tls`] serves TLS only, with a certificate from a CA made for the test.
 
 use std::{
     io::{Read, Write},
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -27,6 +29,44 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     password: Option<String>,
+    tls: Option<TlsFiles>,
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, written to a folder of their own.
+#[derive(Debug)]
+struct TlsFiles {
+    dir: PathBuf,
+    ca_pem: String,
+}
+
+impl TlsFiles {
+    fn create() -> TlsFiles {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("ci-fixtures-redis-tls-{}", crate::token::uuid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("server.crt"), server.pem()).unwrap();
+        std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
+        std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
+        TlsFiles {
+            dir,
+            ca_pem: ca.pem(),
+        }
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl RedisServer {
@@ -37,6 +77,16 @@ impl RedisServer {
 
     /// Like [`RedisServer::start`], requiring `password` (`requirepass`).
     pub fn start_with_password(password: Option<&str>) -> Option<RedisServer> {
+        RedisServer::start_inner(password, false)
+    }
+
+    /// A server speaking TLS only (`rediss://`), its certificate for 127.0.0.1 issued by a CA made
+    /// for it ([`RedisServer::ca_pem`]); `None` if the binary is not installed.
+    pub fn start_tls() -> Option<RedisServer> {
+        RedisServer::start_inner(None, true)
+    }
+
+    fn start_inner(password: Option<&str>, tls: bool) -> Option<RedisServer> {
         which_redis_server()?;
         for _ in 0..5 {
             let port = free_port();
@@ -44,6 +94,7 @@ impl RedisServer {
                 child: None,
                 port,
                 password: password.map(str::to_owned),
+                tls: tls.then(TlsFiles::create),
             };
             if server.spawn() {
                 return Some(server);
@@ -52,12 +103,22 @@ impl RedisServer {
         panic!("redis-server did not start on any of 5 free ports");
     }
 
-    /// `redis://[:password@]127.0.0.1:PORT/`.
+    /// `redis://[:password@]127.0.0.1:PORT/` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}/", self.port),
-            None => format!("redis://127.0.0.1:{}/", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}/", self.port),
+            None => format!("{scheme}://127.0.0.1:{}/", self.port),
         }
+    }
+
+    /// The PEM certificate of the CA that issued a TLS server's certificate.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.ca_pem.as_str())
     }
 
     pub fn port(&self) -> u16 {
@@ -89,9 +150,21 @@ impl RedisServer {
     /// Spawns on `self.port` and waits until it answers PING; false if it exited (port taken).
     fn spawn(&mut self) -> bool {
         let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1"]);
+        match &self.tls {
+            None => command.arg("--port").arg(self.port.to_string()),
+            Some(tls) => command
+                .args(["--port", "0", "--tls-port"])
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(tls.dir.join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(tls.dir.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(tls.dir.join("ca.crt"))
+                .args(["--tls-auth-clients", "no"]),
+        };
         command
-            .args(["--bind", "127.0.0.1", "--port"])
-            .arg(self.port.to_string())
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -105,7 +178,13 @@ impl RedisServer {
             if let Ok(Some(_)) = child.try_wait() {
                 return false;
             }
-            if ping(self.port, self.password.as_deref()) {
+            let ready = if self.tls.is_some() {
+                // No TLS client here: an accepting socket will do.
+                TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
+            } else {
+                ping(self.port, self.password.as_deref())
+            };
+            if ready {
                 self.child = Some(child);
                 return true;
             }
@@ -168,9 +247,11 @@ fn skip_or_fail<T>(test: &str) -> Option<T> {
         !required,
         "{test}: {REQUIRE_REDIS_VAR}=1 but no Redis: set {TEST_REDIS_URL_VAR} or install redis-server"
     );
-    eprintln!(
+    // Straight to the terminal: the test harness hides a passing test's `eprintln!` output.
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "SKIPPED {test}: no Redis ({TEST_REDIS_URL_VAR} unset and no redis-server on PATH; \
-         `apt-get install redis-server` to run it)"
+         `apt-get install redis-server` to run it, {REQUIRE_REDIS_VAR}=1 to make this a failure)"
     );
     None
 }

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod github;
+mod header_cache;
 pub mod keystore;
 pub mod policy;
 pub mod registered;

@@ -55,10 +55,10 @@ pub struct EndpointPolicy {
     /// Which claim the `workflows` entries are matched against.
     #[serde(default)]
     pub workflow_claim: WorkflowClaim,
-    /// Refuse a second use of the same `jti` (issue 6).
+    /// Require a `jti` and refuse any second use of it (issue 6).
     #[serde(default)]
     pub single_use: bool,
-    /// Require the token's commit to be the deployment's (issue 6).
+    /// Accept a token only on the deployment of its own run's pull request or branch (issue 6).
     #[serde(default)]
     pub bind_deployment: bool,
 }

@@ -42,27 +42,27 @@ impl Default for TimeRules {
 
 /// Checks the registered claims and returns the typed claims.
 pub(crate) fn check_registered(
-    raw: RawClaims,
+    mut raw: RawClaims,
     issuer: &str,
     audience: &str,
     now: i64,
     rules: TimeRules,
 ) -> Result<GitHubClaims, Rejection> {
-    let iss = match &raw.iss {
+    let iss = match raw.iss.take() {
         None => return Err(missing("iss", issuer)),
         Some(iss) if iss != issuer => {
             return Err(Rejection::new(
                 RejectionKind::Issuer,
                 "iss",
                 quoted(Some(issuer)),
-                quoted(Some(iss)),
+                quoted(Some(&iss)),
             ));
         }
-        Some(iss) => iss.clone(),
+        Some(iss) => iss,
     };
-    let aud = match &raw.aud {
+    let aud = match raw.aud.take() {
         None => return Err(missing("aud", audience)),
-        Some(Value::String(aud)) if aud == audience => aud.clone(),
+        Some(Value::String(aud)) if aud == audience => aud,
         Some(other) => {
             return Err(Rejection::new(
                 RejectionKind::Audience,

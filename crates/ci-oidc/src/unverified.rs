@@ -8,6 +8,8 @@
 //! struct), duplicate header keys refused, `alg` pinned to `RS256`, and no header parameter that
 //! points at a key (`jku`, `x5u`, `jwk`, `x5c`) or demands extensions (`crit`).
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -22,6 +24,41 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// The only algorithm accepted.
 pub const ALG: &str = "RS256";
 
+/// Largest signature accepted: RSA-8192, the verification algorithm's own bound.
+pub const MAX_SIGNATURE_LEN: usize = 1024;
+
+/// The three segments of a compact JWS, still encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Segments<'a> {
+    /// The protected header, base64url.
+    pub header: &'a str,
+    /// The payload, base64url.
+    pub payload: &'a str,
+    /// The signature, base64url.
+    pub signature: &'a str,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'a [u8],
+}
+
+/// A decoded RS256 signature, kept on the stack (no allocation per request).
+pub struct Signature {
+    buf: [u8; MAX_SIGNATURE_LEN],
+    len: usize,
+}
+
+impl Signature {
+    /// The signature bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signature({} bytes)", self.len)
+    }
+}
+
 /// A compact JWS split and decoded, signature not yet checked.
 #[derive(Debug)]
 pub struct UnverifiedToken<'a> {
@@ -32,14 +69,17 @@ pub struct UnverifiedToken<'a> {
     /// The decoded payload (JSON, untrusted).
     pub payload: Vec<u8>,
     /// The decoded signature.
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 #[derive(Deserialize)]
-struct Header {
-    alg: Option<String>,
-    kid: Option<String>,
-    typ: Option<String>,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
     jku: Option<IgnoredAny>,
     x5u: Option<IgnoredAny>,
     jwk: Option<IgnoredAny>,
@@ -68,12 +108,29 @@ pub(crate) fn json_object<'de, T: Deserialize<'de>>(
     if first != Some(&b'{') {
         return Err(malformed(check, "a JSON object", "not an object"));
     }
-    serde_json::from_slice(json)
+    // Validating UTF-8 in one pass and parsing from `&str` is faster than letting serde_json
+    // validate string by string.
+    let text =
+        std::str::from_utf8(json).map_err(|e| malformed(check, "UTF-8 JSON", e.to_string()))?;
+    serde_json::from_str(text)
         .map_err(|e| malformed(check, "a JSON object of the expected shape", e.to_string()))
 }
 
 /// Splits and decodes `token`, checking the header; the signature is not checked here.
 pub fn parse(token: &str) -> Result<UnverifiedToken<'_>, Rejection> {
+    let segments = split(token)?;
+    let kid = parse_header(segments.header)?;
+    let (payload, signature) = decode_body(&segments)?;
+    Ok(UnverifiedToken {
+        kid,
+        signing_input: segments.signing_input,
+        payload,
+        signature,
+    })
+}
+
+/// Splits `token` into exactly three segments (header checked non-empty).
+pub fn split(token: &str) -> Result<Segments<'_>, Rejection> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(malformed(
             "token",
@@ -81,10 +138,11 @@ pub fn parse(token: &str) -> Result<UnverifiedToken<'_>, Rejection> {
             format!("{} bytes", token.len()),
         ));
     }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let segments = token.split_once('.').and_then(|(header, rest)| {
+        let (payload, signature) = rest.split_once('.')?;
+        (!signature.contains('.')).then_some((header, payload, signature))
+    });
+    let Some((header, payload, signature)) = segments else {
         let n = token.split('.').count();
         return Err(malformed(
             "token",
@@ -92,10 +150,20 @@ pub fn parse(token: &str) -> Result<UnverifiedToken<'_>, Rejection> {
             format!("{n} segments"),
         ));
     };
-    if h.is_empty() {
+    if header.is_empty() {
         return Err(malformed("header", "a non-empty segment", "empty"));
     }
-    let header_json = decode("header", h)?;
+    Ok(Segments {
+        header,
+        payload,
+        signature,
+        signing_input: &token.as_bytes()[..header.len() + 1 + payload.len()],
+    })
+}
+
+/// Decodes and checks the protected header; returns its `kid`.
+pub fn parse_header(segment: &str) -> Result<String, Rejection> {
+    let header_json = decode("header", segment)?;
     let header: Header = json_object("header", &header_json)?;
     match header.alg.as_deref() {
         Some(ALG) => {}
@@ -132,32 +200,41 @@ pub fn parse(token: &str) -> Result<UnverifiedToken<'_>, Rejection> {
             quoted(Some(typ)),
         ));
     }
-    let kid = match header.kid {
-        Some(kid) if !kid.is_empty() => kid,
-        other => {
-            return Err(malformed(
-                "header.kid",
-                "a non-empty key id",
-                quoted(other.as_deref()),
-            ));
-        }
-    };
-    // Checked after the header so `alg: none` (empty signature) is reported as an algorithm.
-    if p.is_empty() || s.is_empty() {
+    match header.kid {
+        Some(kid) if !kid.is_empty() => Ok(kid.into_owned()),
+        other => Err(malformed(
+            "header.kid",
+            "a non-empty key id",
+            quoted(other.as_deref()),
+        )),
+    }
+}
+
+/// Decodes payload and signature. Called after the header so `alg: none` (empty signature)
+/// is reported as an algorithm problem.
+pub fn decode_body(segments: &Segments<'_>) -> Result<(Vec<u8>, Signature), Rejection> {
+    if segments.payload.is_empty() || segments.signature.is_empty() {
         return Err(malformed(
             "token",
             "3 non-empty segments",
             "an empty segment",
         ));
     }
-    let payload = decode("payload", p)?;
-    let signature = decode("signature", s)?;
-    Ok(UnverifiedToken {
-        kid,
-        signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
-        payload,
-        signature,
-    })
+    let payload = decode("payload", segments.payload)?;
+    let mut signature = Signature {
+        buf: [0; MAX_SIGNATURE_LEN],
+        len: 0,
+    };
+    signature.len = URL_SAFE_NO_PAD
+        .decode_slice(segments.signature, &mut signature.buf)
+        .map_err(|e| {
+            malformed(
+                "signature",
+                "unpadded base64url of at most 1024 bytes",
+                e.to_string(),
+            )
+        })?;
+    Ok((payload, signature))
 }
 
 #[cfg(test)]
@@ -181,7 +258,7 @@ mod tests {
         let t = token(r#"{"alg":"RS256","kid":"k","typ":"JWT","x5t":"abc"}"#);
         let u = parse(&t).unwrap();
         assert_eq!(u.kid, "k");
-        assert_eq!(u.signature, b"sig");
+        assert_eq!(u.signature.as_bytes(), b"sig");
         assert_eq!(u.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
     }
 

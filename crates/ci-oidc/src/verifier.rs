@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::github::GitHubClaims;
 use crate::github::checks::check_policy;
 use crate::github::claims::RawClaims;
+use crate::header_cache::HeaderCache;
 use crate::keystore::KeyStore;
 use crate::policy::EndpointPolicy;
 use crate::registered::{TimeRules, check_registered};
@@ -28,6 +29,7 @@ struct Inner {
     issuer: String,
     keys: KeyStore,
     rules: TimeRules,
+    headers: HeaderCache,
 }
 
 impl fmt::Debug for Verifier {
@@ -54,6 +56,7 @@ impl Verifier {
                 issuer: issuer_url.into(),
                 keys,
                 rules,
+                headers: HeaderCache::default(),
             }),
         }
     }
@@ -66,6 +69,11 @@ impl Verifier {
     /// The key store.
     pub fn keys(&self) -> &KeyStore {
         &self.inner.keys
+    }
+
+    /// The time rules; a replay store keeps a `jti` until `exp` plus this leeway has passed.
+    pub fn rules(&self) -> TimeRules {
+        self.inner.rules
     }
 
     /// Verifies `token` against `policy` at the current time.
@@ -99,14 +107,20 @@ impl Verifier {
         audience: &str,
         now_unix: i64,
     ) -> Result<GitHubClaims, Rejection> {
-        let jws = unverified::parse(token.expose_secret())?;
+        let segments = unverified::split(token.expose_secret())?;
+        let cached_kid = self.inner.headers.kid(segments.header);
+        let kid = match &cached_kid {
+            Some(kid) => kid.clone(),
+            None => unverified::parse_header(segments.header)?,
+        };
+        let (payload, signature) = unverified::decode_body(&segments)?;
         let keys = &self.inner.keys;
         let fetches_before = keys.fetch_count();
         let mut set = keys.current();
-        if set.get(&jws.kid).is_none() {
+        if set.get(&kid).is_none() {
             set = keys.refetch_for_unknown_kid(fetches_before).await;
         }
-        let Some(key) = set.get(&jws.kid) else {
+        let Some(key) = set.get(&kid) else {
             if set.keys.is_empty() {
                 return Err(Rejection::new(
                     RejectionKind::KeysUnavailable,
@@ -119,18 +133,24 @@ impl Verifier {
                 RejectionKind::UnknownKey,
                 "header.kid",
                 format!("one of {:?}", set.kids()),
-                format!("{:?}", jws.kid),
+                format!("{kid:?}"),
             ));
         };
-        if key.verify_sig(jws.signing_input, &jws.signature).is_err() {
+        if key
+            .verify_sig(segments.signing_input, signature.as_bytes())
+            .is_err()
+        {
             return Err(Rejection::new(
                 RejectionKind::Signature,
                 "signature",
-                format!("valid RS256 signature by kid {:?}", jws.kid),
+                format!("valid RS256 signature by kid {kid:?}"),
                 "invalid",
             ));
         }
-        let raw: RawClaims = json_object("claims", &jws.payload)?;
+        if cached_kid.is_none() {
+            self.inner.headers.insert(segments.header, &kid);
+        }
+        let raw: RawClaims = json_object("claims", &payload)?;
         check_registered(
             raw,
             &self.inner.issuer,

@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use ci_oidc::SecretString;
 use clap::{Parser, ValueEnum};
 
 /// Serves the CI-in-preview endpoints: GitHub Actions OIDC in, secrets-derived answers out.
@@ -22,9 +23,33 @@ pub struct Args {
     #[arg(long, env = "CI_PREVIEW_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
+    /// Redis recording the tokens of single_use endpoints, shared by all instances:
+    /// redis://[user:password@]host[:port][/db], rediss:// for TLS. Unset: in memory, valid for
+    /// one instance only. Never logged or shown with its password.
+    #[arg(long, env = "CI_PREVIEW_REDIS_URL", value_name = "URL", hide_env_values = true,
+          value_parser = secret)]
+    pub redis_url: Option<SecretString>,
+
+    /// PEM CA certificate(s) trusted for a rediss:// Redis besides the built-in Mozilla roots
+    /// (a private CA).
+    #[arg(long, env = "CI_PREVIEW_REDIS_CA_FILE", value_name = "FILE")]
+    pub redis_ca_file: Option<PathBuf>,
+
+    /// Least time between two JWKS fetches caused by tokens naming an unknown key id: a flood of
+    /// invented kids costs the issuer one request per this many seconds, and a rotated key is
+    /// picked up at most this long after the last fetch.
+    #[arg(long, env = "CI_PREVIEW_JWKS_REFETCH_COOLDOWN", value_name = "SECONDS",
+          default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwks_refetch_cooldown: u64,
+
     /// Log line format (logs go to stderr; stdout carries only the ready line).
     #[arg(long, env = "CI_PREVIEW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Wraps a flag value that may hold a password, so `Debug` of the arguments cannot show it.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::new(value))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,5 +118,18 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.policy.unwrap(), PathBuf::from("p.toml"));
         assert!(Args::try_parse_from(["ci-preview-server", "--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn redis_url_is_kept_secret() {
+        let args = Args::try_parse_from([
+            "ci-preview-server",
+            "--redis-url",
+            "redis://:hunter2@cache:6379/0",
+        ])
+        .unwrap();
+        let url = args.redis_url.as_ref().unwrap();
+        assert_eq!(url.expose_secret(), "redis://:hunter2@cache:6379/0");
+        assert!(!format!("{args:?}").contains("hunter2"));
     }
 }

@@ -7,6 +7,7 @@
 
 mod cli;
 mod logging;
+mod replay;
 mod tls;
 
 use std::{
@@ -99,16 +100,26 @@ async fn run(args: cli::Args) -> Result<(), Failure> {
     }
     // Static keys need no client; building one parses ~150 root certificates, which is most of
     // the start-up time of a `jwks_file` server.
-    let options = if issuer.jwks_file.is_some() {
+    let mut options = if issuer.jwks_file.is_some() {
         KeyStoreOptions::default()
     } else {
         KeyStoreOptions::with_client(tls::jwks_client().map_err(Failure::Runtime)?)
     };
+    options.unknown_kid_cooldown = Duration::from_secs(args.jwks_refetch_cooldown);
     let keys = KeyStore::from_issuer_config(&issuer, options)
         .map_err(|e| Failure::Config(format!("issuer keys: {e}")))?;
     let verifier = Verifier::new(issuer.url.clone(), keys.clone());
-    let app = ci_endpoint::app(policy, deployment, verifier, endpoints)
-        .map_err(|e| Failure::Config(e.to_string()))?;
+    let replay_store = replay::open(args.redis_url.as_ref(), args.redis_ca_file.as_deref())
+        .map_err(Failure::Config)?;
+    let single_use = replay::single_use_endpoints(&policy, &endpoints);
+    let app = ci_endpoint::app_with(
+        policy,
+        deployment,
+        verifier,
+        endpoints,
+        replay::app_options(replay_store.as_ref()),
+    )
+    .map_err(|e| Failure::Config(e.to_string()))?;
 
     if served {
         let started = std::time::Instant::now();
@@ -126,6 +137,9 @@ async fn run(args: cli::Args) -> Result<(), Failure> {
         );
         // The handle is dropped on purpose: the refresh ends with the store.
         drop(keys.spawn_refresh());
+        replay::check_at_start(replay_store.as_ref(), &single_use)
+            .await
+            .map_err(Failure::Runtime)?;
     } else {
         tracing::info!("CI routes not served here: issuer keys not fetched");
     }

@@ -123,20 +123,20 @@ fn check_workflow(claims: &GitHubClaims, policy: &EndpointPolicy) -> Result<(), 
 
 fn check_event(claims: &GitHubClaims, policy: &EndpointPolicy) -> Result<(), Rejection> {
     let actual = claims.event_name.as_deref();
-    let (allowed, expected) = match (&policy.events, actual) {
-        (_, None) => (false, String::from("present")),
-        (Some(allow), Some(event)) => (allow.iter().any(|e| e == event), list(allow)),
-        (None, Some(event)) => (
-            !DEFAULT_DENIED_EVENTS.contains(&event),
-            format!(
-                "none of {:?} (no events list in the policy)",
-                DEFAULT_DENIED_EVENTS
-            ),
-        ),
+    let allowed = match (&policy.events, actual) {
+        (_, None) => false,
+        (Some(allow), Some(event)) => allow.iter().any(|e| e == event),
+        (None, Some(event)) => !DEFAULT_DENIED_EVENTS.contains(&event),
     };
     if allowed {
         return Ok(());
     }
+    // Built only on failure: this runs on every request.
+    let expected = match (&policy.events, actual) {
+        (_, None) => String::from("present"),
+        (Some(allow), _) => list(allow),
+        (None, _) => format!("none of {DEFAULT_DENIED_EVENTS:?} (no events list in the policy)"),
+    };
     Err(Rejection::new(
         RejectionKind::Event,
         "event_name",

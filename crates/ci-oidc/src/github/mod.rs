@@ -2,5 +2,6 @@
 
 pub mod checks;
 pub mod claims;
+mod raw;
 
 pub use claims::GitHubClaims;

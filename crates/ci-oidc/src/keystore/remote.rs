@@ -78,13 +78,32 @@ impl RemoteSource {
     }
 }
 
+/// An error and its causes, one after the other. reqwest's own text stops at "error sending
+/// request"; whether the connection was refused, the name did not resolve or the certificate
+/// chains to no trusted root (a container image without CA roots) is only in the sources.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // hyper and reqwest repeat an inner error's text in their own; say each thing once.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// GETs `url`: status 200 required, body capped at `opts.max_body_bytes`.
 async fn get(
     client: &reqwest::Client,
     url: &str,
     opts: &KeyStoreOptions,
 ) -> Result<(Vec<u8>, Option<Duration>), KeyStoreError> {
-    let fetch_err = |e: reqwest::Error| KeyStoreError::Fetch(format!("{url}: {}", e.without_url()));
+    let fetch_err =
+        |e: reqwest::Error| KeyStoreError::Fetch(format!("{url}: {}", causes(&e.without_url())));
     let mut response = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")

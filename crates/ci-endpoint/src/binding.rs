@@ -1,0 +1,308 @@
+//! Deployment binding (`bind_deployment = true`): a token is accepted only by the preview of its
+//! own run's pull request or branch.
+//!
+//! Why: the audience names the endpoint, not the deployment, so without binding a token sent to
+//! PR A's preview (which runs PR A's code, and so may keep what it receives) is also good at PR
+//! B's preview for the rest of its lifetime. Binding ties the token's git ref to the deployment's.
+//!
+//! The rule, from the variables the platform sets on the deployment:
+//!
+//! 1. The deployment knows its pull request (`VERCEL_GIT_PULL_REQUEST_ID`): the token's `ref` must
+//!    be `refs/pull/<id>/merge`, the ref of a `pull_request` run of that PR.
+//! 2. Else it knows its branch (`VERCEL_GIT_COMMIT_REF`): the token's `head_ref` (a pull request
+//!    from that branch) or its `ref` minus `refs/heads/` (a push to it) must equal the branch.
+//! 3. Else it knows neither and refuses every token: fail closed.
+//!
+//! Everything is compared exactly (no prefix, no case folding: git refs are case-sensitive), and
+//! an empty claim never matches. The check is a pure function of the deployment and the claims.
+
+use ci_oidc::GitHubClaims;
+
+use crate::Deployment;
+
+/// What a deployment binds tokens to, worked out once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentBinding {
+    /// The deployment of pull request `number`: the token's `ref` must be `expected_ref`.
+    PullRequest {
+        number: String,
+        expected_ref: String,
+    },
+    /// The deployment of `branch` (no pull request known).
+    Branch { branch: String },
+    /// The pull request id is set but is not a number: a misconfigured platform. Refuses all.
+    InvalidPullRequest { value: String },
+    /// Neither a pull request nor a branch is known. Refuses all.
+    Unknown,
+}
+
+/// Why a token is not for this deployment: the check, what the deployment expected and what the
+/// token carried, for the log. Claim values only; never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingMismatch {
+    pub check: &'static str,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl DeploymentBinding {
+    /// The binding of `deployment`. Blank values count as unknown.
+    pub fn of(deployment: &Deployment) -> DeploymentBinding {
+        let known = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        if let Some(number) = known(&deployment.pull_request) {
+            if !number.bytes().all(|b| b.is_ascii_digit()) {
+                return DeploymentBinding::InvalidPullRequest { value: number };
+            }
+            let expected_ref = format!("refs/pull/{number}/merge");
+            return DeploymentBinding::PullRequest {
+                number,
+                expected_ref,
+            };
+        }
+        match known(&deployment.git_ref) {
+            Some(branch) => DeploymentBinding::Branch { branch },
+            None => DeploymentBinding::Unknown,
+        }
+    }
+
+    /// Whether this binding can accept any token at all (false: every call will be refused).
+    pub fn can_accept(&self) -> bool {
+        matches!(
+            self,
+            DeploymentBinding::PullRequest { .. } | DeploymentBinding::Branch { .. }
+        )
+    }
+
+    /// Checks verified `claims` against the binding.
+    pub fn check(&self, claims: &GitHubClaims) -> Result<(), BindingMismatch> {
+        let token_ref = claims.r#ref.as_deref().unwrap_or("");
+        match self {
+            DeploymentBinding::PullRequest {
+                number,
+                expected_ref,
+            } => {
+                if !token_ref.is_empty() && token_ref == expected_ref {
+                    return Ok(());
+                }
+                Err(BindingMismatch {
+                    check: "ref",
+                    expected: format!("{expected_ref:?} (pull request #{number})"),
+                    actual: quoted(claims.r#ref.as_deref()),
+                })
+            }
+            DeploymentBinding::Branch { branch } => {
+                let head_ref = claims.head_ref.as_deref().unwrap_or("");
+                let pushed = token_ref.strip_prefix("refs/heads/").unwrap_or("");
+                if (!head_ref.is_empty() && head_ref == branch)
+                    || (!pushed.is_empty() && pushed == branch)
+                {
+                    return Ok(());
+                }
+                Err(BindingMismatch {
+                    check: "head_ref|ref",
+                    expected: format!("head_ref {branch:?} or ref \"refs/heads/{branch}\""),
+                    actual: format!(
+                        "head_ref {}, ref {}",
+                        quoted(claims.head_ref.as_deref()),
+                        quoted(claims.r#ref.as_deref())
+                    ),
+                })
+            }
+            DeploymentBinding::InvalidPullRequest { value } => Err(BindingMismatch {
+                check: "deployment",
+                expected: "a numeric VERCEL_GIT_PULL_REQUEST_ID".to_owned(),
+                actual: format!("{value:?}"),
+            }),
+            DeploymentBinding::Unknown => Err(BindingMismatch {
+                check: "deployment",
+                expected: "VERCEL_GIT_PULL_REQUEST_ID or VERCEL_GIT_COMMIT_REF set".to_owned(),
+                actual: "neither is set (fail closed)".to_owned(),
+            }),
+        }
+    }
+}
+
+/// The binding rule as one pure function: `Ok` when `claims` may be used on `deployment`.
+pub fn check_deployment_binding(
+    deployment: &Deployment,
+    claims: &GitHubClaims,
+) -> Result<(), BindingMismatch> {
+    DeploymentBinding::of(deployment).check(claims)
+}
+
+fn quoted(value: Option<&str>) -> String {
+    value.map_or_else(|| "(missing)".to_owned(), |v| format!("{v:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deployment {
+        Deployment {
+            environment: Some("preview".to_owned()),
+            commit: Some("e83c5163316f89bfbde7d9ab23ca2e25604af290".to_owned()),
+            git_ref: branch.map(str::to_owned),
+            pull_request: pull_request.map(str::to_owned),
+        }
+    }
+
+    fn claims(git_ref: Option<&str>, head_ref: Option<&str>) -> GitHubClaims {
+        GitHubClaims {
+            r#ref: git_ref.map(str::to_owned),
+            head_ref: head_ref.map(str::to_owned),
+            ..GitHubClaims::default()
+        }
+    }
+
+    /// A `pull_request` run of PR 12 from branch `feature/x`.
+    fn pr12() -> GitHubClaims {
+        claims(Some("refs/pull/12/merge"), Some("feature/x"))
+    }
+
+    /// A `push` to `branch` (GitHub sends an empty `head_ref` on pushes).
+    fn push(branch: &str) -> GitHubClaims {
+        claims(Some(&format!("refs/heads/{branch}")), Some(""))
+    }
+
+    #[test]
+    fn pull_request_deployment_accepts_its_own_pull_request() {
+        let d = deployment(Some("12"), Some("feature/x"));
+        assert_eq!(
+            DeploymentBinding::of(&d),
+            DeploymentBinding::PullRequest {
+                number: "12".into(),
+                expected_ref: "refs/pull/12/merge".into()
+            }
+        );
+        check_deployment_binding(&d, &pr12()).unwrap();
+        // Without a branch known, the pull request alone decides.
+        check_deployment_binding(&deployment(Some("12"), None), &pr12()).unwrap();
+    }
+
+    #[test]
+    fn pull_request_deployment_refuses_everything_else() {
+        let d = deployment(Some("12"), Some("feature/x"));
+        for (token, actual) in [
+            (
+                claims(Some("refs/pull/13/merge"), Some("feature/x")),
+                "\"refs/pull/13/merge\"",
+            ),
+            // Prefix and suffix look-alikes of PR 12 and of other numbers.
+            (
+                claims(Some("refs/pull/1/merge"), None),
+                "\"refs/pull/1/merge\"",
+            ),
+            (
+                claims(Some("refs/pull/123/merge"), None),
+                "\"refs/pull/123/merge\"",
+            ),
+            (
+                claims(Some("refs/pull/12/head"), None),
+                "\"refs/pull/12/head\"",
+            ),
+            (
+                claims(Some("refs/pull/12/merge/x"), None),
+                "\"refs/pull/12/merge/x\"",
+            ),
+            // A push to the PR's own branch: the PR rule wins, so only pull_request runs pass.
+            (push("feature/x"), "\"refs/heads/feature/x\""),
+            (claims(None, Some("feature/x")), "(missing)"),
+            (claims(Some(""), Some("feature/x")), "\"\""),
+        ] {
+            let error = check_deployment_binding(&d, &token).unwrap_err();
+            assert_eq!(error.check, "ref");
+            assert_eq!(error.actual, actual);
+            assert!(error.expected.contains("refs/pull/12/merge"), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn branch_deployment_accepts_pull_requests_from_the_branch_and_pushes_to_it() {
+        let d = deployment(None, Some("feature/x"));
+        assert_eq!(
+            DeploymentBinding::of(&d),
+            DeploymentBinding::Branch {
+                branch: "feature/x".into()
+            }
+        );
+        check_deployment_binding(&d, &pr12()).unwrap();
+        check_deployment_binding(&d, &claims(Some("refs/pull/99/merge"), Some("feature/x")))
+            .unwrap();
+        check_deployment_binding(&d, &push("feature/x")).unwrap();
+        check_deployment_binding(&d, &claims(Some("refs/heads/feature/x"), None)).unwrap();
+    }
+
+    #[test]
+    fn branch_deployment_refuses_other_branches() {
+        let d = deployment(None, Some("main"));
+        for token in [
+            push("main2"),
+            push("Main"),
+            push("feature/main"),
+            claims(Some("refs/tags/main"), Some("")),
+            claims(Some("refs/remotes/origin/main"), None),
+            claims(Some("main"), None),
+            claims(Some("refs/pull/12/merge"), Some("feature/x")),
+            claims(Some("refs/pull/12/merge"), Some("main ")),
+            claims(None, None),
+            claims(Some(""), Some("")),
+        ] {
+            let error = check_deployment_binding(&d, &token).unwrap_err();
+            assert_eq!(error.check, "head_ref|ref", "{token:?}");
+            assert_eq!(
+                error.expected,
+                "head_ref \"main\" or ref \"refs/heads/main\""
+            );
+            assert!(error.actual.starts_with("head_ref "), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn deployment_knowing_neither_refuses_every_token() {
+        for d in [
+            deployment(None, None),
+            deployment(Some(""), Some("  ")),
+            Deployment::default(),
+        ] {
+            let binding = DeploymentBinding::of(&d);
+            assert_eq!(binding, DeploymentBinding::Unknown);
+            assert!(!binding.can_accept());
+            for token in [pr12(), push("main"), claims(None, None)] {
+                let error = binding.check(&token).unwrap_err();
+                assert_eq!(error.check, "deployment");
+                assert!(error.actual.contains("fail closed"));
+            }
+        }
+    }
+
+    #[test]
+    fn blank_pull_request_falls_back_to_the_branch() {
+        let d = deployment(Some(" "), Some("feature/x"));
+        check_deployment_binding(&d, &push("feature/x")).unwrap();
+        assert!(check_deployment_binding(&d, &push("main")).is_err());
+    }
+
+    #[test]
+    fn non_numeric_pull_request_refuses_even_a_matching_looking_token() {
+        for value in ["12/merge", "abc", "-1", "1 2"] {
+            let d = deployment(Some(value), Some("feature/x"));
+            let binding = DeploymentBinding::of(&d);
+            assert!(!binding.can_accept(), "{value}");
+            for token in [
+                claims(Some(&format!("refs/pull/{value}/merge")), Some("feature/x")),
+                push("feature/x"),
+            ] {
+                let error = binding.check(&token).unwrap_err();
+                assert_eq!(error.check, "deployment");
+                assert!(error.expected.contains("numeric"));
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The release server as a child process for the soak: started against the mock issuer with the
+//! soak's refetch cooldown, watched through `/proc`, stopped with SIGTERM, and its log read back.
+//!
+//! The log goes to a file rather than a pipe: at saturation the server writes thousands of lines
+//! a second, and a pipe nobody drains fast enough would throttle the very thing being measured.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use ci_fixtures::MockIssuer;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::traffic::AUDIENCE;
+use crate::flags::{Result, failed};
+
+pub struct Server {
+    child: Child,
+    pid: u32,
+    pub url: String,
+    dir: PathBuf,
+}
+
+/// What the stop and the log said.
+pub struct Stopped {
+    pub clean_exit: bool,
+    pub fetch_failures: usize,
+    /// Log lines that look like they carry a JWS/JWE (`eyJ`: base64url of `{"`).
+    pub leaks: usize,
+}
+
+impl Server {
+    pub async fn start(issuer: &MockIssuer, secret: &str, cooldown_secs: u64) -> Result<Server> {
+        let dir = std::env::temp_dir().join(format!("ci-preview-soak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+        let policy = dir.join("ci-policy.toml");
+        std::fs::write(
+            &policy,
+            issuer.policy_toml(encrypt_override::NAME, AUDIENCE),
+        )
+        .map_err(|e| failed(format!("writing the policy: {e}")))?;
+        let log = std::fs::File::create(dir.join("server.log"))
+            .map_err(|e| failed(format!("creating the log file: {e}")))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| failed(format!("cannot find a free port: {e}")))?
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(binary())
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--jwks-refetch-cooldown", &cooldown_secs.to_string()])
+            .env("CI_PREVIEW_LISTEN", &listen)
+            .env("CI_PREVIEW_ENV", "preview")
+            .env("FLAGS_SECRET", secret)
+            .env("RUST_LOG", "info")
+            .env_remove("VERCEL_ENV")
+            .env_remove("PORT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| failed(format!("cannot start {}: {e}", binary().display())))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| failed("the server exited at once"))?;
+        let stdout = child.stdout.take().ok_or_else(|| failed("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("listening on") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        let server = Server {
+            child,
+            pid,
+            url: format!("http://{listen}"),
+            dir,
+        };
+        if ready != Ok(true) {
+            return Err(failed(format!(
+                "the server did not get ready within 20 s:\n{}",
+                server.log_tail()
+            )));
+        }
+        // Keep draining stdout so the server can never block on it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(server)
+    }
+
+    /// Resident set size, KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS")
+    }
+
+    /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`).
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// The last lines of the server's log, for error messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// SIGTERM, wait, and read the log (the work directory goes when `self` drops).
+    pub async fn stop(mut self) -> Stopped {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .await;
+        let clean_exit = matches!(
+            tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await,
+            Ok(Ok(status)) if status.success()
+        );
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        Stopped {
+            clean_exit,
+            fetch_failures: log.matches("JWKS fetch failed").count(),
+            leaks: log.lines().filter(|l| l.contains("eyJ")).count(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The child is killed by `kill_on_drop`; the policy and the log go with it.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::project_root().join("target"));
+    target.join("release").join("ci-preview-server")
+}

@@ -1,0 +1,310 @@
+//! The soak's traffic: the kinds of request, the tokens they carry, one worker's loop, and the
+//! tally of what came back.
+//!
+//! Tokens are minted ahead (RSA signing would otherwise be the load generator's bottleneck) and
+//! replaced every two minutes so a long run never sends a token that expired on its own. Every
+//! answer is checked against the contract byte for byte: a refusal with the right status but
+//! another body counts as wrong, and a valid call only counts when its cookie decrypts to the
+//! flags that were sent.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use ci_fixtures::keys::{FOREIGN_KEY, TestKey, shared_key};
+use ci_fixtures::token::uuid;
+use ci_fixtures::{Alg, TokenBuilder};
+use encrypt_override::FlagsSecret;
+use serde_json::{Value, json};
+
+/// The audience of the soak policy's endpoint.
+pub const AUDIENCE: &str = "https://ci-in-preview.soak/api/~/ci/flags/encrypt-override";
+/// The endpoint's path.
+pub const PATH: &str = "/api/~/ci/flags/encrypt-override";
+/// Body of the oversize attack: past the 64 KiB limit.
+const OVERSIZE: usize = 80 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Valid,
+    WrongAudience,
+    WrongRepository,
+    Expired,
+    ForeignKey,
+    AlgNone,
+    Hs256Confusion,
+    UnknownKid,
+    DisallowedEvent,
+    NoToken,
+    MalformedBody,
+    OversizeBody,
+}
+
+impl Kind {
+    /// Attacks the mixed workers send between valid calls (the unknown-kid flood has its own).
+    pub const MIXED_ATTACKS: [Kind; 10] = [
+        Kind::WrongAudience,
+        Kind::WrongRepository,
+        Kind::Expired,
+        Kind::ForeignKey,
+        Kind::AlgNone,
+        Kind::Hs256Confusion,
+        Kind::DisallowedEvent,
+        Kind::NoToken,
+        Kind::MalformedBody,
+        Kind::OversizeBody,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Valid => "valid",
+            Kind::WrongAudience => "wrong audience",
+            Kind::WrongRepository => "wrong repository",
+            Kind::Expired => "expired",
+            Kind::ForeignKey => "foreign key",
+            Kind::AlgNone => "alg none",
+            Kind::Hs256Confusion => "HS256 confusion",
+            Kind::UnknownKid => "unknown kid flood",
+            Kind::DisallowedEvent => "pull_request_target",
+            Kind::NoToken => "no token",
+            Kind::MalformedBody => "malformed body",
+            Kind::OversizeBody => "oversize body",
+        }
+    }
+
+    /// The contract's answer: status and exact body.
+    pub fn expected(self) -> (u16, &'static str) {
+        match self {
+            Kind::Valid => (200, ""),
+            Kind::WrongRepository => (403, r#"{"error":"forbidden","reason":"repo_mismatch"}"#),
+            Kind::MalformedBody => (400, r#"{"error":"bad_request"}"#),
+            Kind::OversizeBody => (413, r#"{"error":"payload_too_large"}"#),
+            _ => (401, r#"{"error":"unauthorized"}"#),
+        }
+    }
+}
+
+/// Pre-minted tokens of one generation.
+pub struct Tokens {
+    valid_old: Vec<String>,
+    valid_new: Vec<String>,
+    attacks: BTreeMap<Kind, Vec<String>>,
+}
+
+/// Mints a generation: valid tokens by the issuer's first key and by the key it will rotate to,
+/// and each attack's tokens. Blocking (RSA signing).
+pub fn mint(issuer: &str, old: &Arc<TestKey>, new: &Arc<TestKey>) -> Tokens {
+    let t = |key: &Arc<TestKey>| TokenBuilder::new(issuer, AUDIENCE, Arc::clone(key));
+    let many = |n: usize, f: &dyn Fn() -> TokenBuilder| (0..n).map(|_| f().build()).collect();
+    let mut attacks = BTreeMap::new();
+    let kinds: [(Kind, &dyn Fn() -> TokenBuilder); 8] = [
+        (Kind::WrongAudience, &|| {
+            t(old).claim("aud", "https://elsewhere.example/api")
+        }),
+        (Kind::WrongRepository, &|| {
+            t(old).claim("repository", "evil-org/octo-repo")
+        }),
+        (Kind::Expired, &|| t(old).expired()),
+        (Kind::ForeignKey, &|| {
+            t(old).sign_with(shared_key(FOREIGN_KEY))
+        }),
+        (Kind::AlgNone, &|| t(old).alg(Alg::None)),
+        (Kind::Hs256Confusion, &|| t(old).alg(Alg::Hs256PublicKey)),
+        (Kind::UnknownKid, &|| {
+            t(old).kid(&format!("soak-{}", uuid()))
+        }),
+        (Kind::DisallowedEvent, &|| {
+            t(old).event("pull_request_target")
+        }),
+    ];
+    for (kind, f) in kinds {
+        let n = if kind == Kind::UnknownKid { 128 } else { 8 };
+        attacks.insert(kind, many(n, f));
+    }
+    Tokens {
+        valid_old: many(32, &|| t(old)),
+        valid_new: many(32, &|| t(new)),
+        attacks,
+    }
+}
+
+/// What the workers share: the current tokens, the secret to check cookies with, and whether the
+/// server has shown it knows the rotated key (valid calls then use it too).
+pub struct Shared {
+    pub tokens: RwLock<Arc<Tokens>>,
+    pub secret: FlagsSecret,
+    pub new_key_live: AtomicBool,
+    pub client: reqwest::Client,
+    pub url: String,
+}
+
+impl Shared {
+    fn tokens(&self) -> Arc<Tokens> {
+        Arc::clone(&self.tokens.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// How one kind fared.
+#[derive(Debug, Default, Clone)]
+pub struct Count {
+    pub expected: u64,
+    /// Answers with another status or body, by status (200 for an attack = accepted).
+    pub wrong: BTreeMap<u16, u64>,
+    /// No answer (connection error, timeout).
+    pub errors: u64,
+    pub first_problem: Option<String>,
+}
+
+impl Count {
+    pub fn total(&self) -> u64 {
+        self.expected + self.wrong.values().sum::<u64>() + self.errors
+    }
+
+    pub fn merge(&mut self, other: &Count) {
+        self.expected += other.expected;
+        for (status, n) in &other.wrong {
+            *self.wrong.entry(*status).or_default() += n;
+        }
+        self.errors += other.errors;
+        if self.first_problem.is_none() {
+            self.first_problem.clone_from(&other.first_problem);
+        }
+    }
+}
+
+pub type Tally = BTreeMap<Kind, Count>;
+
+/// Sends `schedule` round-robin until `deadline`; returns what came back.
+pub async fn worker(
+    shared: Arc<Shared>,
+    schedule: Vec<Kind>,
+    id: usize,
+    deadline: Instant,
+) -> Tally {
+    let mut tally = Tally::new();
+    let mut i = id;
+    while Instant::now() < deadline {
+        let kind = schedule[i % schedule.len()];
+        let outcome = send(&shared, kind, i).await;
+        let count = tally.entry(kind).or_default();
+        match outcome {
+            Ok(()) => count.expected += 1,
+            Err(Problem::Answer(status, detail)) => {
+                *count.wrong.entry(status).or_default() += 1;
+                count.first_problem.get_or_insert(detail);
+            }
+            Err(Problem::NoAnswer(detail)) => {
+                count.errors += 1;
+                count.first_problem.get_or_insert(detail);
+            }
+        }
+        i += 1;
+    }
+    tally
+}
+
+pub enum Problem {
+    Answer(u16, String),
+    NoAnswer(String),
+}
+
+/// One request of `kind`; `Ok` when the answer is exactly the contract's.
+pub async fn send(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> {
+    let tokens = shared.tokens();
+    let pick = |list: &[String]| list[i % list.len()].clone();
+    let use_new = shared.new_key_live.load(Ordering::Relaxed) && i % 2 == 1;
+    let valid = || {
+        pick(if use_new {
+            &tokens.valid_new
+        } else {
+            &tokens.valid_old
+        })
+    };
+    let flags = json!({ "soak": true, "call": i });
+    let (token, body) = match kind {
+        Kind::Valid => (
+            Some(valid()),
+            json!({ "flags": flags }).to_string().into_bytes(),
+        ),
+        Kind::NoToken => (None, br#"{"flags":{"a":true}}"#.to_vec()),
+        Kind::MalformedBody => (Some(valid()), br#"{"flags":{"a":tru"#.to_vec()),
+        Kind::OversizeBody => (Some(valid()), vec![b' '; OVERSIZE]),
+        attack => (
+            Some(pick(&tokens.attacks[&attack])),
+            br#"{"flags":{"a":true}}"#.to_vec(),
+        ),
+    };
+    let mut request = shared
+        .client
+        .post(format!("{}{PATH}", shared.url))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(token) = token {
+        request = request.header("x-github-oidc-token", token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Problem::NoAnswer(format!("{}: {e}", kind.name())))?;
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| Problem::NoAnswer(format!("{}: reading the answer: {e}", kind.name())))?;
+    let (want_status, want_body) = kind.expected();
+    if status != want_status {
+        return Err(Problem::Answer(
+            status,
+            format!("{}: {status} {text}", kind.name()),
+        ));
+    }
+    if kind != Kind::Valid {
+        return if text == want_body {
+            Ok(())
+        } else {
+            Err(Problem::Answer(
+                status,
+                format!("{}: body {text}", kind.name()),
+            ))
+        };
+    }
+    let cookie = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("cookie").and_then(Value::as_str).map(str::to_owned));
+    match cookie.map(|c| encrypt_override::decrypt(&c, &shared.secret)) {
+        Some(Ok(decrypted)) if decrypted == flags => Ok(()),
+        _ => Err(Problem::Answer(
+            status,
+            "valid: the cookie does not decrypt to the flags sent".into(),
+        )),
+    }
+}
+
+/// After the rotation: presents a token signed by the new key every 100 ms until the server
+/// accepts one, then lets the valid workers use the new key too. Returns when that happened and
+/// how many probes were refused before.
+pub async fn probe_new_key(shared: Arc<Shared>, deadline: Instant) -> (Option<Instant>, u64) {
+    let mut refused = 0;
+    let mut i = 0usize;
+    while Instant::now() < deadline {
+        let tokens = shared.tokens();
+        let token = tokens.valid_new[i % tokens.valid_new.len()].clone();
+        i += 1;
+        let answer = shared
+            .client
+            .post(format!("{}{PATH}", shared.url))
+            .header("content-type", "application/json")
+            .header("x-github-oidc-token", token)
+            .body(r#"{"flags":{"probe":true}}"#)
+            .send()
+            .await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            shared.new_key_live.store(true, Ordering::Relaxed);
+            return (Some(Instant::now()), refused);
+        }
+        refused += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (None, refused)
+}
