@@ -137,7 +137,7 @@ async fn soak(opts: &Options) -> Result {
             .map_err(|e| failed(format!("http client: {e}")))?,
         url: server.url.clone(),
     });
-    if traffic::send(&shared, Kind::Valid, 0).await.is_err() {
+    if traffic::send(&shared, Kind::Valid, 0).await.1.is_err() {
         return Err(failed(format!(
             "the warm-up call failed; server output:\n{}",
             server.log_tail()
@@ -150,6 +150,7 @@ async fn soak(opts: &Options) -> Result {
         opts.workers,
         opts.workers / 4
     );
+    let cpu_at_start = server.cpu_secs();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(opts.seconds);
     let mut mixed = vec![Kind::Valid; VALID_PER_ROUND];
@@ -197,6 +198,10 @@ async fn soak(opts: &Options) -> Result {
     let elapsed = start.elapsed();
     let rss_end = server.rss_kib();
     let rss_peak = server.status_kib("VmHWM");
+    let server_cpu = server
+        .cpu_secs()
+        .zip(cpu_at_start)
+        .map(|(end, start)| end - start);
     let rotated_kid = issuer.signing_key().kid().to_owned();
     let stopped = server.stop().await;
     let report = Report {
@@ -210,6 +215,7 @@ async fn soak(opts: &Options) -> Result {
         discovery_requests: issuer.discovery_requests(),
         fetch_failures: stopped.fetch_failures,
         rss: (rss_10s, rss_end, rss_peak),
+        server_cpu,
         log_leaks: stopped.leaks,
         clean_exit: stopped.clean_exit,
     };

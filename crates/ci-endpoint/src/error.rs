@@ -103,6 +103,11 @@ impl IntoResponse for CiError {
                 HeaderValue::from_static(RETRY_AFTER_SECS),
             );
         }
+        if self == CiError::PayloadTooLarge {
+            // The rest of the body is left unread and the server drops the connection; without
+            // this a keep-alive client reuses it and its next request fails (IncompleteMessage).
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

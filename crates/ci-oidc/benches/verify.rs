@@ -43,7 +43,8 @@ fn benches(c: &mut Criterion) -> (f64, f64, f64) {
         key.public_key_der().to_vec(),
     );
 
-    let keys = KeyStore::from_jwks_json(jwks_json(&[key.clone()]).as_bytes()).expect("key store");
+    let keys = KeyStore::from_jwks_json(jwks_json(std::slice::from_ref(&key)).as_bytes())
+        .expect("key store");
     let verifier = Verifier::new(ISSUER, keys);
     let policy = EndpointPolicy::new(AUD, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW);
     let secret = SecretString::new(token.clone());

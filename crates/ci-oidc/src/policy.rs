@@ -199,7 +199,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: Vec<(fn(&mut EndpointPolicy), &str)> = vec![
+        type Mutation = fn(&mut EndpointPolicy);
+        let cases: Vec<(Mutation, &str)> = vec![
             (|p| p.audience.clear(), "audience"),
             (|p| p.repositories.clear(), "repositories"),
             (|p| p.repositories = vec!["nope".into()], "repositories[0]"),

@@ -9,11 +9,12 @@
 //! points at a key (`jku`, `x5u`, `jwk`, `x5c`) or demands extensions (`crit`).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::rejection::{MISSING, Rejection, RejectionKind, quoted};
 
@@ -40,25 +41,6 @@ pub struct Segments<'a> {
     pub signing_input: &'a [u8],
 }
 
-/// A decoded RS256 signature, kept on the stack (no allocation per request).
-pub struct Signature {
-    buf: [u8; MAX_SIGNATURE_LEN],
-    len: usize,
-}
-
-impl Signature {
-    /// The signature bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl std::fmt::Debug for Signature {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Signature({} bytes)", self.len)
-    }
-}
-
 /// A compact JWS split and decoded, signature not yet checked.
 #[derive(Debug)]
 pub struct UnverifiedToken<'a> {
@@ -69,7 +51,7 @@ pub struct UnverifiedToken<'a> {
     /// The decoded payload (JSON, untrusted).
     pub payload: Vec<u8>,
     /// The decoded signature.
-    pub signature: Signature,
+    pub signature: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -212,7 +194,16 @@ pub fn parse_header(segment: &str) -> Result<String, Rejection> {
 
 /// Decodes payload and signature. Called after the header so `alg: none` (empty signature)
 /// is reported as an algorithm problem.
-pub fn decode_body(segments: &Segments<'_>) -> Result<(Vec<u8>, Signature), Rejection> {
+pub fn decode_body(segments: &Segments<'_>) -> Result<(Vec<u8>, Vec<u8>), Rejection> {
+    check_body_present(segments)?;
+    Ok((
+        decode("payload", segments.payload)?,
+        decode("signature", segments.signature)?,
+    ))
+}
+
+/// Refuses an empty payload or signature segment.
+pub fn check_body_present(segments: &Segments<'_>) -> Result<(), Rejection> {
     if segments.payload.is_empty() || segments.signature.is_empty() {
         return Err(malformed(
             "token",
@@ -220,21 +211,45 @@ pub fn decode_body(segments: &Segments<'_>) -> Result<(Vec<u8>, Signature), Reje
             "an empty segment",
         ));
     }
-    let payload = decode("payload", segments.payload)?;
-    let mut signature = Signature {
-        buf: [0; MAX_SIGNATURE_LEN],
-        len: 0,
-    };
-    signature.len = URL_SAFE_NO_PAD
-        .decode_slice(segments.signature, &mut signature.buf)
-        .map_err(|e| {
-            malformed(
-                "signature",
-                "unpadded base64url of at most 1024 bytes",
-                e.to_string(),
-            )
-        })?;
-    Ok((payload, signature))
+    Ok(())
+}
+
+/// Decodes the signature into the caller's buffer (on its stack: no allocation per request).
+pub fn decode_signature_into<'b>(
+    segment: &str,
+    buf: &'b mut [u8; MAX_SIGNATURE_LEN],
+) -> Result<&'b [u8], Rejection> {
+    let len = URL_SAFE_NO_PAD.decode_slice(segment, buf).map_err(|e| {
+        malformed(
+            "signature",
+            "unpadded base64url of at most 1024 bytes",
+            e.to_string(),
+        )
+    })?;
+    Ok(&buf[..len])
+}
+
+thread_local! {
+    /// Reused decode buffer for payloads: one allocation per thread instead of one per
+    /// request. It only ever holds claims of a token whose signature verified.
+    static PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Decodes the payload segment and parses it as a JSON object into `T`.
+pub fn parse_payload<T: DeserializeOwned>(segment: &str) -> Result<T, Rejection> {
+    PAYLOAD.with(|cell| {
+        let Ok(mut buf) = cell.try_borrow_mut() else {
+            return json_object("claims", &decode("payload", segment)?);
+        };
+        let needed = base64::decoded_len_estimate(segment.len());
+        if buf.len() < needed {
+            buf.resize(needed, 0);
+        }
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(segment, &mut buf[..])
+            .map_err(|e| malformed("payload", "unpadded base64url", e.to_string()))?;
+        json_object("claims", &buf[..len])
+    })
 }
 
 #[cfg(test)]
@@ -258,7 +273,7 @@ mod tests {
         let t = token(r#"{"alg":"RS256","kid":"k","typ":"JWT","x5t":"abc"}"#);
         let u = parse(&t).unwrap();
         assert_eq!(u.kid, "k");
-        assert_eq!(u.signature.as_bytes(), b"sig");
+        assert_eq!(u.signature, b"sig");
         assert_eq!(u.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
     }
 

@@ -17,7 +17,7 @@ use crate::policy::EndpointPolicy;
 use crate::registered::{TimeRules, check_registered};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::secret::SecretString;
-use crate::unverified::{self, json_object};
+use crate::unverified;
 
 /// Verifies GitHub Actions OIDC tokens of one issuer. Cheap to clone.
 #[derive(Clone)]
@@ -113,7 +113,7 @@ impl Verifier {
             Some(kid) => kid.clone(),
             None => unverified::parse_header(segments.header)?,
         };
-        let (payload, signature) = unverified::decode_body(&segments)?;
+        unverified::check_body_present(&segments)?;
         let keys = &self.inner.keys;
         let fetches_before = keys.fetch_count();
         let mut set = keys.current();
@@ -136,10 +136,11 @@ impl Verifier {
                 format!("{kid:?}"),
             ));
         };
-        if key
-            .verify_sig(segments.signing_input, signature.as_bytes())
-            .is_err()
-        {
+        // Decoded after the (possibly awaiting) key lookup so the buffer stays on the stack
+        // instead of in the future.
+        let mut sig_buf = [0u8; unverified::MAX_SIGNATURE_LEN];
+        let signature = unverified::decode_signature_into(segments.signature, &mut sig_buf)?;
+        if key.verify_sig(segments.signing_input, signature).is_err() {
             return Err(Rejection::new(
                 RejectionKind::Signature,
                 "signature",
@@ -150,7 +151,7 @@ impl Verifier {
         if cached_kid.is_none() {
             self.inner.headers.insert(segments.header, &kid);
         }
-        let raw: RawClaims = json_object("claims", &payload)?;
+        let raw: RawClaims = unverified::parse_payload(segments.payload)?;
         check_registered(
             raw,
             &self.inner.issuer,

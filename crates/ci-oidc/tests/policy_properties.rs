@@ -274,7 +274,7 @@ fn refused_change(s: Scenario, t: TokenBuilder, c: &Change) -> TokenBuilder {
             };
             t.claim("event_name", event)
         }
-        3 => t.without(*c.pick.get(&s.required())),
+        3 => t.without(c.pick.get::<&str>(&s.required())),
         // A required claim of the wrong JSON type: never coerced, never skipped.
         4 => {
             let claim = *c.pick.get(&s.required());
@@ -303,7 +303,7 @@ fn refused_change(s: Scenario, t: TokenBuilder, c: &Change) -> TokenBuilder {
 /// Applies a change no check of the scenario may object to.
 fn inert_change(s: Scenario, t: TokenBuilder, c: &Change) -> TokenBuilder {
     match c.kind % 6 {
-        0 => t.claim(*c.pick.get(&s.inert()), c.text.clone()),
+        0 => t.claim(c.pick.get::<&str>(&s.inert()), c.text.clone()),
         1 => {
             let claim = *c.pick.get(&s.inert());
             if matches!(claim, "ref" | "sha") {

@@ -32,8 +32,14 @@ fn preview_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn post(url: &str, token: Option<&str>, body: impl Into<reqwest::Body>) -> (u16, String) {
-    let mut request = reqwest::Client::new()
+/// One client per test, reused like a CI job's: connections are kept alive between requests.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> (u16, String) {
+    let mut request = http
         .post(url)
         .header("content-type", "application/json")
         .body(body);
@@ -154,6 +160,7 @@ async fn serves_health_and_a_verified_call_whose_cookie_decrypts() {
     let token = issuer.token(AUDIENCE).build();
     let flags = json!({"ciInPreviewSmoke": true, "variant": "blue", "ünïcode": "✓"});
     let (status, body) = post(
+        &reqwest::Client::new(),
         &server.url(PATH),
         Some(&token),
         json!({ "flags": flags }).to_string(),
@@ -194,6 +201,7 @@ async fn refuses_each_kind_with_the_contract_answer() {
         .start(&issuer.policy_toml(NAME, AUDIENCE), &preview_env())
         .await;
     let url = server.url(PATH);
+    let http = reqwest::Client::new();
     let good = r#"{"flags":{"a":true}}"#;
     let token = issuer.token(AUDIENCE).build();
     let elsewhere = issuer
@@ -207,43 +215,50 @@ async fn refuses_each_kind_with_the_contract_answer() {
     let cases = [
         (
             "no token",
-            post(&url, None, good).await,
+            post(&http, &url, None, good).await,
             401,
             r#"{"error":"unauthorized"}"#,
         ),
         (
             "wrong audience",
-            post(&url, Some(&elsewhere), good).await,
+            post(&http, &url, Some(&elsewhere), good).await,
             401,
             r#"{"error":"unauthorized"}"#,
         ),
         (
             "another repository",
-            post(&url, Some(&fork), good).await,
+            post(&http, &url, Some(&fork), good).await,
             403,
             r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
         ),
         (
             "body over 64 KiB",
-            post(&url, Some(&token), oversized).await,
+            post(&http, &url, Some(&token), oversized).await,
             413,
             r#"{"error":"payload_too_large"}"#,
         ),
         (
             "flags not an object",
-            post(&url, Some(&token), r#"{"flags":["a"]}"#).await,
+            post(&http, &url, Some(&token), r#"{"flags":["a"]}"#).await,
             400,
             r#"{"error":"bad_request"}"#,
         ),
         (
             "body not JSON",
-            post(&url, Some(&token), "{not json").await,
+            post(&http, &url, Some(&token), "{not json").await,
             400,
             r#"{"error":"bad_request"}"#,
         ),
     ];
     for (case, (status, body), want_status, want_body) in cases {
         assert_eq!((status, body.as_str()), (want_status, want_body), "{case}");
+    }
+    // A 413 is sent without reading the body; the connection it leaves must not be reused
+    // (a kept-alive client once failed the request after it). Repeated: the failure was a race.
+    for round in 0..20 {
+        let oversized = format!(r#"{{"flags":{{"pad":"{}"}}}}"#, "y".repeat(70 * 1024));
+        assert_eq!(post(&http, &url, Some(&token), oversized).await.0, 413);
+        assert_eq!(post(&http, &url, None, good).await.0, 401, "round {round}");
     }
     let exit = server.stop_gracefully().await;
     assert!(
@@ -266,10 +281,11 @@ async fn production_environment_serves_nothing() {
         .start(&issuer.policy_toml(NAME, AUDIENCE), &env)
         .await;
     let token = issuer.token(AUDIENCE).build();
+    let http = reqwest::Client::new();
     let not_found = (404, "Not Found".to_owned());
     assert_eq!(get(&server.url("/api/~/ci/health")).await, not_found);
     assert_eq!(
-        post(&server.url(PATH), Some(&token), r#"{"flags":{}}"#).await,
+        post(&http, &server.url(PATH), Some(&token), r#"{"flags":{}}"#).await,
         not_found
     );
     assert_eq!(get(&server.url(PATH)).await, not_found);

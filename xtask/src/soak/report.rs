@@ -17,6 +17,8 @@ pub struct Report {
     pub fetch_failures: usize,
     /// VmRSS at 10 s, VmRSS at the end, VmHWM; KiB.
     pub rss: (Option<u64>, Option<u64>, Option<u64>),
+    /// CPU seconds the server used during the run.
+    pub server_cpu: Option<f64>,
     pub log_leaks: usize,
     pub clean_exit: bool,
 }
@@ -50,12 +52,19 @@ impl Report {
             "requests              {requests:>9}   {:.0} rps",
             requests as f64 / self.seconds
         );
+        if let Some(cpu) = self.server_cpu {
+            println!(
+                "server CPU            {cpu:.1} s of {:.1} s wall ({:.0} requests per CPU-second)",
+                self.seconds,
+                requests as f64 / cpu
+            );
+        }
         println!(
             "{:<22}{:>9} {:>9} {:>9} {:>9}  expected",
             "kind", "as-spec", "accepted", "other", "no-answer"
         );
         for (kind, count) in &self.tally {
-            let accepted = if *kind == Kind::Valid {
+            let accepted = if matches!(kind, Kind::Valid | Kind::ValidRotated) {
                 0
             } else {
                 count.wrong.get(&200).copied().unwrap_or(0)
@@ -119,13 +128,16 @@ impl Report {
     /// Every criterion that failed, in words.
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let valid = self.tally.get(&Kind::Valid).cloned().unwrap_or_default();
-        if valid.expected == 0 || valid.total() != valid.expected {
-            out.push(format!(
-                "{} of {} valid calls failed",
-                valid.total() - valid.expected,
-                valid.total()
-            ));
+        for kind in [Kind::Valid, Kind::ValidRotated] {
+            let valid = self.tally.get(&kind).cloned().unwrap_or_default();
+            if valid.expected == 0 || valid.total() != valid.expected {
+                out.push(format!(
+                    "{}: {} of {} calls failed",
+                    kind.name(),
+                    valid.total() - valid.expected,
+                    valid.total()
+                ));
+            }
         }
         for kind in Kind::MIXED_ATTACKS.iter().chain([&Kind::UnknownKid]) {
             let count = self.tally.get(kind).cloned().unwrap_or_default();

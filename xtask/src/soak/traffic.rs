@@ -28,6 +28,8 @@ const OVERSIZE: usize = 80 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Valid,
+    /// A valid call with a token of the rotated-to key (once the server has shown it knows it).
+    ValidRotated,
     WrongAudience,
     WrongRepository,
     Expired,
@@ -59,6 +61,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Valid => "valid",
+            Kind::ValidRotated => "valid, rotated key",
             Kind::WrongAudience => "wrong audience",
             Kind::WrongRepository => "wrong repository",
             Kind::Expired => "expired",
@@ -76,7 +79,7 @@ impl Kind {
     /// The contract's answer: status and exact body.
     pub fn expected(self) -> (u16, &'static str) {
         match self {
-            Kind::Valid => (200, ""),
+            Kind::Valid | Kind::ValidRotated => (200, ""),
             Kind::WrongRepository => (403, r#"{"error":"forbidden","reason":"repo_mismatch"}"#),
             Kind::MalformedBody => (400, r#"{"error":"bad_request"}"#),
             Kind::OversizeBody => (413, r#"{"error":"payload_too_large"}"#),
@@ -185,8 +188,7 @@ pub async fn worker(
     let mut tally = Tally::new();
     let mut i = id;
     while Instant::now() < deadline {
-        let kind = schedule[i % schedule.len()];
-        let outcome = send(&shared, kind, i).await;
+        let (kind, outcome) = send(&shared, schedule[i % schedule.len()], i).await;
         let count = tally.entry(kind).or_default();
         match outcome {
             Ok(()) => count.expected += 1,
@@ -209,21 +211,28 @@ pub enum Problem {
     NoAnswer(String),
 }
 
-/// One request of `kind`; `Ok` when the answer is exactly the contract's.
-pub async fn send(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> {
+/// One request of `kind`; `Ok` when the answer is exactly the contract's. Once the rotated key
+/// is live every other valid call uses it, and is reported as [`Kind::ValidRotated`].
+pub async fn send(shared: &Shared, kind: Kind, i: usize) -> (Kind, Result<(), Problem>) {
+    let kind = match kind {
+        Kind::Valid if shared.new_key_live.load(Ordering::Relaxed) && i % 2 == 1 => {
+            Kind::ValidRotated
+        }
+        other => other,
+    };
+    (kind, exchange(shared, kind, i).await)
+}
+
+async fn exchange(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> {
     let tokens = shared.tokens();
     let pick = |list: &[String]| list[i % list.len()].clone();
-    let use_new = shared.new_key_live.load(Ordering::Relaxed) && i % 2 == 1;
-    let valid = || {
-        pick(if use_new {
-            &tokens.valid_new
-        } else {
-            &tokens.valid_old
-        })
+    let valid = || match kind {
+        Kind::ValidRotated => pick(&tokens.valid_new),
+        _ => pick(&tokens.valid_old),
     };
     let flags = json!({ "soak": true, "call": i });
     let (token, body) = match kind {
-        Kind::Valid => (
+        Kind::Valid | Kind::ValidRotated => (
             Some(valid()),
             json!({ "flags": flags }).to_string().into_bytes(),
         ),
@@ -246,7 +255,7 @@ pub async fn send(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> 
     let response = request
         .send()
         .await
-        .map_err(|e| Problem::NoAnswer(format!("{}: {e}", kind.name())))?;
+        .map_err(|e| Problem::NoAnswer(format!("{}: {}", kind.name(), causes(&e))))?;
     let status = response.status().as_u16();
     let text = response
         .text()
@@ -259,7 +268,7 @@ pub async fn send(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> 
             format!("{}: {status} {text}", kind.name()),
         ));
     }
-    if kind != Kind::Valid {
+    if !matches!(kind, Kind::Valid | Kind::ValidRotated) {
         return if text == want_body {
             Ok(())
         } else {
@@ -279,6 +288,18 @@ pub async fn send(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> 
             "valid: the cookie does not decrypt to the flags sent".into(),
         )),
     }
+}
+
+/// An error with its sources: reqwest's own text stops at "error sending request".
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// After the rotation: presents a token signed by the new key every 100 ms until the server

@@ -2,9 +2,9 @@
 //!
 //! GitHub sends every id as a JSON *string* (`"repository_id": "123"`), so they are
 //! `Option<String>` here: a number where a string belongs makes the token malformed instead of
-//! being coerced. Registered claims are parsed loosely first ([`RawClaims`]) so the verifier can
+//! being coerced. Registered claims are parsed loosely first (`RawClaims`) so the verifier can
 //! tell "`aud` is a list" or "`exp` is a string" apart from "the JSON is broken", and name the
-//! check that failed. Their deserializer is written out (see [`super::raw`]) because it runs
+//! check that failed. Their deserializer is written out (helpers in `github/raw.rs`) because it runs
 //! on every request: GitHub always sends the claims in the same order, so each name is found
 //! with one comparison instead of a search through every field name.
 

@@ -6,7 +6,7 @@
 //! `max-age` runs out ([`KeyStore::spawn_refresh`]), and refetched when a token names an
 //! unknown `kid` — at most once per cooldown and single-flight, so a flood of made-up `kid`s
 //! costs the issuer one request. A failed fetch, or one returning no usable key, never
-//! replaces the last good set. See [`refresh`] for the scheduling.
+//! replaces the last good set. The scheduling is in `keystore/refresh.rs`.
 
 mod jwks;
 mod refresh;
