@@ -45,6 +45,14 @@ impl RunningServer {
                 cmd
             }
             Some(image) => {
+                // The bind mount exposes only the file, read as the image's user (65532): it
+                // must be world-readable whatever the umask (the policy holds no secret).
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(spec.policy, std::fs::Permissions::from_mode(0o644))
+                        .map_err(|e| failed(format!("{}: {e}", spec.policy.display())))?;
+                }
                 let name = format!("ci-preview-smoke-{}-{}", std::process::id(), spec.port);
                 let mut cmd = Command::new("docker");
                 // `-e NAME` without a value hands the variable over from this process's
