@@ -47,7 +47,10 @@ pub struct EndpointPolicy {
     /// Optional `repository_owner_id` pins; empty = not pinned.
     #[serde(default)]
     pub repository_owner_ids: Vec<String>,
-    /// `owner/repo/.github/workflows/file.yaml` entries; required, matched exactly.
+    /// `owner/repo/.github/workflows/file.yaml` entries; required, matched exactly at the token's
+    /// own `ref`/`sha`. An entry may name its ref itself (`…/file.yaml@refs/heads/main` or
+    /// `…/file.yaml@<40-hex sha>`): it then matches only that exact claim, which is how a
+    /// reusable workflow is pinned to reviewed contents (see [`pinned_entry`]).
     pub workflows: Vec<String>,
     /// Allowed `event_name`s; `None` = all but [`DEFAULT_DENIED_EVENTS`].
     #[serde(default)]
@@ -168,9 +171,42 @@ fn digits(key: &str, list: &[String]) -> Result<(), PolicyError> {
     Ok(())
 }
 
-/// An entry is `owner/repo/.github/workflows/file.yml`, with no ref: the ref comes from the token.
+/// Splits an entry that names its own ref, `PATH@refs/…` or `PATH@<40-hex sha>`, into
+/// `(PATH, ref)`; `None` for a plain path entry, whose ref comes from the token.
+///
+/// Unambiguous because a valid PATH ends in `.yml`/`.yaml` and a workflow file name has no `/`:
+/// `@refs/` can only start the ref, and a 40-hex tail after `.yml@` cannot be part of the name.
+pub fn pinned_entry(entry: &str) -> Option<(&str, &str)> {
+    let is_workflow_file = |p: &str| p.ends_with(".yml") || p.ends_with(".yaml");
+    if let Some((at, _)) = entry
+        .match_indices("@refs/")
+        .find(|(at, _)| is_workflow_file(&entry[..*at]))
+    {
+        return Some((&entry[..at], &entry[at + 1..]));
+    }
+    let (path, tail) = entry.rsplit_once('@')?;
+    let is_sha = tail.len() == 40 && tail.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (is_sha && is_workflow_file(path)).then_some((path, tail))
+}
+
+/// An entry is `owner/repo/.github/workflows/file.yml`, optionally with an explicit
+/// `@refs/…` or `@<sha>` (see [`pinned_entry`]); otherwise the ref comes from the token.
 fn check_workflow(entry: &str) -> Result<(), &'static str> {
-    const FORM: &str = "must be \"owner/repo/.github/workflows/FILE.yml\" without \"@ref\"";
+    const FORM: &str = "must be \"owner/repo/.github/workflows/FILE.yml\", optionally followed by \
+                        \"@refs/heads/BRANCH\", \"@refs/tags/TAG\" or \"@<40-hex commit sha>\"";
+    let entry = match pinned_entry(entry) {
+        Some((path, git_ref)) => {
+            let ref_ok = git_ref.len() == 40
+                || git_ref
+                    .strip_prefix("refs/")
+                    .is_some_and(|r| r.contains('/') && !r.ends_with('/'));
+            if !ref_ok {
+                return Err(FORM);
+            }
+            path
+        }
+        None => entry,
+    };
     let Some((repo, file)) = entry.split_once("/.github/workflows/") else {
         return Err(FORM);
     };
@@ -206,7 +242,11 @@ mod tests {
             (|p| p.repositories = vec!["nope".into()], "repositories[0]"),
             (|p| p.workflows.clear(), "workflows"),
             (
-                |p| p.workflows = vec!["o/r/.github/workflows/smoke.yaml@refs/heads/main".into()],
+                |p| p.workflows = vec!["o/r/.github/workflows/smoke.yaml@main".into()],
+                "workflows[0]",
+            ),
+            (
+                |p| p.workflows = vec!["o/r/.github/workflows/smoke.yaml@refs/".into()],
                 "workflows[0]",
             ),
             (
@@ -229,5 +269,28 @@ mod tests {
             mutate(&mut p);
             assert_eq!(p.validate().unwrap_err().key, key);
         }
+    }
+
+    #[test]
+    fn entries_may_pin_their_own_ref() {
+        let mut p = policy();
+        p.workflows = vec![
+            "o/r/.github/workflows/smoke.yaml@refs/heads/main".into(),
+            "o/r/.github/workflows/smoke.yml@refs/tags/v1.2.0".into(),
+            format!("o/r/.github/workflows/smoke.yaml@{}", "a".repeat(40)),
+        ];
+        p.validate().unwrap();
+        assert_eq!(
+            pinned_entry("o/r/.github/workflows/x.yaml@refs/heads/main"),
+            Some(("o/r/.github/workflows/x.yaml", "refs/heads/main"))
+        );
+        // An `@` inside the file name is part of the path, not a ref.
+        assert_eq!(pinned_entry("o/r/.github/workflows/a@b.yaml"), None);
+        assert_eq!(pinned_entry("o/r/.github/workflows/x.yaml"), None);
+        // Upper-case or short hex is not a sha.
+        assert_eq!(
+            pinned_entry(&format!("o/r/.github/workflows/x.yaml@{}", "A".repeat(40))),
+            None
+        );
     }
 }

@@ -162,3 +162,33 @@ async fn verify_at_uses_the_given_clock() {
         .unwrap_err();
     assert_eq!(err.kind, RejectionKind::Expired);
 }
+
+#[tokio::test]
+async fn reusable_workflow_pinned_to_a_branch_of_another_repository() {
+    // A PR run calls `uses: octo-org/ci/.github/workflows/preview.yml@main`: the entry names the
+    // ref, so only that reviewed branch of the reusable workflow is accepted, from any PR.
+    let (issuer, verifier) = setup().await;
+    let reusable = "octo-org/ci/.github/workflows/preview.yml";
+    let mut policy = policy();
+    policy.workflow_claim = WorkflowClaim::JobWorkflowRef;
+    policy.workflows = vec![format!("{reusable}@refs/heads/main")];
+    let main_sha = "89abcdef0123456789abcdef0123456789abcdef";
+
+    let from_main = issuer
+        .token(AUD)
+        .reusable(reusable, "refs/heads/main", main_sha)
+        .build();
+    verify(&verifier, &from_main, &policy)
+        .await
+        .expect("reusable workflow at the pinned branch");
+
+    // The same file at the PR's own ref, or at another branch, is refused: the pin is exact.
+    for (git_ref, sha) in [
+        ("refs/pull/12/merge", DEFAULT_SHA),
+        ("refs/heads/main-evil", main_sha),
+    ] {
+        let other = issuer.token(AUD).reusable(reusable, git_ref, sha).build();
+        let err = verify(&verifier, &other, &policy).await.unwrap_err();
+        assert_eq!(err.kind, RejectionKind::Workflow, "{git_ref}");
+    }
+}

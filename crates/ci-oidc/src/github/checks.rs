@@ -109,7 +109,11 @@ fn check_workflow(claims: &GitHubClaims, policy: &EndpointPolicy) -> Result<(), 
     if policy
         .workflows
         .iter()
-        .any(|e| workflow_matches(actual_ref, e, &suffixes))
+        .any(|entry| match crate::policy::pinned_entry(entry) {
+            // The entry names its ref: only that exact claim, whatever the run's ref.
+            Some(_) => actual_ref == entry,
+            None => workflow_matches(actual_ref, entry, &suffixes),
+        })
     {
         return Ok(());
     }
