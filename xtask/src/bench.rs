@@ -15,13 +15,21 @@ pub fn run(args: &[String]) -> Result {
     let load = flags::take_switch(&mut args, "--load");
     let micro = flags::take_switch(&mut args, "--micro");
     flags::reject_rest(&args)?;
-    let (load, micro) = if load || micro { (load, micro) } else { (true, true) };
+    let (load, micro) = if load || micro {
+        (load, micro)
+    } else {
+        (true, true)
+    };
 
     let sh = Shell::new()?;
     sh.change_dir(crate::project_root());
     if micro {
         cmd!(sh, "cargo bench --locked -p ci-oidc --bench verify").run()?;
-        cmd!(sh, "cargo bench --locked -p encrypt-override --bench encrypt").run()?;
+        cmd!(
+            sh,
+            "cargo bench --locked -p encrypt-override --bench encrypt"
+        )
+        .run()?;
     }
     if load {
         cmd!(sh, "bash crates/ci-preview-server/bench/run.sh").run()?;
