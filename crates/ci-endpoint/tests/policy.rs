@@ -61,7 +61,7 @@ fn endpoint_errors_name_the_key() {
     );
     let pinned = GOOD.replace(
         "ci-in-preview-smoke.yaml\"",
-        "ci-in-preview-smoke.yaml@refs/heads/main\"",
+        "ci-in-preview-smoke.yaml@main\"",
     );
     assert!(error_of(&pinned).contains(r#"endpoints."flags/encrypt-override".workflows[0]: "#));
     let bad_ids = format!("{GOOD}repository_ids = [\"12x\"]\n");
