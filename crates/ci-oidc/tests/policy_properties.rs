@@ -2,11 +2,12 @@
 //! policy-relevant way is refused, and one that differs only where no check looks is accepted.
 //!
 //! Tokens are signed with the fixture key and verified against a static store at a fixed clock,
-//! so every case reaches the claim and policy checks rather than stopping at the signature. Three
+//! so every case reaches the claim and policy checks rather than stopping at the signature. Four
 //! scenarios cover the ways a workflow is pinned: a pull request matched at its `ref` with ids and
 //! events pinned; a workflow matched at its `sha` under the default event rule; a reusable
-//! workflow called by commit under `workflow_claim = "job_workflow_ref"`. What is "relevant"
-//! differs between them (in the second, `ref` can be anything), and the tests say so explicitly.
+//! workflow called by commit under `workflow_claim = "job_workflow_ref"`; a reusable workflow
+//! pinned to a branch by the policy entry itself. What is "relevant" differs between them (in the
+//! second and fourth, `ref` can be anything), and the tests say so explicitly.
 
 use std::sync::OnceLock;
 
@@ -28,27 +29,16 @@ const NOW: i64 = 1_800_000_000;
 const SHARED: &str = "octo-org/shared/.github/workflows/preview.yml";
 const SHARED_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
+/// Claims every scenario requires.
+#[rustfmt::skip]
+const REQUIRED: &[&str] = &["iss", "aud", "exp", "iat", "repository", "ref", "sha", "event_name"];
+
 /// Claims no check reads in any scenario (GitHub's informational claims).
+#[rustfmt::skip]
 const INERT: &[&str] = &[
-    "jti",
-    "sub",
-    "environment",
-    "repository_owner",
-    "repository_visibility",
-    "actor",
-    "actor_id",
-    "workflow",
-    "workflow_sha",
-    "head_ref",
-    "base_ref",
-    "ref_type",
-    "ref_protected",
-    "run_id",
-    "run_number",
-    "run_attempt",
-    "runner_environment",
-    "enterprise",
-    "enterprise_id",
+    "jti", "sub", "environment", "repository_owner", "repository_visibility", "actor", "actor_id",
+    "workflow", "workflow_sha", "head_ref", "base_ref", "ref_type", "ref_protected", "run_id",
+    "run_number", "run_attempt", "runner_environment", "enterprise", "enterprise_id",
     "check_run_id",
 ];
 
@@ -60,6 +50,8 @@ enum Scenario {
     AtSha,
     /// `job_workflow_ref` of a reusable workflow called by commit; ids pinned; events `push`.
     Reusable,
+    /// A pull request calling a reusable workflow at `main`; the entry names `@refs/heads/main`.
+    BranchPinned,
 }
 
 impl Scenario {
@@ -69,12 +61,13 @@ impl Scenario {
             Scenario::PullRequest => b,
             Scenario::AtSha => b.claim("workflow_ref", format!("{DEFAULT_WORKFLOW}@{DEFAULT_SHA}")),
             Scenario::Reusable => b.push_to("main").reusable(SHARED, SHARED_SHA, SHARED_SHA),
+            Scenario::BranchPinned => b.reusable(SHARED, "refs/heads/main", SHARED_SHA),
         }
     }
 
     fn policy(self) -> EndpointPolicy {
         let mut p = EndpointPolicy::new(AUD, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW);
-        if !matches!(self, Scenario::AtSha) {
+        if matches!(self, Scenario::PullRequest | Scenario::Reusable) {
             p.repository_ids = vec![DEFAULT_REPOSITORY_ID.into()];
             p.repository_owner_ids = vec![DEFAULT_OWNER_ID.into()];
         }
@@ -85,6 +78,10 @@ impl Scenario {
                 p.events = Some(vec!["push".into()]);
                 p.workflow_claim = WorkflowClaim::JobWorkflowRef;
                 p.workflows = vec![SHARED.into()];
+            }
+            Scenario::BranchPinned => {
+                p.workflow_claim = WorkflowClaim::JobWorkflowRef;
+                p.workflows = vec![format!("{SHARED}@refs/heads/main")];
             }
         }
         p.validate().expect("scenario policy");
@@ -111,21 +108,13 @@ impl Scenario {
                 "aud",
                 "iss",
             ],
+            Scenario::BranchPinned => &["job_workflow_ref", "aud", "iss"],
         }
     }
 
     /// Claims that must be present (removal is refused).
     fn required(self) -> Vec<&'static str> {
-        let mut r = vec![
-            "iss",
-            "aud",
-            "exp",
-            "iat",
-            "repository",
-            "ref",
-            "sha",
-            "event_name",
-        ];
+        let mut r = REQUIRED.to_vec();
         match self {
             Scenario::PullRequest => {
                 r.extend(["repository_id", "repository_owner_id", "workflow_ref"])
@@ -137,6 +126,7 @@ impl Scenario {
                 "job_workflow_ref",
                 "job_workflow_sha",
             ]),
+            Scenario::BranchPinned => r.push("job_workflow_ref"),
         }
         r
     }
@@ -154,6 +144,14 @@ impl Scenario {
                 "job_workflow_sha",
             ]),
             Scenario::Reusable => r.extend(["workflow_ref", "ref", "sha"]),
+            Scenario::BranchPinned => r.extend([
+                "workflow_ref",
+                "ref",
+                "sha",
+                "job_workflow_sha",
+                "repository_id",
+                "repository_owner_id",
+            ]),
         }
         r
     }
@@ -170,7 +168,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     prop_oneof![
         Just(Scenario::PullRequest),
         Just(Scenario::AtSha),
-        Just(Scenario::Reusable)
+        Just(Scenario::Reusable),
+        Just(Scenario::BranchPinned)
     ]
 }
 
@@ -381,7 +380,12 @@ proptest! {
 
 #[test]
 fn every_scenario_base_is_accepted() {
-    for s in [Scenario::PullRequest, Scenario::AtSha, Scenario::Reusable] {
+    for s in [
+        Scenario::PullRequest,
+        Scenario::AtSha,
+        Scenario::Reusable,
+        Scenario::BranchPinned,
+    ] {
         verify(&s.builder(), &s.policy()).unwrap_or_else(|r| panic!("{s:?}: {r}"));
     }
 }

@@ -4,7 +4,7 @@ and prints the wall time from exec to the 200 (median of N starts). Goal: <= 20 
 
 Usage: first-request.py BINARY POLICY TOKEN_FILE SECRET_FILE [N]
 """
-import http.client, json, os, statistics, subprocess, sys, time
+import http.client, json, os, socket, statistics, subprocess, sys, time
 
 binary, policy, token_file, secret_file = sys.argv[1:5]
 runs = int(sys.argv[5]) if len(sys.argv) > 5 else 20
@@ -20,6 +20,10 @@ for _ in range(runs):
         line = proc.stdout.readline().strip()
         host, port = line.rsplit("http://", 1)[1].split(":")
         conn = http.client.HTTPConnection(host, int(port))
+        # http.client writes headers and body in two sends; without TCP_NODELAY Nagle holds the
+        # body until the server's delayed ACK (~40 ms), which would measure the client, not us.
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.request("POST", "/api/~/ci/flags/encrypt-override", body,
                      {"content-type": "application/json", "x-github-oidc-token": token})
         response = conn.getresponse()
