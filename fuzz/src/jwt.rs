@@ -1,0 +1,121 @@
+//! The token side: the fixed key, its JWKS, the verifier, the policies, and token minting.
+
+use std::sync::LazyLock;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeyPair;
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ci_oidc::{EndpointPolicy, KeyStore, Verifier, WorkflowClaim};
+use serde_json::json;
+
+/// `iss` the verifier trusts.
+pub const ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// `aud` of every policy.
+pub const AUDIENCE: &str = "https://ci-in-preview.fuzz/api/~/ci/flags/encrypt-override";
+/// The allowed repository (the `ci-fixtures` default).
+pub const REPOSITORY: &str = "octo-org/octo-repo";
+/// Its id.
+pub const REPOSITORY_ID: &str = "123456789";
+/// Its owner's id.
+pub const OWNER_ID: &str = "987654321";
+/// The allowed workflow, in policy-entry form.
+pub const WORKFLOW: &str = "octo-org/octo-repo/.github/workflows/ci-in-preview-smoke.yaml";
+/// A reusable workflow in another repository.
+pub const SHARED_WORKFLOW: &str = "octo-org/shared/.github/workflows/preview.yml";
+/// `kid` of the fixed key.
+pub const KID: &str = "0f2c6f1e-fuzz-4c1b-9d55-5e1a8a7c3b10";
+/// The fixed clock: 2027-01-15T08:00:00Z. Corpus tokens are issued 30 s before it.
+pub const NOW: i64 = 1_800_000_000;
+
+static PEM: &str = include_str!("../keys/fuzz-rsa2048.pem");
+
+static KEY: LazyLock<KeyPair> = LazyLock::new(|| {
+    let b64: String = PEM.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = STANDARD.decode(b64).expect("fuzz key PEM");
+    KeyPair::from_pkcs8(&der).expect("fuzz key PKCS#8")
+});
+
+/// The JWKS publishing the fixed key, shaped like GitHub's.
+pub fn jwks_json() -> String {
+    let public = KEY.public_key();
+    json!({ "keys": [{
+        "kty": "RSA", "alg": "RS256", "use": "sig", "kid": KID,
+        "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+    }]})
+    .to_string()
+}
+
+static VERIFIER: LazyLock<Verifier> = LazyLock::new(|| {
+    let keys = KeyStore::from_jwks_json(jwks_json().as_bytes()).expect("fuzz JWKS");
+    Verifier::new(ISSUER, keys)
+});
+
+/// A verifier over a static store holding only the fixed key.
+pub fn verifier() -> &'static Verifier {
+    &VERIFIER
+}
+
+static POLICIES: LazyLock<Vec<EndpointPolicy>> = LazyLock::new(|| {
+    let base = EndpointPolicy::new(AUDIENCE, REPOSITORY, WORKFLOW);
+    let pinned = EndpointPolicy {
+        repository_ids: vec![REPOSITORY_ID.into()],
+        repository_owner_ids: vec![OWNER_ID.into()],
+        events: Some(vec!["pull_request".into(), "push".into()]),
+        ..base.clone()
+    };
+    let reusable = EndpointPolicy {
+        workflow_claim: WorkflowClaim::JobWorkflowRef,
+        workflows: vec![WORKFLOW.into(), SHARED_WORKFLOW.into()],
+        ..pinned.clone()
+    };
+    // An entry naming its own ref: the reusable workflow is accepted at that exact ref only,
+    // whatever the run's own ref and sha.
+    let branch = EndpointPolicy {
+        workflows: vec![format!("{SHARED_WORKFLOW}@refs/heads/main")],
+        ..reusable.clone()
+    };
+    let all = vec![base, pinned, reusable, branch];
+    for p in &all {
+        p.validate().expect("fuzz policy");
+    }
+    all
+});
+
+/// The policies a target can pick from: defaults; ids and events pinned; `job_workflow_ref`;
+/// `job_workflow_ref` pinned to a branch by the entry itself.
+pub fn policies() -> &'static [EndpointPolicy] {
+    &POLICIES
+}
+
+/// The RS256 header a GitHub token carries, with the fixed key's `kid`.
+pub fn header_json() -> String {
+    json!({ "typ": "JWT", "alg": "RS256", "x5t": "fuzz", "kid": KID }).to_string()
+}
+
+/// `header.payload.signature`, signed by the fixed key (~1 ms: RSA-2048 private operation).
+pub fn sign(header_json: &[u8], payload: &[u8]) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header_json),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let mut sig = vec![0u8; KEY.public_modulus_len()];
+    KEY.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .expect("RSA signing");
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// The decoded payload of a compact JWS, if it has one.
+pub fn payload_of(token: &str) -> Option<Vec<u8>> {
+    let mut parts = token.split('.');
+    let _header = parts.next()?;
+    URL_SAFE_NO_PAD.decode(parts.next()?).ok()
+}

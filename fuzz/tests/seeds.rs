@@ -1,0 +1,67 @@
+//! Keeps the seed corpora honest: the GitHub-shaped seeds must still be accepted with the fixed
+//! key and clock (or the claims targets would quietly fuzz nothing but refusals), and the
+//! reference models must agree with the real code on them.
+
+use ci_oidc::SecretString;
+use fuzz_support::jwt::{NOW, payload_of, policies, verifier};
+use fuzz_support::{cookie, exec, reference};
+
+fn seed(target: &str, name: &str) -> Vec<u8> {
+    let path = format!("{}/corpus/{target}/seed-{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn github_shaped_seeds_are_accepted() {
+    // (seed, policies that must accept it): each policy has a seed that reaches its end.
+    let cases: [(&str, &[usize]); 4] = [
+        ("pull-request", &[0, 1, 2]),
+        ("push-main", &[0, 1, 2]),
+        ("reusable-by-sha", &[0, 1, 2]),
+        ("reusable", &[0, 1, 3]),
+    ];
+    for (name, accepting) in cases {
+        let token = String::from_utf8(seed("jwt_token", name)).unwrap();
+        let payload = payload_of(&token).unwrap();
+        for &i in accepting {
+            let policy = &policies()[i];
+            let secret = SecretString::new(token.clone());
+            let claims = exec::run(verifier().verify_at(&secret, policy, NOW))
+                .unwrap_or_else(|r| panic!("{name}, policy {i}: {r}"));
+            reference::token_allowed(&payload, policy, NOW).unwrap();
+            reference::claims_match(&claims, &payload).unwrap();
+        }
+    }
+}
+
+#[test]
+fn refused_seeds_are_refused_by_both() {
+    for name in [
+        "expired",
+        "wrong-aud",
+        "aud-list",
+        "wrong-repo",
+        "exp-string",
+        "pr-target",
+    ] {
+        let token = String::from_utf8(seed("jwt_token", name)).unwrap();
+        let payload = payload_of(&token).unwrap();
+        let policy = &policies()[0];
+        let result = exec::run(verifier().verify_at(&SecretString::new(token), policy, NOW));
+        assert!(result.is_err(), "{name} accepted");
+        assert!(
+            reference::token_allowed(&payload, policy, NOW).is_err(),
+            "{name}: model accepts"
+        );
+    }
+}
+
+#[test]
+fn cookie_seed_decrypts_to_the_model_value() {
+    let input = seed("cookie_claims", "canonical-h0");
+    let (iv, plaintext) = input[1..].split_at(12);
+    let token = cookie::seal(cookie::HEADER_B64, iv.try_into().unwrap(), plaintext);
+    let got = encrypt_override::decrypt_overrides(&token, cookie::secret(), NOW);
+    assert!(got.is_some());
+    assert_eq!(got, reference::cookie_overrides(plaintext, NOW));
+}
