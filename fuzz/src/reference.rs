@@ -4,8 +4,14 @@
 //! deliberately simple: a target asserts that whatever the verifier accepts, the model accepts
 //! too, and that the claims handed to the endpoint are the ones in the payload. A verifier that
 //! accepted a token the model refuses would be a policy bypass, whatever the reason.
+//!
+//! Members the model does not know are skipped without being decoded, as RFC 7519 §4 has claims
+//! that are not understood ignored: JSON allows what a Rust string cannot hold (an unpaired
+//! surrogate escape, RFC 8259 §8.2) or an `f64` cannot (`1e400`), and a token carrying such a
+//! member in a claim nobody reads is still the issuer's token (the first `jwt_claims` finding).
 
 use ci_oidc::{DEFAULT_DENIED_EVENTS, EndpointPolicy, GitHubClaims, WorkflowClaim};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::jwt::ISSUER;
@@ -46,6 +52,46 @@ const STRING_CLAIMS: &[&str] = &[
     "check_run_id",
 ];
 
+macro_rules! known_claims {
+    ($($field:ident: $name:literal),* $(,)?) => {
+        /// The members the model reads, each as whatever JSON value it is.
+        #[derive(Deserialize)]
+        struct Known {
+            $( #[serde(rename = $name)] $field: Option<Value>, )*
+        }
+
+        fn members(known: Known) -> Map<String, Value> {
+            let mut map = Map::new();
+            $( if let Some(v) = known.$field { map.insert($name.to_owned(), v); } )*
+            map
+        }
+    };
+}
+
+known_claims! {
+    iss: "iss", aud: "aud", exp: "exp", iat: "iat", nbf: "nbf", jti: "jti", sub: "sub",
+    environment: "environment", git_ref: "ref", sha: "sha", repository: "repository",
+    repository_id: "repository_id", repository_owner: "repository_owner",
+    repository_owner_id: "repository_owner_id", repository_visibility: "repository_visibility",
+    actor: "actor", actor_id: "actor_id", workflow: "workflow", workflow_ref: "workflow_ref",
+    workflow_sha: "workflow_sha", job_workflow_ref: "job_workflow_ref",
+    job_workflow_sha: "job_workflow_sha", event_name: "event_name", head_ref: "head_ref",
+    base_ref: "base_ref", ref_type: "ref_type", ref_protected: "ref_protected", run_id: "run_id",
+    run_number: "run_number", run_attempt: "run_attempt",
+    runner_environment: "runner_environment", enterprise: "enterprise",
+    enterprise_id: "enterprise_id", check_run_id: "check_run_id",
+}
+
+/// The payload's known members; `Err` when it is not a JSON object.
+fn claims_of(payload: &[u8]) -> Result<Map<String, Value>, String> {
+    if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("payload is not a JSON object".into());
+    }
+    serde_json::from_slice::<Known>(payload)
+        .map(members)
+        .map_err(|e| format!("payload: {e}"))
+}
+
 fn string<'a>(c: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     c.get(k).and_then(Value::as_str)
 }
@@ -65,9 +111,7 @@ fn date(c: &Map<String, Value>, k: &str) -> Result<Option<i128>, String> {
 
 /// Whether a token with this payload may call an endpoint with `policy` at `now`.
 pub fn token_allowed(payload: &[u8], policy: &EndpointPolicy, now: i64) -> Result<(), String> {
-    let Ok(Value::Object(c)) = serde_json::from_slice::<Value>(payload) else {
-        return Err("payload is not a JSON object".into());
-    };
+    let c = claims_of(payload)?;
     for k in STRING_CLAIMS {
         if !matches!(c.get(*k), None | Some(Value::Null | Value::String(_))) {
             return Err(format!("{k}: not a string"));
@@ -143,9 +187,7 @@ pub fn token_allowed(payload: &[u8], policy: &EndpointPolicy, now: i64) -> Resul
 
 /// The claims the verifier returned are the payload's, field by field.
 pub fn claims_match(claims: &GitHubClaims, payload: &[u8]) -> Result<(), String> {
-    let Ok(Value::Object(c)) = serde_json::from_slice::<Value>(payload) else {
-        return Err("payload is not a JSON object".into());
-    };
+    let c = claims_of(payload)?;
     let Ok(Value::Object(returned)) = serde_json::to_value(claims) else {
         return Err("claims do not serialise".into());
     };

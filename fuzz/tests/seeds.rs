@@ -1,4 +1,4 @@
-//! Keeps the seed corpora honest: the GitHub-shaped seeds must still be accepted with the fixed
+//! Keeps the seed corpora and the saved findings honest: the GitHub-shaped seeds must still be accepted with the fixed
 //! key and clock (or the claims targets would quietly fuzz nothing but refusals), and the
 //! reference models must agree with the real code on them.
 
@@ -64,4 +64,17 @@ fn cookie_seed_decrypts_to_the_model_value() {
     let got = encrypt_override::decrypt_overrides(&token, cookie::secret(), NOW);
     assert!(got.is_some());
     assert_eq!(got, reference::cookie_overrides(plaintext, NOW));
+}
+
+/// Every saved finding (`regressions/TARGET/*`) passes its target's checks now.
+#[test]
+fn saved_findings_pass() {
+    let dir = format!("{}/regressions/jwt_claims", env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let input = std::fs::read(entry.unwrap().path()).unwrap();
+        fuzz_support::checks::jwt_claims(&input);
+        seen += 1;
+    }
+    assert!(seen > 0, "no saved findings under {dir}");
 }
