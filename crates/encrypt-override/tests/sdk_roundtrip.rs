@@ -1,5 +1,5 @@
 //! Live interop: cookies we encrypt are decrypted by the real Flags SDK (`flags@4.3.1`
-//! `decryptOverrides`) through `../shared/interop/flags-sdk-check.mjs`.
+//! `decryptOverrides`) through `interop/sdk-decrypt.mjs`.
 //!
 //! Needs Node and a folder where `npm install flags@4.3.1` was run, named by
 //! `CI_PREVIEW_SDK_CHECK_DIR` (`.ci/run` sets it). Without it the test says it skipped, unless
@@ -13,10 +13,7 @@ use std::process::Command;
 use encrypt_override::codec::{FlagsSecret, default_exp, encrypt_overrides, now_unix};
 use serde_json::{Map, Value, json};
 
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/interop/flags-sdk-check.mjs"
-);
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/sdk-decrypt.mjs");
 
 fn sdk_dir() -> Option<PathBuf> {
     match std::env::var_os("CI_PREVIEW_SDK_CHECK_DIR").filter(|v| !v.is_empty()) {

@@ -1,5 +1,6 @@
 //! The codec against the vectors recorded from the real Flags SDK
-//! (`../shared/interop/flags-sdk-vectors.json`). A unit-test module rather than an integration
+//! (`interop/flags-sdk-vectors.json`, made by `interop/generate-vectors.mjs`; see
+//! `interop/README.md` to regenerate them). A unit-test module rather than an integration
 //! test because the fixed-IV vectors need the crate-private sealing hook.
 //!
 //! Where the SDK accepts something it never emits (other JWE algorithms, sloppy base64, no
@@ -27,12 +28,12 @@ const STRICTER_ENCODINGS: &[&str] = &[
 fn vectors() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/interop/flags-sdk-vectors.json"
+        "/interop/flags-sdk-vectors.json"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
         panic!(
-            "the Flags SDK interop vectors are required and missing: {path}: {e}\n\
-             (they live in ../shared/interop beside the repository checkout)"
+            "the Flags SDK interop vectors are missing: {path}: {e}\n\
+             (they are committed with the crate; `interop/README.md` says how to regenerate them)"
         )
     });
     serde_json::from_str(&text).expect("flags-sdk-vectors.json is valid JSON")
