@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side load benchmark of ci-preview-server against the Node reference
-# (../shared/bench/node-reference), same token, keys, body and load; plus peak RSS and
-# exec -> first verified 200. Heavy: run it on a quiet machine (nothing else compiling).
+# (bench/node-reference at the repository root), same token, keys, body and load; plus peak RSS
+# and exec -> first verified 200. Heavy: run it on a quiet machine (nothing else compiling).
 #
-# Env: REF=path of node-reference (default: ../shared/bench/node-reference next to the repo)
-#      WORK=scratch folder (default /tmp/ci-preview-bench), RUNS/DURATION/CONNS as run-bench.sh,
+# Env: WORK=scratch folder (default /tmp/ci-preview-bench), RUNS/DURATION/CONNS as run-bench.sh,
 #      SKIP_NODE=1 to skip the reference run, SERVER_CPUS/WRK_CPUS to pin (see run-bench.sh),
 #      RUST_LOG for the server (default warn: the reference logs nothing per request).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
-REF=${REF:-$REPO/../shared/bench/node-reference}
+REF=$REPO/bench/node-reference
 WORK=${WORK:-/tmp/ci-preview-bench}
 PORT=${PORT:-8787}
 
@@ -18,15 +17,15 @@ echo "== building the release binary"
 (cd "$REPO" && cargo build --release -p ci-preview-server)
 BIN=$REPO/target/release/ci-preview-server
 
-echo "== preparing $WORK (copy of the reference, npm install)"
+echo "== preparing $WORK (copy of the reference, npm install, fixtures)"
 mkdir -p "$WORK"
 cp -r "$REF"/. "$WORK"/
 (cd "$WORK" && { [ -d node_modules ] || npm install --no-audit --no-fund; })
+(cd "$WORK" && { [ -f fixtures/meta.json ] || node make-fixtures.mjs; })
 cp "$HERE/policy.toml" "$WORK/ci-bench-policy.toml"
-cp "$HERE/health.lua" "$WORK/rust-health.lua"
 
 export CI_PREVIEW_ENV=preview
-FLAGS_SECRET=$(cat "$WORK/fixtures/enc_key.b64u")
+FLAGS_SECRET=$(cat "$WORK/fixtures/flags-secret.txt")
 export FLAGS_SECRET
 export RUST_LOG=${RUST_LOG:-warn}
 RUST_CMD="$BIN --listen 127.0.0.1:$PORT --policy $WORK/ci-bench-policy.toml"
@@ -47,26 +46,26 @@ watch_rss() {
   echo "peak_rss_mb $(awk -v k="$peak" 'BEGIN {printf "%.1f", k/1024}')" > "$out"
 }
 
-run_side() {  # name, SERVER_CMD, SCRIPT
-  local name=$1 cmd=$2 script=$3 rss
+run_side() {  # name, SERVER_CMD, GET_PATH (empty: the POST)
+  local name=$1 cmd=$2 get_path=$3 rss
   rss=$(mktemp)
-  echo "== $name ($script)"
+  echo "== $name (${get_path:-POST})"
   watch_rss "$rss" &
   local watcher=$!
-  (cd "$WORK" && SERVER_CMD="$cmd" SCRIPT="$script" PORT=$PORT ./run-bench.sh)
+  (cd "$WORK" && SERVER_CMD="$cmd" GET_PATH="$get_path" PORT=$PORT ./run-bench.sh)
   wait "$watcher" || true
   echo "$name $(cat "$rss")"
   rm -f "$rss"
 }
 
 if [ -z "${SKIP_NODE:-}" ]; then
-  run_side node "node server.mjs" post.lua
+  run_side node "node server.mjs" ""
 fi
-run_side ci-preview-server "$RUST_CMD" post.lua
-run_side ci-preview-server "$RUST_CMD" rust-health.lua
+run_side ci-preview-server "$RUST_CMD" ""
+run_side ci-preview-server "$RUST_CMD" /api/~/ci/health
 
 echo "== exec -> first verified 200"
 TOKEN=$(mktemp)
 (cd "$WORK" && node mint-token.mjs > "$TOKEN")
-python3 "$HERE/first-request.py" "$BIN" "$WORK/ci-bench-policy.toml" "$TOKEN" "$WORK/fixtures/enc_key.b64u" 20
+python3 "$HERE/first-request.py" "$BIN" "$WORK/ci-bench-policy.toml" "$TOKEN" "$WORK/fixtures/flags-secret.txt" 20
 rm -f "$TOKEN"

@@ -17,10 +17,10 @@ import { loadPackage } from './sdk-load.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const from = [process.env.FLAGS_SDK_DIR, process.cwd(), here];
 const sdk = await loadPackage('flags', from);
-if (!sdk) throw new Error('install the SDK first: `npm ci` in this folder (see README.md)');
+if (!sdk) throw new Error('install the SDK first: `npm install` in this folder (see README.md)');
 const jose = await loadPackage('jose', [sdk.dir, ...from]); // the copy the SDK itself imports
 const legacy = await loadPackage('legacy-flags', from);
-if (!legacy) throw new Error('@vercel/flags@3.1.1 (alias legacy-flags) is missing: `npm ci` here');
+if (!legacy) throw new Error('@vercel/flags@3.1.1 (alias legacy-flags) is missing: `npm install` here');
 const { encryptOverrides, decryptOverrides } = sdk.module;
 const { jwtDecrypt, decodeProtectedHeader, CompactEncrypt, EncryptJWT } = jose.module;
 
