@@ -2,7 +2,7 @@
 //!
 //! The codec only ever encrypts well-formed claims, so without a sealer of its own the fuzzer
 //! could never get past AES-GCM's tag check to the claims parser. This one builds the compact
-//! JWE by hand (the format of `encrypt-override`'s `FORMAT.md`) around whatever bytes it is given.
+//! JWE by hand (the format of `CONTRACT.md` §5) around whatever bytes it is given.
 
 use std::sync::LazyLock;
 

@@ -1,6 +1,6 @@
 //! Reference models the targets hold the real code to.
 //!
-//! Written from the contract (`DESIGN.md` §3, the ci-oidc module docs), not from the code, and
+//! Written from the contract (`CONTRACT.md` §4, the ci-oidc module docs), not from the code, and
 //! deliberately simple: a target asserts that whatever the verifier accepts, the model accepts
 //! too, and that the claims handed to the endpoint are the ones in the payload. A verifier that
 //! accepted a token the model refuses would be a policy bypass, whatever the reason.

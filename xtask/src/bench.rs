@@ -4,7 +4,8 @@
 //!
 //! `--micro` (criterion): `ci-oidc`'s verify beside a raw aws-lc-rs RSA-2048 verify of the same
 //! token, and the cookie codec. `--load` (wrk): the release server beside the Node reference
-//! (`../shared/bench/node-reference`), plus peak RSS and exec → first verified 200. Both by default.
+//! (`bench/node-reference`, the prototype's route), plus peak RSS and exec → first verified 200.
+//! Both by default.
 
 use xshell::{Shell, cmd};
 

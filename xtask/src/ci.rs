@@ -28,6 +28,7 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
         cmd!(sh, "cargo fmt --all -- --check").run()?;
         Ok(())
     })?;
+    steps.run("cargo xtask tidy", || crate::tidy::run(&[]))?;
     steps.run("cargo clippy -D warnings", || {
         cmd!(
             sh,

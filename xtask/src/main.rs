@@ -11,36 +11,33 @@ mod new_endpoint;
 mod smoke;
 mod soak;
 mod steps;
+mod tidy;
 
 use std::process::ExitCode;
-
-const HELP: &str = "\
-cargo xtask <command>
-
-Commands:
-  ci                  what CI runs: fmt, clippy, tests, smoke, container suite, workflow linters
-  smoke [--docker]    end-to-end run of server + client against in-process mocks
-  image               build the static server binary and the FROM-scratch image
-  bench               benchmarks (criterion, load run side by side with the Node reference)
-  soak                60 s saturation run with JWKS faults and key rotation
-  new-endpoint NAME   scaffold an endpoint crate, register it, add a policy entry
-";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprint!("{HELP}");
+        eprint!("{}", flags::help());
         return ExitCode::from(2);
     };
+    // `cargo xtask NAME --help` prints that command's help, whatever else was given.
+    if let Some(declared) = flags::find(command)
+        && rest.iter().any(|a| a == "--help" || a == "-h")
+    {
+        print!("{}", flags::command_help(declared));
+        return ExitCode::SUCCESS;
+    }
     let result = match command.as_str() {
         "ci" => ci::run(rest),
         "smoke" => smoke::run(rest),
+        "tidy" => tidy::run(rest),
         "image" => image::run(rest),
         "bench" => bench::run(rest),
         "soak" => soak::run(rest),
         "new-endpoint" => new_endpoint::run(rest),
         "-h" | "--help" | "help" => {
-            print!("{HELP}");
+            print!("{}", flags::help());
             return ExitCode::SUCCESS;
         }
         other => Err(flags::usage(format!("unknown command `{other}`"))),

@@ -15,7 +15,7 @@ mod template;
 
 pub fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
-    let root = take_value(&mut args, "--root")?
+    let root = flags::take_value(&mut args, "--root")?
         .map(PathBuf::from)
         .unwrap_or_else(crate::project_root);
     let Some(name) = args.first().cloned() else {
@@ -178,18 +178,6 @@ fn scaffold(root: &Path, names: &Names) -> Result {
         ),
     )?;
     Ok(())
-}
-
-fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> {
-    let Some(at) = args.iter().position(|a| a == name) else {
-        return Ok(None);
-    };
-    if at + 1 >= args.len() {
-        return Err(usage(format!("{name} needs a value")));
-    }
-    let value = args.remove(at + 1);
-    args.remove(at);
-    Ok(Some(value))
 }
 
 fn read(path: &Path) -> Result<String> {

@@ -63,8 +63,8 @@ struct Options {
 pub fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let build = !flags::take_switch(&mut args, "--no-build");
-    let seconds = take_number(&mut args, "--seconds")?.unwrap_or(60);
-    let workers = take_number(&mut args, "--workers")?.unwrap_or(24);
+    let seconds = flags::take_number(&mut args, "--seconds")?.unwrap_or(60);
+    let workers = flags::take_number(&mut args, "--workers")?.unwrap_or(24);
     flags::reject_rest(&args)?;
     if seconds < 20 || workers < 4 {
         return Err(usage("soak needs --seconds >= 20 and --workers >= 4"));
@@ -95,18 +95,6 @@ pub fn run(args: &[String]) -> Result {
             _ = tokio::signal::ctrl_c() => Err(failed("interrupted; the server was stopped")),
         }
     })
-}
-
-fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<u64>> {
-    let Some(at) = args.iter().position(|a| a == name) else {
-        return Ok(None);
-    };
-    let value = args
-        .get(at + 1)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| usage(format!("{name} needs a number")))?;
-    args.drain(at..at + 2);
-    Ok(Some(value))
 }
 
 async fn soak(opts: &Options) -> Result {

@@ -53,7 +53,7 @@ where
             .verify(&token, state.policy())
             .await
             .map_err(|rejection| refuse(endpoint, &rejection))?;
-        // Checks that need more than the token and the policy (issue 6: single use, deployment
+        // Checks that need more than the token and the policy (single use, deployment
         // binding) run here, after the signature is known good and before the handler.
         state.guards().check(endpoint, &claims).await?;
         tracing::info!(

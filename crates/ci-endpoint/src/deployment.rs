@@ -1,4 +1,4 @@
-//! Which deployment this server runs in, from the variables the platform sets (`DESIGN.md` §4).
+//! Which deployment this server runs in, from the variables the platform sets (`CONTRACT.md` §6).
 //! The environment decides whether CI routes exist at all; the identity (commit, ref, pull
 //! request) is reported by health so a client knows it reached the preview of its own head commit.
 

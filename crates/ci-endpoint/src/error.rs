@@ -1,5 +1,5 @@
 //! The one error type of the kit and its endpoints. Its response bodies are the HTTP contract of
-//! `DESIGN.md` §2 byte for byte (clients and workflows match on them), and a 5xx body never says
+//! `CONTRACT.md` §2 byte for byte (clients and workflows match on them), and a 5xx body never says
 //! anything about the server's internals: the detail goes to the log, not to the caller.
 
 use axum::{

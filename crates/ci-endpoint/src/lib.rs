@@ -1,5 +1,5 @@
 //! The kit every CI-in-preview endpoint shares, so that no endpoint can be reached without the
-//! guard chain and every endpoint answers the HTTP contract of `DESIGN.md` §2 the same way.
+//! guard chain and every endpoint answers the HTTP contract of `CONTRACT.md` §2 the same way.
 //!
 //! The pieces, in the order a request meets them:
 //!

@@ -1,4 +1,4 @@
-//! The whole `ci-policy.toml` (`DESIGN.md` §3): which environments serve CI routes, which issuer
+//! The whole `ci-policy.toml` (`CONTRACT.md` §4): which environments serve CI routes, which issuer
 //! to trust, and one `[endpoints."NAME"]` table per endpoint. It is reviewed like code, so a
 //! mistake must stop the server at start-up with the offending key named, never be guessed around.
 

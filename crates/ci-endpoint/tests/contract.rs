@@ -1,4 +1,4 @@
-//! Every row of the HTTP contract (`DESIGN.md` §2), in the table's order, against the kit with a
+//! Every row of the HTTP contract (`CONTRACT.md` §2), in the table's order, against the kit with a
 //! test endpoint, bodies byte for byte. Each row is also shown to win over the rows below it
 //! (production before auth before body), which is what "checked in this order" means.
 

@@ -58,10 +58,10 @@ pub struct EndpointPolicy {
     /// Which claim the `workflows` entries are matched against.
     #[serde(default)]
     pub workflow_claim: WorkflowClaim,
-    /// Require a `jti` and refuse any second use of it (issue 6).
+    /// Require a `jti` and refuse any second use of it (replay protection).
     #[serde(default)]
     pub single_use: bool,
-    /// Accept a token only on the deployment of its own run's pull request or branch (issue 6).
+    /// Accept a token only on the deployment of its own run's pull request or branch.
     #[serde(default)]
     pub bind_deployment: bool,
 }

@@ -1,4 +1,4 @@
-//! The server's flags and environment (`DESIGN.md` §4), each flag with its variable, so a
+//! The server's flags and environment (`CONTRACT.md` §6), each flag with its variable, so a
 //! platform can configure it without a command line and a developer can override on one.
 
 use std::{net::SocketAddr, path::PathBuf};

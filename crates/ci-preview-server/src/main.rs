@@ -1,4 +1,4 @@
-//! `ci-preview-server`: composes the endpoint crates into one axum server (`DESIGN.md` §4).
+//! `ci-preview-server`: composes the endpoint crates into one axum server (`CONTRACT.md` §6).
 //!
 //! Start-up is ordered so that every configuration mistake is reported before anything is
 //! fetched or bound, and so that the first request pays nothing: policy, deployment, endpoints,

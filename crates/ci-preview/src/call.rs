@@ -17,7 +17,7 @@ use crate::poll::{Backoff, short};
 use crate::preview::{BypassArgs, Preview, describe_transport, http_client};
 use crate::token::{IdTokenArgs, MintError, Minter};
 
-/// The header the endpoints read the OIDC token from (DESIGN §2).
+/// The header the endpoints read the OIDC token from (`CONTRACT.md` §2).
 pub const TOKEN_HEADER: &str = "x-github-oidc-token";
 /// String values at least this long in an answer are masked in Actions logs.
 const MASK_MIN_LEN: usize = 16;

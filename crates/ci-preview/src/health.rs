@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::preview::{Preview, describe_transport};
 
-/// The health JSON (DESIGN §2). Unknown fields are ignored so the server can add more.
+/// The health JSON (`CONTRACT.md` §3). Unknown fields are ignored so the server can add more.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Health {
     pub status: String,

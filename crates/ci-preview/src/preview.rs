@@ -16,7 +16,7 @@ use crate::secret::Secret;
 
 /// The header Vercel's Protection Bypass for Automation reads.
 pub const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
-/// Every CI route lives under this prefix (DESIGN §2).
+/// Every CI route lives under this prefix (`CONTRACT.md` §2).
 pub const CI_PREFIX: &str = "/api/~/ci";
 
 /// The deployment-protection bypass, shared by every subcommand that talks to the preview.

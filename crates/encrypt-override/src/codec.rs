@@ -1,5 +1,5 @@
 //! The `vercel-flag-overrides` cookie codec, byte-compatible with the Flags SDK (`flags@4.3.1`
-//! `encryptOverrides` / `decryptOverrides`); the format is `../shared/interop/FORMAT.md`.
+//! `encryptOverrides` / `decryptOverrides`); the format is `CONTRACT.md` §5.
 //!
 //! A cookie is a JWE in compact serialization with `{"alg":"dir","enc":"A256GCM"}`: the 32-byte
 //! `FLAGS_SECRET` is the AES-256-GCM key itself, the AAD is the header segment as sent, and the
@@ -12,7 +12,7 @@
 //! comes from the kernel (`getrandom(2)`), which needs no seeding in a fresh process.
 //!
 //! Decryption exists for tests and for people debugging a cookie. It follows the SDK's checks
-//! (`FORMAT.md` §5) but is deliberately narrower where the SDK is merely permissive: only
+//! (`CONTRACT.md` §5) but is deliberately narrower where the SDK is merely permissive: only
 //! `dir`/`A256GCM` (jose would also take `A128CBC-HS256`, `A256KW`, `A256GCMKW`), strictly
 //! canonical base64url segments (the Node build tolerates padding and stray characters), and a
 //! numeric `exp` is required (the SDK accepts a token without one, which then never expires).
@@ -172,7 +172,7 @@ pub(crate) fn write_claims(
     write!(out, ",\"pur\":\"{PURPOSE}\",\"exp\":{exp}}}")
 }
 
-/// Length of the token for a claims set of `claims_len` bytes (`FORMAT.md` §1).
+/// Length of the token for a claims set of `claims_len` bytes (`CONTRACT.md` §5).
 pub fn token_len_for_claims(claims_len: usize) -> usize {
     FIXED_TOKEN_LEN + claims_len.saturating_mul(4).div_ceil(3)
 }
@@ -214,7 +214,7 @@ pub fn decrypt_overrides(token: &str, secret: &FlagsSecret, now: i64) -> Option<
 
 /// Debugging helper: decrypts a cookie with the current clock and says why it was refused.
 /// Accepts the bare token, `vercel-flag-overrides=<token>`, or a whole `Cookie` header, with
-/// surrounding whitespace, like `flags-sdk-check.mjs`.
+/// surrounding whitespace, like `interop/sdk-decrypt.mjs`.
 pub fn decrypt(cookie: &str, secret: &FlagsSecret) -> Result<Value, DecryptError> {
     decrypt_overrides_detailed(extract_token(cookie)?, secret, now_unix())
 }

@@ -4,7 +4,7 @@
 //!
 //! The kit has already refused production (404), bad tokens (401/403) and oversized or non-JSON
 //! bodies (413/400) by the time the handler runs; the handler then checks, in the contract's
-//! order (`DESIGN.md` §2): `flags` is an object (400), the cookie fits in a browser (400
+//! order (`CONTRACT.md` §2): `flags` is an object (400), the cookie fits in a browser (400
 //! `cookie_too_large`), the secret is configured (500 `misconfigured`).
 
 use std::ffi::OsString;

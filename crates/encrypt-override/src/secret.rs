@@ -1,10 +1,10 @@
 //! `FLAGS_SECRET`, the 32-byte key shared with the Flags SDK.
 //!
 //! The SDK decodes the secret with Node's lenient `Buffer.from(s, "base64url")`, so users write it
-//! in several shapes (see `FORMAT.md` §2 and the `secret_encoding_variants` vectors). We accept the
-//! same useful shapes (either alphabet, padding optional, surrounding whitespace) but refuse
-//! anything that is not base64 outright instead of imitating how Node skips garbage characters:
-//! a typo in a secret should stop the server at start-up, not yield a different key.
+//! in several shapes (see `CONTRACT.md` §5 and the `secret_encoding_variants` vectors). We
+//! accept the same useful shapes (either alphabet, padding optional, surrounding whitespace) but
+//! refuse anything that is not base64 outright instead of imitating how Node skips garbage
+//! characters: a typo in a secret should stop the server at start-up, not yield a different key.
 //!
 //! The raw bytes are zeroized on drop, and the AES key schedule built from them lives in
 //! aws-lc-owned memory, which aws-lc cleanses when it is freed.

@@ -1,4 +1,4 @@
-//! The endpoint through the real kit, one test per row of the contract table (`DESIGN.md` §2),
+//! The endpoint through the real kit, one test per row of the contract table (`CONTRACT.md` §2),
 //! plus the ordering between rows: production before auth, auth before body, body before size,
 //! size before the missing secret.
 

@@ -1,5 +1,5 @@
 //! The attacks and mistakes the smoke run sends to the real server, with the exact answer each
-//! must get (DESIGN §2). One table so that adding a case is one row.
+//! must get (`CONTRACT.md` §2). One table so that adding a case is one row.
 
 use ci_fixtures::{MockIssuer, TokenBuilder};
 
