@@ -142,14 +142,22 @@ command -v gh >/dev/null || build_from_source "the GitHub CLI (gh) is not instal
 # One API call lists every tag with the commit it points at (annotated tags dereferenced).
 tags=$(gh api --paginate "repos/$repository/tags?per_page=100" --jq '.[] | "\(.name) \(.commit.sha)"') ||
     die 1 "cannot list the tags of $repository (GitHub API); is GH_TOKEN set?"
-tag="" commit=""
+# The commit first (the ref itself, or the commit of the tag so named), then every tag at that
+# commit: a floating tag such as `v1` has no release of its own, but `v1.4.2` at the same commit has.
+commit=""
 while read -r name sha; do
     if [[ $name == "$ref" || $sha == "$ref" ]]; then
-        tag=$name commit=$sha
+        commit=$sha
         break
     fi
 done <<<"$tags"
-if [[ -z $tag ]]; then
+candidates=()
+if [[ -n $commit ]]; then
+    while read -r name sha; do
+        [[ $sha != "$commit" ]] || candidates+=("$name")
+    done <<<"$tags"
+fi
+if [[ ${#candidates[@]} -eq 0 ]]; then
     build_from_source "no release tag of $repository is or points at \`$ref\`"
 fi
 
@@ -167,14 +175,27 @@ fetch() {
     curl --silent --show-error --location --retry 3 --retry-connrefused --proto '=https,http' \
         --proto-redir '=https' --output "$2" --write-out '%{http_code}' "$1" || true
 }
-for file in "$asset" SHA256SUMS; do
-    status=$(fetch "$base/$tag/$file" "$work/$file")
+tag="" missing=()
+for candidate in "${candidates[@]}"; do
+    [[ $candidate =~ ^[A-Za-z0-9_.-]+$ ]] || continue
+    status=$(fetch "$base/$candidate/$asset" "$work/$asset")
     case $status in
-        200) ;;
-        404) build_from_source "release $tag has no asset $file" ;;
-        *) die 1 "downloading $base/$tag/$file failed (HTTP $status)" ;;
+        200) tag=$candidate && break ;;
+        404) missing+=("release $candidate has no asset $asset") ;;
+        *) die 1 "downloading $base/$candidate/$asset failed (HTTP $status)" ;;
     esac
 done
+if [[ -z $tag ]]; then
+    why="no usable tag at $commit"
+    [[ ${#missing[@]} -eq 0 ]] || why=$(printf '%s; ' "${missing[@]}")
+    build_from_source "${why%; }"
+fi
+status=$(fetch "$base/$tag/SHA256SUMS" "$work/SHA256SUMS")
+case $status in
+    200) ;;
+    404) build_from_source "release $tag has no asset SHA256SUMS" ;;
+    *) die 1 "downloading $base/$tag/SHA256SUMS failed (HTTP $status)" ;;
+esac
 
 # --- Verify: the checksum line for this asset, then the provenance attestation.
 expected=$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1; exit }' "$work/SHA256SUMS")

@@ -243,6 +243,33 @@ fn happy_path_installs_the_release_after_checksum_and_attestation() {
 }
 
 #[test]
+fn a_floating_tag_finds_the_release_at_its_commit() {
+    let setup = Setup::new().set("CI_PREVIEW_ACTION_REF", "v0");
+    std::fs::write(
+        setup.path("tags.txt"),
+        format!("v0 {COMMIT}\n{TAG} {COMMIT}\nv0.2.0 {}\n", "f".repeat(40)),
+    )
+    .unwrap();
+    let run = setup.run();
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr());
+    assert_eq!(setup.installed_says(), "ci-preview 0.3.0 (released)");
+    assert_eq!(
+        setup.release.requests(),
+        [
+            format!("/v0/{ASSET}"),
+            format!("/{TAG}/{ASSET}"),
+            format!("/{TAG}/SHA256SUMS")
+        ]
+    );
+    // Verified against the tag whose release workflow built it.
+    assert!(
+        setup
+            .read("gh.log")
+            .contains(&format!("--source-ref refs/tags/{TAG} "))
+    );
+}
+
+#[test]
 fn a_tag_ref_and_an_arm_runner_pick_that_release_and_asset() {
     let setup = Setup::new()
         .set("CI_PREVIEW_ACTION_REF", TAG)
