@@ -96,8 +96,11 @@ build_from_source() {
         echo "::warning title=ci-preview install::building from source in a job with id-token: write runs dependency code (build scripts) where it can mint OIDC tokens; build in a job without it and pass client-path" >&2
     fi
     local target=$install_dir/target
-    cargo build --release --locked -p ci-preview --manifest-path "$action_path/Cargo.toml" \
-        --target-dir "$target" >&2 || die 1 "cargo build -p ci-preview failed (output above)"
+    # From inside the action's tree, so rustup reads the action's rust-toolchain.toml, not the
+    # caller's.
+    (cd "$action_path" && cargo build --release --locked -p ci-preview \
+        --manifest-path "$action_path/Cargo.toml" --target-dir "$target" >&2) ||
+        die 1 "cargo build -p ci-preview failed (output above)"
     mkdir -p "$install_dir/bin"
     cp "$target/release/ci-preview" "$install_dir/bin/ci-preview"
     ready "$install_dir/bin/ci-preview" "built from source" source
@@ -106,16 +109,18 @@ build_from_source() {
 # --- The platform, in the release's asset names.
 os=${RUNNER_OS:-$(uname -s)}
 arch=${RUNNER_ARCH:-$(uname -m)}
-case ${os,,} in
+# `tr`, not ${var,,}: macOS ships bash 3.2.
+lower() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
+case $(lower "$os") in
     linux) os_name=linux ;;
     macos | darwin) os_name=macos ;;
     windows* | mingw* | msys* | cygwin*) os_name=windows ;;
-    *) os_name=${os,,} ;;
+    *) os_name=$(lower "$os") ;;
 esac
-case ${arch,,} in
+case $(lower "$arch") in
     x64 | x86_64 | amd64) arch_name=x86_64 ;;
     arm64 | aarch64) arch_name=aarch64 ;;
-    *) arch_name=${arch,,} ;;
+    *) arch_name=$(lower "$arch") ;;
 esac
 platform=$os_name-$arch_name
 if [[ " $RELEASED_PLATFORMS " != *" $platform "* ]]; then
