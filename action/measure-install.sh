@@ -10,7 +10,7 @@
 # Usage: action/measure-install.sh [BINARY] [RUNS]
 #   BINARY  the client to serve as the release asset [default: target/release/ci-preview]
 #   RUNS    how many installs to time [default: 10]
-# Needs bash, curl, sha256sum, python3 (the HTTP server).
+# Needs bash 5, curl, sha256sum, bc, python3 (the HTTP server).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
