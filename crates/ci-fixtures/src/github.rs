@@ -220,6 +220,18 @@ impl MockGitHub {
         ));
     }
 
+    /// A deployment of `sha` to `environment` created by another integration, `login` (e.g. a
+    /// hostile GitHub App with `deployments: write`); returns its id.
+    pub fn add_deployment_by(&self, sha: &str, environment: &str, login: &str) -> u64 {
+        let id = self.add_deployment(sha, environment);
+        let mut state = self.shared.state();
+        if let Some(deployment) = state.deployments.iter_mut().find(|d| d["id"] == id) {
+            deployment["creator"] = shapes::user(&self.shared.api, login, 4_242_424);
+            deployment["performed_via_github_app"] = Value::Null;
+        }
+        id
+    }
+
     /// A deployment of `sha` to `environment` (created now, by the Vercel app); returns its id.
     pub fn add_deployment(&self, sha: &str, environment: &str) -> u64 {
         let mut state = self.shared.state();

@@ -1,5 +1,6 @@
 //! Test fixtures shared by every crate's tests: a mock GitHub Actions OIDC issuer with a
-//! GitHub-shaped token builder, RSA test keys, and a mock GitHub API.
+//! GitHub-shaped token builder, RSA test keys, a mock GitHub API, and a mock of Vercel's
+//! Deployment Protection to put in front of a test preview.
 //!
 //! Dev-only: the keys here are test material and must never reach a release build, so this
 //! crate is only ever a `[dev-dependencies]` entry. Everything binds 127.0.0.1:0.
@@ -10,12 +11,14 @@
 pub mod github;
 pub mod issuer;
 pub mod keys;
+pub mod protection;
 pub mod redis;
 pub mod token;
 
 pub use github::{ApiFault, Mint, MockGitHub};
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
+pub use protection::DeploymentProtection;
 pub use token::{Alg, TokenBuilder};
 
 /// `repository` of default tokens.

@@ -7,13 +7,14 @@
 //!
 //! Outputs and the summary are files the runner names in `GITHUB_OUTPUT` / `GITHUB_STEP_SUMMARY`;
 //! their format is GitHub's documented one (`name=value`, or the heredoc form with a delimiter that
-//! cannot occur in the value).
+//! cannot occur in the value). Text that came from the network reaches these sinks only through
+//! `crate::untrusted`; as a second line of defence [`progress`] never lets a line start with `::`.
 
 use std::collections::hash_map::RandomState;
 use std::fs::OpenOptions;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{CliError, Result};
@@ -79,12 +80,81 @@ pub fn warning(message: &str) {
 }
 
 /// A plain progress line: no colours or spinners, so it reads the same in a CI log and a terminal.
+/// A line that would start with `::` is prefixed with `\` so it can never be a workflow command.
 pub fn progress(message: &str) {
-    eprintln!("{message}");
+    let mut stderr = std::io::stderr().lock();
+    for line in message.lines() {
+        let guard = if line.trim_start().starts_with("::") {
+            "\\"
+        } else {
+            ""
+        };
+        let _ = writeln!(stderr, "{guard}{line}");
+    }
+}
+
+/// The runner's files for variables and outputs (set by the runner in every step).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunnerFiles {
+    /// The file later steps' environment is read from (set by the runner).
+    #[arg(long = "github-env-file", env = "GITHUB_ENV", hide = true)]
+    pub runner_env: Option<PathBuf>,
+    /// The step outputs file (set by the runner).
+    #[arg(long = "github-output-file", env = "GITHUB_OUTPUT", hide = true)]
+    pub runner_output: Option<PathBuf>,
+}
+
+impl RunnerFiles {
+    pub fn env_file(&self) -> Result<&Path> {
+        present(self.runner_env.as_deref(), "GITHUB_ENV", "--github-env")
+    }
+
+    pub fn output_file(&self) -> Result<&Path> {
+        present(
+            self.runner_output.as_deref(),
+            "GITHUB_OUTPUT",
+            "--github-output",
+        )
+    }
+}
+
+fn present<'a>(path: Option<&'a Path>, var: &str, flag: &str) -> Result<&'a Path> {
+    path.filter(|p| !p.as_os_str().is_empty()).ok_or_else(|| {
+        CliError::missing_var(
+            var,
+            &format!("{flag} only works inside a GitHub Actions step"),
+        )
+    })
+}
+
+/// A variable or output name the runner's files can carry: `[A-Za-z_][A-Za-z0-9_-]*`.
+pub fn check_var_name(name: &str) -> Result<()> {
+    let mut bytes = name.bytes();
+    let valid = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(CliError::config(format!(
+            "{name:?} is not a valid variable name: use letters, digits, `_` and `-`, starting with a letter"
+        )))
+    }
 }
 
 /// Appends `name=value` to the outputs file, in the heredoc form when the value spans lines.
 pub fn write_output(path: &Path, name: &str, value: &str) -> Result<()> {
+    write_record(path, "GITHUB_OUTPUT", name, value)
+}
+
+/// Appends `name=value` to `$GITHUB_ENV` or `$GITHUB_OUTPUT` (both use the same format).
+pub fn write_var(path: &Path, name: &str, value: &str) -> Result<()> {
+    check_var_name(name)?;
+    write_record(path, "the runner's", name, value)
+}
+
+fn write_record(path: &Path, var: &str, name: &str, value: &str) -> Result<()> {
     if name.is_empty() || name.contains(['=', '\n', '\r', '<']) {
         return Err(CliError::config(format!("invalid output name {name:?}")));
     }
@@ -94,7 +164,7 @@ pub fn write_output(path: &Path, name: &str, value: &str) -> Result<()> {
     } else {
         format!("{name}={value}\n")
     };
-    append(path, "GITHUB_OUTPUT", &record)
+    append(path, var, &record)
 }
 
 /// Appends Markdown to the step summary file.
@@ -181,5 +251,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(write_output(&dir.path().join("o"), "a=b", "x").is_err());
         assert!(write_output(&dir.path().join("o"), "a\nb", "x").is_err());
+        assert!(write_var(&dir.path().join("o"), "1abc", "x").is_err());
+        assert!(write_var(&dir.path().join("o"), "A B", "x").is_err());
+        write_var(&dir.path().join("o"), "PREVIEW_TOKEN", "x").unwrap();
     }
 }

@@ -1,24 +1,116 @@
 //! `ci-preview call`: POSTs JSON to one CI endpoint with a fresh OIDC token.
 //!
-//! The audience comes from health's endpoint list (or `--audience`). A token is minted right before
-//! *every* attempt: tokens live about five minutes and the preview may have taken fifteen to come
-//! up. Network errors and 5xx answers are retried with backoff, a bounded number of times; a 4xx
-//! never is, because the same request gets the same answer, and its explanation names the fix.
+//! The audience comes from `--audience` (which wins) or health's endpoint list. Health is
+//! pull-request code, so an audience it announces is only minted for when it names the endpoint
+//! being called: an `https` URL whose path is exactly `/api/~/ci/<endpoint>`. Anything else (a
+//! cloud provider's audience, another endpoint) is refused before a token exists.
+//!
+//! A token is minted right before every attempt that reaches the preview: tokens live about five
+//! minutes and the preview may have taken fifteen to come up. Network errors and 5xx answers are
+//! retried with backoff, at most [`MAX_ATTEMPTS`] times, so a failing preview collects at most that
+//! many tokens; an attempt that never reached it (connection refused) keeps its token. A 4xx is
+//! never retried: the same request gets the same answer, and its explanation names the fix.
 
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::actions;
 use crate::error::{CliError, Result};
 use crate::health::{Health, Observation, probe, snippet};
 use crate::poll::{Backoff, short};
-use crate::preview::{BypassArgs, Preview, describe_transport, http_client};
+use crate::preview::{CI_PREFIX, Preview, describe_transport, http_client};
+use crate::protection::ProtectionArgs;
+use crate::secret::Secret;
 use crate::token::{IdTokenArgs, MintError, Minter};
+use crate::untrusted;
+
+mod explain;
+
+use explain::explain;
 
 /// The header the endpoints read the OIDC token from (`CONTRACT.md` §2).
 pub const TOKEN_HEADER: &str = "x-github-oidc-token";
+/// The most attempts (and so endpoint tokens) one call makes.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// A token minted for an attempt that never reached the preview is reused while younger than this.
+const REUSE_UNSENT: Duration = Duration::from_secs(60);
+
+/// How many times to try, and for which audience: shared by `call`, `smoke` and `flags`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CallArgs {
+    /// Audience to mint the endpoint's token for; wins over health. Pinning it removes the last
+    /// choice a hostile preview has [default: the endpoint's audience from health, accepted only
+    /// as https://…/api/~/ci/ENDPOINT].
+    #[arg(long, env = "CI_PREVIEW_AUDIENCE", value_name = "AUD")]
+    pub audience: Option<String>,
+    /// Attempts for network errors and 5xx answers, at most 5: waits 1 s, 2 s, 4 s, 8 s between
+    /// them, and each attempt that reaches the preview carries one fresh token, so a failing
+    /// preview gets at most N tokens (4xx answers are never retried).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=5), value_name = "N")]
+    pub attempts: u32,
+}
+
+impl CallArgs {
+    /// The audience to mint for: `--audience` as given, else health's after [`check_audience`].
+    pub async fn audience(
+        &self,
+        client: &reqwest::Client,
+        preview: &Preview,
+        endpoint: &str,
+        known: Option<&Health>,
+    ) -> Result<String> {
+        let audience = match self
+            .audience
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            Some(audience) => audience.to_owned(),
+            None => {
+                let announced = audience_from_health(client, preview, endpoint, known).await?;
+                check_audience(endpoint, &announced)?;
+                announced
+            }
+        };
+        if preview.guard().oidc_audience() == Some(audience.as_str()) {
+            return Err(CliError::config(format!(
+                "the endpoint audience {audience:?} equals the protection audience: Deployment \
+                 Protection would accept the endpoint's token and the endpoint the protection token; \
+                 give the Trusted Sources rule its own audience (--protection-audience)"
+            )));
+        }
+        Ok(audience)
+    }
+}
+
+/// Health may only name the endpoint itself: `https://ORIGIN/api/~/ci/ENDPOINT`, nothing more.
+pub fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
+    let endpoint = endpoint.trim_matches('/');
+    let expected_path = format!("{CI_PREFIX}/{endpoint}");
+    let fits = url::Url::parse(audience).is_ok_and(|url| {
+        url.scheme() == "https"
+            && url.as_str() == audience
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.host_str().is_some_and(|h| !h.is_empty())
+            && url.path() == expected_path
+    });
+    if fits {
+        return Ok(());
+    }
+    Err(CliError::check(format!(
+        "refusing to mint a token for the audience {} that the preview's health announces for \
+         {endpoint}: an endpoint's audience must be an https URL whose path is exactly \
+         {expected_path}. Pin the audience the endpoint's policy expects with --audience \
+         (CI_PREVIEW_AUDIENCE)",
+        untrusted::text(audience)
+    )))
+}
 /// String values at least this long in an answer are masked in Actions logs.
 const MASK_MIN_LEN: usize = 16;
 
@@ -33,33 +125,25 @@ pub struct Args {
     /// The JSON request body, or @FILE to read it from a file.
     #[arg(long, value_name = "JSON")]
     pub data: String,
-    /// Audience to mint the token for [default: the endpoint's audience from health].
-    #[arg(long, value_name = "AUD")]
-    pub audience: Option<String>,
-    /// Attempts for network errors and 5xx answers (4xx answers are never retried).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10), value_name = "N")]
-    pub attempts: u32,
     #[command(flatten)]
-    pub bypass: BypassArgs,
+    pub call: CallArgs,
+    #[command(flatten)]
+    pub protection: ProtectionArgs,
     #[command(flatten)]
     pub id_token: IdTokenArgs,
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let preview = crate::wait::preview_from(args.url.as_deref(), &args.bypass)?;
     let body = parse_data(&args.data)?;
     let client = http_client()?;
     // Fail on missing token variables before any network traffic.
     let minter = Minter::new(&args.id_token, client.clone())?;
-    let audience = match args
-        .audience
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        Some(audience) => audience.to_owned(),
-        None => audience_from_health(&client, &preview, &args.endpoint, None).await?,
-    };
+    let guard = std::sync::Arc::new(args.protection.guard(Some(&minter))?);
+    let preview = crate::wait::preview_from(args.url.as_deref(), guard)?;
+    let audience = args
+        .call
+        .audience(&client, &preview, &args.endpoint, None)
+        .await?;
     let called = call_endpoint(
         &client,
         &preview,
@@ -67,11 +151,10 @@ pub async fn run(args: Args) -> Result<()> {
         &args.endpoint,
         &audience,
         &body,
-        args.attempts,
+        args.call.attempts,
     )
     .await?;
-    // An endpoint's answer is secret-derived by design (that is why it lives on the preview).
-    mask_strings(&called.answer);
+    // Masked by call_endpoint; serde_json escapes every control character inside strings.
     println!("{}", called.answer);
     Ok(())
 }
@@ -113,7 +196,8 @@ pub async fn audience_from_health(
     };
     let info = health.endpoint(endpoint).ok_or_else(|| {
         CliError::check(format!(
-            "{endpoint} is not served by {} (health lists: {})",
+            "{} is not served by {} (health lists: {})",
+            untrusted::text(endpoint),
             preview.origin(),
             health.endpoint_names()
         ))
@@ -134,7 +218,7 @@ pub struct Called {
     pub attempts: u32,
 }
 
-/// POSTs `body` to the endpoint, minting a fresh token before each attempt.
+/// POSTs `body` to the endpoint, with a fresh token for each attempt that reaches it.
 pub async fn call_endpoint(
     client: &reqwest::Client,
     preview: &Preview,
@@ -145,9 +229,12 @@ pub async fn call_endpoint(
     attempts: u32,
 ) -> Result<Called> {
     let url = preview.endpoint_url(endpoint);
+    let attempts = attempts.clamp(1, MAX_ATTEMPTS);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
     let mut last = String::new();
-    for attempt in 1..=attempts.max(1) {
+    // A token whose request never reached the preview (it is still unseen by anyone).
+    let mut unsent: Option<(Instant, Secret)> = None;
+    for attempt in 1..=attempts {
         if attempt > 1 {
             let delay = backoff.next_delay();
             actions::progress(&format!(
@@ -156,21 +243,25 @@ pub async fn call_endpoint(
             ));
             tokio::time::sleep(delay).await;
         }
-        let token = match minter.mint(audience).await {
-            Ok(token) => token,
-            Err(MintError::Transient(why)) => {
-                last = format!("minting a token failed: {why}");
-                continue;
-            }
-            Err(MintError::Fatal(err)) => return Err(err),
+        let token = match unsent.take() {
+            Some((at, token)) if at.elapsed() < REUSE_UNSENT => token,
+            _ => match minter.mint(audience).await {
+                Ok(token) => token,
+                Err(MintError::Transient(why)) => {
+                    last = format!("minting a token failed: {why}");
+                    continue;
+                }
+                Err(MintError::Fatal(err)) => return Err(err),
+            },
         };
+        let minted_at = Instant::now();
         actions::mask(token.expose());
         let mut token_header = HeaderValue::from_str(token.expose())
             .map_err(|_| CliError::check("the minted token is not a valid header value"))?;
         token_header.set_sensitive(true);
         let sent = client
             .post(url.clone())
-            .headers(preview.headers()?)
+            .headers(preview.headers().await?)
             .header(TOKEN_HEADER, token_header)
             .header(CONTENT_TYPE, "application/json")
             .body(body.to_string())
@@ -180,6 +271,9 @@ pub async fn call_endpoint(
             Ok(response) => response,
             Err(err) => {
                 last = format!("POST {url}: {}", describe_transport(&err));
+                if err.is_connect() {
+                    unsent = Some((minted_at, token));
+                }
                 continue;
             }
         };
@@ -195,9 +289,11 @@ pub async fn call_endpoint(
             }
         };
         if (200..300).contains(&status) {
-            let answer = serde_json::from_slice(&bytes).map_err(|_| {
+            let answer: Value = serde_json::from_slice(&bytes).map_err(|_| {
                 CliError::check(format!("{endpoint} answered HTTP {status} but not JSON"))
             })?;
+            // Secret-derived by design: masked before anything else can print it.
+            mask_strings(&answer);
             actions::progress(&format!(
                 "{endpoint} answered HTTP {status} (attempt {attempt})"
             ));
@@ -224,68 +320,6 @@ fn error_code(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Turns a refusal into a message that names the likely fix.
-pub fn explain(endpoint: &str, audience: &str, status: u16, body: &[u8]) -> CliError {
-    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let reason = json["reason"].as_str().unwrap_or_default();
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    match status {
-        401 => {
-            let workflow = var("GITHUB_WORKFLOW_REF");
-            let entry = workflow
-                .as_deref()
-                .map(|w| w.split('@').next().unwrap_or(w));
-            let event = var("GITHUB_EVENT_NAME");
-            CliError::check(format!("{endpoint} refused the token (HTTP 401 unauthorized)")).with_hint(format!(
-                "The server logs which check failed. Likely causes:\n\
-                 - audience mismatch: the token was minted for {audience:?}; the endpoint's `audience` in \
-                 ci-policy.toml must be exactly that (drop --audience to use the one health reports);\n\
-                 - workflow not allowlisted: add {:?} to the endpoint's `workflows` in ci-policy.toml \
-                 (this run's workflow_ref: {});\n\
-                 - event not allowed: this run's event is {} (pull_request_target, workflow_run and \
-                 issue_comment need an explicit `events` entry);\n\
-                 - a pinned repository_id/repository_owner_id that differs, or a runner clock over 60 s off.",
-                entry.unwrap_or("OWNER/REPO/.github/workflows/FILE.yaml"),
-                workflow.as_deref().unwrap_or("unknown"),
-                event.as_deref().unwrap_or("unknown"),
-            ))
-        }
-        403 if reason == "repo_mismatch" => CliError::check(format!(
-            "{endpoint} refused this repository (HTTP 403 repo_mismatch): {} is not in the endpoint's \
-             `repositories` in ci-policy.toml (runs from forks are refused by design)",
-            var("GITHUB_REPOSITORY").unwrap_or_else(|| "this repository".to_owned())
-        )),
-        403 => CliError::check(format!(
-            "{endpoint} answered HTTP 403 forbidden: {}",
-            snippet(body)
-        )),
-        404 => CliError::check(format!(
-            "{endpoint} answered HTTP 404: this deployment does not serve it (production, where CI routes \
-             answer 404, or a deployment built before the endpoint existed)"
-        )),
-        413 => CliError::check(format!(
-            "{endpoint} refused the body as too large (HTTP 413): send less data"
-        )),
-        400 if reason == "cookie_too_large" => CliError::check(format!(
-            "{endpoint} refused the request (HTTP 400 cookie_too_large): the overrides would make a cookie \
-             over 4096 bytes, which browsers drop; send fewer or shorter flags"
-        )),
-        400 => CliError::check(format!(
-            "{endpoint} refused the request body (HTTP 400: {}): it must be a JSON object with the fields \
-             the endpoint expects",
-            snippet(body)
-        )),
-        500 if json["error"] == "misconfigured" => CliError::check(format!(
-            "{endpoint} is misconfigured on the preview (HTTP 500): its secret is not set in the deployment's \
-             environment; set it for the preview environment and redeploy"
-        )),
-        _ => CliError::check(format!(
-            "{endpoint} answered HTTP {status}: {}",
-            snippet(body)
-        )),
-    }
-}
-
 /// Masks every long string in an answer (cookies, tokens) before it is printed.
 pub fn mask_strings(value: &Value) {
     match value {
@@ -308,29 +342,28 @@ mod tests {
     }
 
     #[test]
-    fn explanations_name_the_fix() {
-        let err = explain(
-            "flags/encrypt-override",
-            "aud",
-            401,
-            br#"{"error":"unauthorized"}"#,
-        );
-        let text = err.to_string();
-        assert!(
-            text.contains("audience mismatch") && text.contains("\"aud\""),
-            "{text}"
-        );
-        assert!(text.contains("workflows"), "{text}");
-        let err = explain(
-            "x",
-            "aud",
-            403,
-            br#"{"error":"forbidden","reason":"repo_mismatch"}"#,
-        );
-        assert!(err.message.contains("repositories"), "{}", err.message);
-        let err = explain("x", "aud", 404, b"Not Found");
-        assert!(err.message.contains("production"), "{}", err.message);
-        let err = explain("x", "aud", 500, br#"{"error":"misconfigured"}"#);
-        assert!(err.message.contains("secret is not set"), "{}", err.message);
+    fn only_the_endpoints_own_audience_is_minted_from_health() {
+        let endpoint = "flags/encrypt-override";
+        for good in [
+            "https://v0.app/api/~/ci/flags/encrypt-override",
+            "https://preview-x.vercel.app:8443/api/~/ci/flags/encrypt-override",
+        ] {
+            assert!(check_audience(endpoint, good).is_ok(), "{good}");
+        }
+        for bad in [
+            "sts.amazonaws.com",
+            "https://github.com/octo-org",
+            "api://AzureADTokenExchange",
+            "http://v0.app/api/~/ci/flags/encrypt-override",
+            "https://v0.app/api/~/ci/flags/other",
+            "https://v0.app/api/~/ci/flags/encrypt-override/x",
+            "https://v0.app/api/~/ci/flags/encrypt-override?x=1",
+            "https://v0.app/api/~/ci/flags/../flags/encrypt-override",
+            "https://u@v0.app/api/~/ci/flags/encrypt-override",
+            "HTTPS://V0.APP/api/~/ci/flags/encrypt-override",
+        ] {
+            let err = check_audience(endpoint, bad).unwrap_err();
+            assert!(err.message.contains("--audience"), "{bad}: {}", err.message);
+        }
     }
 }

@@ -5,6 +5,11 @@
 //! `success`: `environment_url`, else `target_url`); the pull request's comments by the deploy bot
 //! matching `--comment-pattern`. The API sources are polled with backoff (up to 15 s apart) while
 //! nothing is found, honouring GitHub's rate-limit headers, until `--timeout`.
+//!
+//! Whoever can deploy or comment can name a URL, and the bypass secret and tokens follow it. So a
+//! deployment (API or event) only counts when its creator is the deploy integration the user runs
+//! (`--deployment-creator`, default `vercel[bot]`), and every discovered URL must pass the host
+//! allowlist (`crate::hosts`). Only `--url`/`PREVIEW_URL` is trusted as given.
 
 use std::time::Duration;
 
@@ -13,8 +18,10 @@ use regex::Regex;
 use crate::actions;
 use crate::error::{CliError, Result};
 use crate::github::{ApiError, GitHub, GitHubArgs};
+use crate::hosts::{AllowHosts, HostArgs};
 use crate::poll::{Backoff, Deadline, short};
 use crate::preview::parse_preview_url;
+use crate::untrusted;
 
 mod sources;
 
@@ -34,6 +41,18 @@ pub struct DiscoverArgs {
     /// Deployment environment to pick when several projects deploy (e.g. "Preview – web").
     #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
+    /// Login of the integration whose deployments count (`NAME` also matches `NAME[bot]`).
+    /// Repeatable; the variable is comma-separated. Deployments by anyone else are ignored.
+    #[arg(
+        long = "deployment-creator",
+        env = "CI_PREVIEW_DEPLOYMENT_CREATOR",
+        value_delimiter = ',',
+        default_value = DEFAULT_COMMENT_AUTHOR,
+        value_name = "LOGIN"
+    )]
+    pub deployment_creators: Vec<String>,
+    #[command(flatten)]
+    pub hosts: HostArgs,
     /// Login of the bot whose pull-request comment carries the preview URL.
     #[arg(long, default_value = DEFAULT_COMMENT_AUTHOR, value_name = "LOGIN")]
     pub comment_author: String,
@@ -90,16 +109,29 @@ pub async fn find(
     if let Some(url) = args.url.as_deref().filter(|u| !u.trim().is_empty()) {
         return found(url, "--url/PREVIEW_URL".to_owned(), sha);
     }
+    let hosts = AllowHosts::new(&args.hosts)?;
+    let allowed = |found: Found| -> Result<Found> {
+        hosts.check(&parse_preview_url(&found.url)?, &found.source)?;
+        Ok(found)
+    };
     if let Some(status) = &event.deployment_status {
         let wanted = args.environment.as_deref();
-        if wanted.is_none_or(|want| status.environment.as_deref() == Some(want)) {
-            let environment = status.environment.as_deref().unwrap_or("unnamed");
+        let creator = status.creator.as_deref();
+        let by_creator = creator.is_some_and(|login| creator_matches(args, login));
+        if !by_creator {
+            actions::progress(&format!(
+                "the deployment_status event is for a deployment by {}, not {}: asking the Deployments API",
+                untrusted::text(creator.unwrap_or("an unknown creator")),
+                args.deployment_creators.join(", ")
+            ));
+        } else if wanted.is_none_or(|want| status.environment.as_deref() == Some(want)) {
+            let environment = untrusted::text(status.environment.as_deref().unwrap_or("unnamed"));
             return match (status.state.as_str(), status.url()) {
-                ("success", Some(url)) => found(
+                ("success", Some(url)) => allowed(found(
                     url,
                     format!("the deployment_status event (environment {environment:?})"),
                     sha,
-                ),
+                )?),
                 ("success", None) => Err(CliError::check(
                     "the deployment_status event has neither environment_url nor target_url",
                 )),
@@ -108,15 +140,17 @@ pub async fn find(
                     status.state
                 ))),
                 (state, _) => Err(CliError::config(format!(
-                    "this deployment_status event is `{state}`, not `success`: add \
-                     `if: github.event.deployment_status.state == 'success'` to the job"
+                    "this deployment_status event is `{}`, not `success`: add \
+                     `if: github.event.deployment_status.state == 'success'` to the job",
+                    untrusted::text(state)
                 ))),
             };
+        } else {
+            actions::progress(&format!(
+                "the deployment_status event is for environment {}, not {wanted:?}: asking the Deployments API",
+                untrusted::text(status.environment.as_deref().unwrap_or(""))
+            ));
         }
-        actions::progress(&format!(
-            "the deployment_status event is for environment {:?}, not {wanted:?}: asking the Deployments API",
-            status.environment.as_deref().unwrap_or("")
-        ));
     }
 
     let pr = args.pr.or(event.pr_number);
@@ -141,7 +175,7 @@ pub async fn find(
     let mut last_printed: Option<(String, Duration)> = None;
     loop {
         let (delay, note) = match round(&github, args, &pattern, pr, &mut sha).await {
-            Ok(Round::Found(found)) => return Ok(found),
+            Ok(Round::Found(found)) => return allowed(found),
             Ok(Round::NotYet(note)) => (backoff.next_delay(), note),
             Err(ApiError::Fatal(err)) => return Err(err),
             Err(ApiError::Transient(why)) => (backoff.next_delay(), why),
@@ -181,14 +215,17 @@ async fn round(
         && let Some(number) = pr
     {
         let pull = github.pull_request(number).await?;
-        actions::progress(&format!(
-            "pull request #{number} head: {} (pulls API)",
-            pull.head.sha
-        ));
-        *sha = Some(pull.head.sha);
+        let head = untrusted::commit(&pull.head.sha).ok_or_else(|| {
+            ApiError::Fatal(CliError::check(format!(
+                "the pulls API gave #{number} a head that is not a commit id: {}",
+                untrusted::text(&pull.head.sha)
+            )))
+        })?;
+        actions::progress(&format!("pull request #{number} head: {head} (pulls API)"));
+        *sha = Some(head);
     }
     if let Some(commit) = sha.as_deref() {
-        match sources::from_deployments(github, commit, args.environment.as_deref()).await? {
+        match sources::from_deployments(github, args, commit).await? {
             Some(Round::Found(found)) => return Ok(Round::Found(found)),
             // Deployments exist and are still running: waiting for them beats a comment's alias.
             Some(Round::NotYet(note)) => return Ok(Round::NotYet(note)),
@@ -216,12 +253,25 @@ async fn round(
     Ok(Round::NotYet(notes.join("; ")))
 }
 
+/// Whether `login` is one of the deployment creators the user trusts (`NAME` or `NAME[bot]`).
+pub(crate) fn creator_matches(args: &DiscoverArgs, login: &str) -> bool {
+    args.deployment_creators
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .any(|c| login.eq_ignore_ascii_case(c) || login.eq_ignore_ascii_case(&format!("{c}[bot]")))
+}
+
 pub(crate) fn found(url: &str, source: String, sha: Option<String>) -> Result<Found> {
     let origin = parse_preview_url(url)?
         .as_str()
         .trim_end_matches('/')
         .to_owned();
-    actions::progress(&format!("preview URL from {source}: {origin}"));
+    actions::progress(&format!(
+        "preview URL from {}: {}",
+        untrusted::text(&source),
+        untrusted::text(&origin)
+    ));
     Ok(Found {
         url: origin,
         source,

@@ -25,6 +25,8 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeploymentStatusEvent {
     pub state: String,
+    /// `deployment.creator.login`: who made the deployment (the trust decision of `discover`).
+    pub creator: Option<String>,
     pub environment: Option<String>,
     pub environment_url: Option<String>,
     pub target_url: Option<String>,
@@ -74,6 +76,7 @@ impl Event {
         .filter(|s| s.is_object())
         .map(|status| DeploymentStatusEvent {
             state: text(&status["state"]).unwrap_or_default(),
+            creator: text(&payload["deployment"]["creator"]["login"]),
             environment: text(&status["environment"])
                 .or_else(|| text(&payload["deployment"]["environment"])),
             environment_url: text(&status["environment_url"]),

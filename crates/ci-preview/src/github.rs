@@ -268,6 +268,7 @@ impl GitHub {
             .ok()
             .and_then(|v| v["message"].as_str().map(str::to_owned))
             .unwrap_or_else(|| body.chars().take(200).collect());
+        let message = crate::untrusted::text(&message);
         if (status == 403 || status == 429)
             && let Some(wait) = rate_limit_wait(headers, &message)
         {

@@ -4,10 +4,14 @@
 //! stale branch alias is not mistaken for the new deployment) and each endpoint's audience (so the
 //! client mints the right token). Every way the probe can go wrong maps to an [`Observation`] with
 //! a sentence that names the likely fix; `wait` prints them as progress and in its timeout error.
+//! Health is pull-request code, so [`probe`] passes every string it keeps through
+//! `crate::untrusted` (and a `commit` that is not 40 hex digits counts as unreported).
 
 use serde::Deserialize;
 
 use crate::preview::{Preview, describe_transport};
+use crate::protection::Guard;
+use crate::untrusted;
 
 /// The health JSON (`CONTRACT.md` §3). Unknown fields are ignored so the server can add more.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -53,11 +57,58 @@ impl Health {
         if self.endpoints.is_empty() {
             return "none".to_owned();
         }
-        self.endpoints
+        let names = self
+            .endpoints
             .iter()
             .map(|e| e.name.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        untrusted::text(&names)
+    }
+
+    /// Makes the fields the client prints inert, and drops a commit that is not a full SHA.
+    fn sanitized(mut self) -> Self {
+        self.commit = self.commit.as_deref().and_then(untrusted::commit);
+        self.environment = self.environment.as_deref().map(untrusted::text);
+        self.git_ref = self.git_ref.as_deref().map(untrusted::text);
+        self.pull_request = self.pull_request.as_deref().map(untrusted::text);
+        self
+    }
+}
+
+/// What the request carried past Deployment Protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Nothing,
+    Bypass,
+    Oidc,
+}
+
+impl Sent {
+    pub fn of(guard: &Guard) -> Self {
+        match guard {
+            Guard::None => Self::Nothing,
+            Guard::Bypass(_) => Self::Bypass,
+            Guard::Oidc(_) => Self::Oidc,
+        }
+    }
+
+    fn fix(self) -> &'static str {
+        match self {
+            Self::Bypass => {
+                "the bypass secret was rejected: set DEPLOYMENT_PROTECTION_BYPASS to the project's \
+                 current \"Protection Bypass for Automation\" secret"
+            }
+            Self::Oidc => {
+                "the OIDC token was rejected: check the project's Trusted Sources rule (issuer \
+                 https://token.actions.githubusercontent.com, the --protection-audience, and the \
+                 pinned repository_id and workflow_ref must match this run)"
+            }
+            Self::Nothing => {
+                "the deployment is protected: add `permissions: id-token: write` and a Trusted \
+                 Sources rule (--protection oidc), or set DEPLOYMENT_PROTECTION_BYPASS"
+            }
+        }
     }
 }
 
@@ -66,10 +117,10 @@ impl Health {
 pub enum Observation {
     /// 200 with health JSON (the commit is judged by the caller).
     Healthy(Health),
-    /// 401: Vercel's deployment protection stopped the request.
-    Unauthorized { bypass_sent: bool },
+    /// 401: Vercel's deployment protection stopped the request; `sent` is what was offered.
+    Unauthorized { sent: Sent },
     /// 3xx: most likely protection sending a browser to log in.
-    Redirect { location: String },
+    Redirect { location: String, sent: Sent },
     /// 404: no CI routes here, or the deployment does not exist (yet).
     NotFound { vercel_error: Option<String> },
     /// 200 but not health JSON.
@@ -89,18 +140,10 @@ impl Observation {
                 health.commit.as_deref().unwrap_or("an unknown commit"),
                 health.environment.as_deref().unwrap_or("unknown")
             ),
-            Self::Unauthorized { bypass_sent: true } => {
-                "401: the protection bypass was rejected: set DEPLOYMENT_PROTECTION_BYPASS \
-                to the project's current \"Protection Bypass for Automation\" secret"
-                    .to_owned()
-            }
-            Self::Unauthorized { bypass_sent: false } => {
-                "401: the deployment is protected: set DEPLOYMENT_PROTECTION_BYPASS \
-                (the project's \"Protection Bypass for Automation\" secret) for this step"
-                    .to_owned()
-            }
-            Self::Redirect { location } => format!(
-                "redirected to {location}: deployment protection wants a login; set DEPLOYMENT_PROTECTION_BYPASS"
+            Self::Unauthorized { sent } => format!("401: {}", sent.fix()),
+            Self::Redirect { location, sent } => format!(
+                "redirected to {location}: Deployment Protection wants a login; {}",
+                sent.fix()
             ),
             Self::NotFound {
                 vercel_error: Some(code),
@@ -127,7 +170,7 @@ impl Observation {
 
 /// GETs the health route once.
 pub async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
-    let headers = match preview.headers() {
+    let headers = match preview.headers().await {
         Ok(headers) => headers,
         Err(err) => return Observation::Unreachable(err.message),
     };
@@ -146,7 +189,7 @@ pub async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
             .headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+            .map(untrusted::text)
     };
     let content_type = header("content-type").unwrap_or_else(|| "no content-type".to_owned());
     let location = header("location");
@@ -157,17 +200,18 @@ pub async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
     };
     match status {
         200 => match serde_json::from_slice::<Health>(&body) {
-            Ok(health) => Observation::Healthy(health),
+            Ok(health) => Observation::Healthy(Health::sanitized(health)),
             Err(_) => Observation::NotHealth {
                 status,
                 content_type,
             },
         },
         401 => Observation::Unauthorized {
-            bypass_sent: preview.has_bypass(),
+            sent: Sent::of(preview.guard()),
         },
         300..=399 => Observation::Redirect {
             location: location.unwrap_or_else(|| "nowhere".to_owned()),
+            sent: Sent::of(preview.guard()),
         },
         404 => Observation::NotFound { vercel_error },
         _ => Observation::Status {
@@ -177,7 +221,7 @@ pub async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
     }
 }
 
-/// The start of a response body, on one line, for an error message.
+/// The start of a response body, on one inert line, for an error message.
 pub fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -185,7 +229,7 @@ pub fn snippet(body: &[u8]) -> String {
     if one_line.chars().count() > 200 {
         out.push('…');
     }
-    out
+    untrusted::text(&out)
 }
 
 /// Does the preview serve `expected`? Case-insensitive; a short SHA (≥ 7) matches as a prefix.
@@ -234,14 +278,21 @@ mod tests {
     #[test]
     fn explanations_name_the_fix() {
         assert!(
-            Observation::Unauthorized { bypass_sent: true }
+            Observation::Unauthorized { sent: Sent::Bypass }
                 .describe()
-                .contains("bypass was rejected")
+                .contains("bypass secret was rejected")
         );
         assert!(
-            Observation::Unauthorized { bypass_sent: false }
+            Observation::Unauthorized {
+                sent: Sent::Nothing
+            }
+            .describe()
+            .contains("set DEPLOYMENT_PROTECTION_BYPASS")
+        );
+        assert!(
+            Observation::Unauthorized { sent: Sent::Oidc }
                 .describe()
-                .contains("set DEPLOYMENT_PROTECTION_BYPASS")
+                .contains("Trusted Sources rule")
         );
         assert!(
             Observation::NotFound { vercel_error: None }

@@ -11,14 +11,19 @@ mod call;
 mod discover;
 mod error;
 mod event;
+mod flags;
 mod github;
 mod health;
+mod hosts;
 mod jwe;
 mod poll;
 mod preview;
+mod protection;
 mod secret;
 mod smoke;
+mod storage_state;
 mod token;
+mod untrusted;
 mod wait;
 
 use std::process::ExitCode;
@@ -32,8 +37,14 @@ Exit status: 0 success; 1 the check failed (refused, timed out, malformed answer
 2 usage or configuration error (the message names the fix).
 
 Reads the standard GitHub Actions variables (GITHUB_ACTIONS, GITHUB_API_URL, GITHUB_REPOSITORY,
-GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
-ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN) and DEPLOYMENT_PROTECTION_BYPASS.
+GITHUB_REPOSITORY_OWNER, GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_OUTPUT,
+GITHUB_ENV, GITHUB_STEP_SUMMARY, RUNNER_TEMP, ACTIONS_ID_TOKEN_REQUEST_URL,
+ACTIONS_ID_TOKEN_REQUEST_TOKEN), DEPLOYMENT_PROTECTION_BYPASS / VERCEL_AUTOMATION_BYPASS_SECRET
+and the CI_PREVIEW_* variables each flag names.
+
+Secrets and tokens go only to the preview: a URL given with --url/PREVIEW_URL, or a discovered one
+whose deployment was made by --deployment-creator (default vercel[bot]) and whose host passes
+--allow-host (always *.vercel.app). Text from the network is printed as one inert line.
 Inside Actions, workflow commands (::add-mask::, ::error::) go to stderr, so stdout can be captured.";
 
 #[derive(Debug, Parser)]
@@ -55,6 +66,8 @@ enum Command {
     Call(call::Args),
     /// Discover, wait, call flags/encrypt-override and check the cookie; write outputs and a summary.
     Smoke(smoke::Args),
+    /// Get a flag-override cookie for e2e tests: Playwright storageState, $GITHUB_ENV or stdout.
+    Flags(flags::Args),
 }
 
 impl Command {
@@ -65,6 +78,7 @@ impl Command {
             Self::Wait(_) => "wait",
             Self::Call(_) => "call",
             Self::Smoke(_) => "smoke",
+            Self::Flags(_) => "flags",
         }
     }
 }
@@ -93,6 +107,7 @@ fn main() -> ExitCode {
             Command::Wait(args) => wait::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Smoke(args) => smoke::run(args).await,
+            Command::Flags(args) => flags::run(args).await,
         }
     });
     match outcome {

@@ -68,6 +68,13 @@ impl Deadline {
     }
 }
 
+/// Seconds since the epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// `12s`, `2m 05s`: short durations for progress lines.
 pub fn short(duration: Duration) -> String {
     let secs = duration.as_secs();

@@ -1,50 +1,35 @@
-//! The preview deployment as a target: its validated base URL, the protection-bypass header, and
-//! the HTTP client every request to it goes through.
+//! The preview deployment as a target: its validated base URL, the Deployment Protection guard
+//! that goes with every request to it, and the HTTP client those requests go through.
 //!
 //! Two rules keep secrets where they belong. The client never follows redirects (a redirect to a
-//! login page would carry the bypass header and the OIDC token to another host), and it refuses
+//! login page would carry the bypass header or the OIDC token to another host), and it refuses
 //! plain `http://` except to a loopback address (a test server or a local `ci-preview-server`).
+//! A `Preview` is only ever built from a URL the user gave (`--url`, `PREVIEW_URL`) or one that
+//! discovery checked against the host allowlist (`crate::hosts`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use url::Url;
 
 use crate::error::{CliError, Result};
-use crate::secret::Secret;
+use crate::protection::Guard;
 
-/// The header Vercel's Protection Bypass for Automation reads.
-pub const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
 /// Every CI route lives under this prefix (`CONTRACT.md` §2).
 pub const CI_PREFIX: &str = "/api/~/ci";
-
-/// The deployment-protection bypass, shared by every subcommand that talks to the preview.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BypassArgs {
-    /// Vercel "Protection Bypass for Automation" secret, sent as x-vercel-protection-bypass.
-    #[arg(
-        long = "protection-bypass",
-        env = "DEPLOYMENT_PROTECTION_BYPASS",
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
-    pub bypass: Option<Secret>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Preview {
     base: Url,
-    bypass: Option<Secret>,
+    guard: Arc<Guard>,
 }
 
 impl Preview {
-    pub fn new(url: &str, bypass: Option<Secret>) -> Result<Self> {
+    pub fn new(url: &str, guard: Arc<Guard>) -> Result<Self> {
         let base = parse_preview_url(url)?;
-        Ok(Self {
-            base,
-            bypass: bypass.filter(|b| !b.is_empty()),
-        })
+        Ok(Self { base, guard })
     }
 
     /// The origin, without a trailing slash: what `discover` prints and `smoke` outputs.
@@ -52,8 +37,12 @@ impl Preview {
         self.base.as_str().trim_end_matches('/').to_owned()
     }
 
-    pub fn has_bypass(&self) -> bool {
-        self.bypass.is_some()
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     pub fn health_url(&self) -> Url {
@@ -71,21 +60,9 @@ impl Preview {
         url
     }
 
-    /// Headers sent on every request to the preview: the bypass, marked sensitive so no debug
-    /// output of the request ever shows it.
-    pub fn headers(&self) -> Result<HeaderMap> {
-        let mut headers = HeaderMap::new();
-        if let Some(bypass) = &self.bypass {
-            let mut value = HeaderValue::from_str(bypass.expose().trim()).map_err(|_| {
-                CliError::config(
-                    "DEPLOYMENT_PROTECTION_BYPASS contains characters a header cannot carry: \
-                     copy the secret again from the project's Deployment Protection settings",
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert(BYPASS_HEADER, value);
-        }
-        Ok(headers)
+    /// Headers sent on every request to the preview: the protection header, if any.
+    pub async fn headers(&self) -> Result<HeaderMap> {
+        self.guard.headers().await
     }
 }
 
@@ -198,7 +175,7 @@ mod tests {
 
     #[test]
     fn builds_ci_urls() {
-        let preview = Preview::new("https://x.vercel.app/", None).unwrap();
+        let preview = Preview::new("https://x.vercel.app/", Arc::new(Guard::None)).unwrap();
         assert_eq!(preview.origin(), "https://x.vercel.app");
         assert_eq!(
             preview.health_url().as_str(),
@@ -208,12 +185,5 @@ mod tests {
             preview.endpoint_url("/flags/encrypt-override").as_str(),
             "https://x.vercel.app/api/~/ci/flags/encrypt-override"
         );
-    }
-
-    #[test]
-    fn empty_bypass_is_no_bypass() {
-        let preview = Preview::new("https://x.vercel.app", Some(Secret::new(" "))).unwrap();
-        assert!(!preview.has_bypass());
-        assert!(preview.headers().unwrap().is_empty());
     }
 }

@@ -3,22 +3,26 @@
 //! discover → wait (for the discovered head commit) → call `flags/encrypt-override` with
 //! `{"flags":{"ciInPreviewSmoke":true}}` → check the cookie is a well-formed JWE → mask it →
 //! `preview-url` and `cookie-length` to `$GITHUB_OUTPUT` → a Markdown table to
-//! `$GITHUB_STEP_SUMMARY` (also when a step fails, saying which one and why).
+//! `$GITHUB_STEP_SUMMARY` (also when a step fails, saying which one and why). Every string from the
+//! network enters the summary through `untrusted::markdown`, so it renders as plain text.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::actions;
-use crate::call::{audience_from_health, call_endpoint};
+use crate::call::{CallArgs, call_endpoint};
 use crate::discover::{DiscoverArgs, abbrev, find};
 use crate::error::{CliError, Result};
 use crate::github::GitHubArgs;
 use crate::poll::{Deadline, short};
-use crate::preview::{BypassArgs, Preview, http_client};
+use crate::preview::{Preview, http_client};
+use crate::protection::ProtectionArgs;
 use crate::token::{IdTokenArgs, Minter};
+use crate::untrusted::markdown;
 use crate::wait::until_ready;
 
 /// The endpoint the smoke exercises.
@@ -31,18 +35,14 @@ pub struct Args {
     #[command(flatten)]
     pub github: GitHubArgs,
     #[command(flatten)]
-    pub bypass: BypassArgs,
+    pub protection: ProtectionArgs,
     #[command(flatten)]
     pub id_token: IdTokenArgs,
-    /// Audience to mint the token for [default: the endpoint's audience from health].
-    #[arg(long, value_name = "AUD")]
-    pub audience: Option<String>,
+    #[command(flatten)]
+    pub call: CallArgs,
     /// Give up when discovery and the wait together take longer.
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
-    /// Attempts for network errors and 5xx answers from the endpoint.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10), value_name = "N")]
-    pub attempts: u32,
     /// Step outputs file (`preview-url`, `cookie-length`).
     #[arg(long, env = "GITHUB_OUTPUT", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
@@ -53,6 +53,7 @@ pub struct Args {
 
 struct Step {
     name: &'static str,
+    /// Markdown: network strings in it went through `untrusted::markdown`.
     result: String,
     took: Option<Duration>,
 }
@@ -61,8 +62,9 @@ pub async fn run(args: Args) -> Result<()> {
     let client = http_client()?;
     // Configuration errors first: no point discovering a preview the job cannot call.
     let minter = Minter::new(&args.id_token, client.clone())?;
+    let guard = Arc::new(args.protection.guard(Some(&minter))?);
     let mut steps = Vec::new();
-    let outcome = smoke(&args, &client, &minter, &mut steps).await;
+    let outcome = smoke(&args, &client, &minter, guard, &mut steps).await;
     if let Some(path) = args
         .summary_file
         .as_deref()
@@ -77,6 +79,7 @@ async fn smoke(
     args: &Args,
     client: &reqwest::Client,
     minter: &Minter,
+    guard: Arc<crate::protection::Guard>,
     steps: &mut Vec<Step>,
 ) -> Result<()> {
     let deadline = Deadline::after(args.timeout);
@@ -94,7 +97,7 @@ async fn smoke(
     let found = find(&args.discover, &args.github, deadline).await?;
     steps.push(Step {
         name: "discover",
-        result: format!("{} from {}", found.url, found.source),
+        result: format!("{} from {}", markdown(&found.url), markdown(&found.source)),
         took: Some(started.elapsed()),
     });
     if let Some(path) = output {
@@ -102,14 +105,14 @@ async fn smoke(
     }
 
     let started = Instant::now();
-    let preview = Preview::new(&found.url, args.bypass.bypass.clone())?;
+    let preview = Preview::new(&found.url, guard)?;
     let health = until_ready(client, &preview, found.sha.as_deref(), deadline).await?;
     let serving = health
         .commit
         .as_deref()
         .map(|c| format!("`{}`", abbrev(c)))
         .unwrap_or_else(|| "an unreported commit".to_owned());
-    let environment = health.environment.as_deref().unwrap_or("unknown");
+    let environment = markdown(health.environment.as_deref().unwrap_or("unknown"));
     steps.push(Step {
         name: "wait",
         result: format!("serves {serving} (environment {environment})"),
@@ -117,15 +120,10 @@ async fn smoke(
     });
 
     let started = Instant::now();
-    let audience = match args
-        .audience
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        Some(audience) => audience.to_owned(),
-        None => audience_from_health(client, &preview, ENDPOINT, Some(&health)).await?,
-    };
+    let audience = args
+        .call
+        .audience(client, &preview, ENDPOINT, Some(&health))
+        .await?;
     let body = json!({"flags": {"ciInPreviewSmoke": true}});
     let called = call_endpoint(
         client,
@@ -134,7 +132,7 @@ async fn smoke(
         ENDPOINT,
         &audience,
         &body,
-        args.attempts,
+        args.call.attempts,
     )
     .await?;
     let plural = if called.attempts == 1 { "" } else { "s" };
@@ -179,11 +177,7 @@ fn summary(steps: &[Step], failure: Option<&CliError>) -> String {
     out.push_str("| step | result | time |\n| --- | --- | --- |\n");
     for step in steps {
         let took = step.took.map(short).unwrap_or_default();
-        out.push_str(&format!(
-            "| {} | {} | {took} |\n",
-            step.name,
-            cell(&step.result)
-        ));
+        out.push_str(&format!("| {} | {} | {took} |\n", step.name, step.result));
     }
     if let Some(err) = failure {
         let failed = ["discover", "wait", "call", "cookie"]
@@ -198,11 +192,9 @@ fn summary(steps: &[Step], failure: Option<&CliError>) -> String {
     out
 }
 
-/// Keeps text inside one Markdown table cell.
+/// Text (an error that may quote the network) as one inert table cell, its lines kept apart.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-        .replace("\r\n", "<br>")
-        .replace('\n', "<br>")
+    text.lines().map(markdown).collect::<Vec<_>>().join("<br>")
 }
 
 #[cfg(test)]
@@ -213,12 +205,18 @@ mod tests {
     fn summary_is_a_table_and_names_the_failed_step() {
         let steps = [Step {
             name: "discover",
-            result: "https://x from a | b".into(),
+            result: format!("https://x from {}", markdown("a | b")),
             took: Some(Duration::from_secs(2)),
         }];
-        let text = summary(&steps, Some(&CliError::check("not ready\nlast saw 404")));
+        let err = CliError::check("not ready\nlast saw <b>404</b> | [x](y)");
+        let text = summary(&steps, Some(&err));
         assert!(text.starts_with("### ❌ ci-in-preview smoke failed"));
         assert!(text.contains("| discover | https://x from a \\| b | 2.0s |"));
-        assert!(text.contains("| wait | **failed:** not ready<br>last saw 404 | |"));
+        assert!(
+            text.contains(
+                "| wait | **failed:** not ready<br>last saw &lt;b&gt;404&lt;/b&gt; \\| \\[x\\]\\(y\\) | |"
+            ),
+            "{text}"
+        );
     }
 }

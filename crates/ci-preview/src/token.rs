@@ -4,6 +4,11 @@
 //! query string already) and a bearer for it. A token is `GET $URL&audience=AUD`, answered with
 //! `{"value": "<JWT>"}`. Tokens live about five minutes, so `call` and `smoke` use [`Minter`] to
 //! mint a fresh one right before every request instead of minting once at the start.
+//!
+//! The runner reads stdout and stderr with separate readers, so nothing orders the `::add-mask::`
+//! line (stderr) before a token printed on stdout. Capturing stdout (`t=$(ci-preview token ...)`)
+//! keeps the token out of the log; `--github-env VAR` / `--github-output NAME` write it to the
+//! runner's files instead and print nothing, for the usages where stdout would reach the log.
 
 use std::time::Duration;
 
@@ -45,6 +50,14 @@ pub struct Args {
     /// The `aud` claim to request: the audience the endpoint's policy expects.
     #[arg(long, value_name = "AUD")]
     pub audience: String,
+    /// Write the token to $GITHUB_ENV as this variable (later steps read it), not to stdout.
+    #[arg(long, value_name = "VAR", conflicts_with = "github_output")]
+    pub github_env: Option<String>,
+    /// Write the token to $GITHUB_OUTPUT as this output (`steps.ID.outputs.NAME`), not to stdout.
+    #[arg(long, value_name = "NAME")]
+    pub github_output: Option<String>,
+    #[command(flatten)]
+    pub files: crate::actions::RunnerFiles,
     #[command(flatten)]
     pub id_token: IdTokenArgs,
 }
@@ -54,11 +67,29 @@ pub async fn run(args: Args) -> Result<()> {
     if audience.is_empty() {
         return Err(CliError::config("--audience must not be empty"));
     }
+    // Where the token goes is checked before it exists.
+    let target = match (&args.github_env, &args.github_output) {
+        (Some(var), _) => Some((args.files.env_file()?, var.as_str())),
+        (None, Some(name)) => Some((args.files.output_file()?, name.as_str())),
+        (None, None) => None,
+    };
+    if let Some((_, name)) = target {
+        actions::check_var_name(name)?;
+    }
     let minter = Minter::new(&args.id_token, crate::preview::http_client()?)?;
     let token = minter.mint_with_retries(audience).await?;
-    // The mask goes out (and is flushed) before the token is anywhere near a stream.
+    // The mask goes out (and is flushed) before the token is anywhere near a stream or file.
     actions::mask(token.expose());
-    println!("{}", token.expose());
+    match target {
+        Some((path, name)) => {
+            actions::write_var(path, name, token.expose())?;
+            actions::progress(&format!(
+                "the token for {} is in {name}",
+                crate::untrusted::text(audience)
+            ));
+        }
+        None => println!("{}", token.expose()),
+    }
     Ok(())
 }
 
@@ -93,6 +124,28 @@ struct TokenAnswer {
 }
 
 impl Minter {
+    /// A minter when the job can mint tokens (both runner variables set), for `--protection auto`.
+    pub fn available(args: &IdTokenArgs, client: reqwest::Client) -> Option<Self> {
+        let set = args
+            .id_token_request_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+            && args
+                .id_token_request_token
+                .as_ref()
+                .is_some_and(|t| !t.is_empty());
+        set.then(|| Self::new(args, client).ok()).flatten()
+    }
+
+    #[cfg(test)]
+    pub fn for_tests(url: &str) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            url: url.to_owned(),
+            bearer: Secret::new("b"),
+        }
+    }
+
     /// Checks the variables up front, so a job that cannot mint fails before it waits 15 minutes.
     pub fn new(args: &IdTokenArgs, client: reqwest::Client) -> Result<Self> {
         let url = args
@@ -200,11 +253,7 @@ mod tests {
     use super::*;
 
     fn minter(url: &str) -> Minter {
-        Minter {
-            client: reqwest::Client::new(),
-            url: url.to_owned(),
-            bearer: Secret::new("b"),
-        }
+        Minter::for_tests(url)
     }
 
     #[test]

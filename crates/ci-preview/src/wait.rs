@@ -6,6 +6,7 @@
 //! the client sees changes (and every 30 s otherwise). On timeout the `::error::` says what it
 //! last saw and what that most likely means.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actions;
@@ -14,7 +15,9 @@ use crate::error::{CliError, Result};
 use crate::github::EventArgs;
 use crate::health::{Health, Observation, commit_matches, probe};
 use crate::poll::{Backoff, Deadline, short};
-use crate::preview::{BypassArgs, Preview, http_client};
+use crate::preview::{Preview, http_client};
+use crate::protection::{Guard, ProtectionArgs};
+use crate::token::{IdTokenArgs, Minter};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,13 +31,18 @@ pub struct Args {
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
     #[command(flatten)]
-    pub bypass: BypassArgs,
+    pub protection: ProtectionArgs,
+    #[command(flatten)]
+    pub id_token: IdTokenArgs,
     #[command(flatten)]
     pub event: EventArgs,
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let preview = preview_from(args.url.as_deref(), &args.bypass)?;
+    let client = http_client()?;
+    let minter = Minter::available(&args.id_token, client.clone());
+    let guard = Arc::new(args.protection.guard(minter.as_ref())?);
+    let preview = preview_from(args.url.as_deref(), guard)?;
     let event = args.event.load()?;
     let sha = args
         .sha
@@ -43,7 +51,6 @@ pub async fn run(args: Args) -> Result<()> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .or(event.head_sha);
-    let client = http_client()?;
     until_ready(
         &client,
         &preview,
@@ -55,8 +62,8 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// `--url`/`PREVIEW_URL` (required) with the bypass.
-pub fn preview_from(url: Option<&str>, bypass: &BypassArgs) -> Result<Preview> {
+/// `--url`/`PREVIEW_URL` (required; given by the user, so trusted as given) with the guard.
+pub fn preview_from(url: Option<&str>, guard: Arc<Guard>) -> Result<Preview> {
     let url = url
         .map(str::trim)
         .filter(|u| !u.is_empty())
@@ -66,7 +73,7 @@ pub fn preview_from(url: Option<&str>, bypass: &BypassArgs) -> Result<Preview> {
                 "pass --url or set PREVIEW_URL (e.g. from `ci-preview discover`)",
             )
         })?;
-    Preview::new(url, bypass.bypass.clone())
+    Preview::new(url, guard)
 }
 
 /// Polls until health answers 200 and, when `sha` is known, serves it.

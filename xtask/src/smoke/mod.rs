@@ -263,6 +263,8 @@ impl ClientEnv<'_> {
             .env("GITHUB_EVENT_PATH", self.event)
             .env("GITHUB_OUTPUT", self.output)
             .env("GITHUB_STEP_SUMMARY", self.summary)
+            // The mock deployment's preview is on loopback, not *.vercel.app.
+            .env("CI_PREVIEW_ALLOW_HOSTS", "127.0.0.1")
             .env(
                 "ACTIONS_ID_TOKEN_REQUEST_URL",
                 self.github.id_token_request_url(),

@@ -1,13 +1,14 @@
 //! The two GitHub API sources of `discover`: the Deployments API for a commit and the deploy
 //! bot's pull-request comment. Each answers `None` when it has nothing, so the caller can try the
-//! next source or poll again.
+//! next source or poll again. Deployments by anyone but the trusted creators are skipped.
 
 use octocrab::models::{Deployment, DeploymentStatusState};
 use regex::Regex;
 
-use super::{DiscoverArgs, Found, Round, abbrev, found};
+use super::{DiscoverArgs, Found, Round, abbrev, creator_matches, found};
 use crate::error::CliError;
 use crate::github::{ApiError, GitHub};
+use crate::untrusted;
 
 /// Finds a `*.vercel.app` host anywhere in a comment, including inside Vercel's
 /// `vercel.live/open-feedback/<host>` links; the scheme is added when missing.
@@ -38,7 +39,11 @@ pub(super) async fn from_comments(
             .as_deref()
             .and_then(|body| match_url(pattern, body))
         {
-            let source = format!("a comment by {} ({})", comment.user.login, comment.html_url);
+            let source = format!(
+                "a comment by {} ({})",
+                untrusted::text(&comment.user.login),
+                untrusted::text(comment.html_url.as_str())
+            );
             return found(&url, source, sha.map(str::to_owned))
                 .map(Some)
                 .map_err(ApiError::Fatal);
@@ -47,13 +52,27 @@ pub(super) async fn from_comments(
     Ok(None)
 }
 
-/// `None` when the commit has no deployments at all (the next source may answer).
+/// `None` when the commit has no deployments by a trusted creator (the next source may answer).
 pub(super) async fn from_deployments(
     github: &GitHub,
+    args: &DiscoverArgs,
     sha: &str,
-    environment: Option<&str>,
 ) -> Result<Option<Round>, ApiError> {
-    let deployments = github.deployments(sha, environment).await?;
+    let mut deployments = github.deployments(sha, args.environment.as_deref()).await?;
+    let before = deployments.len();
+    deployments.retain(|d| {
+        d.creator
+            .as_ref()
+            .is_some_and(|creator| creator_matches(args, &creator.login))
+    });
+    if deployments.len() < before {
+        crate::actions::progress(&format!(
+            "ignoring {} deployment(s) of {} not created by {}",
+            before - deployments.len(),
+            abbrev(sha),
+            args.deployment_creators.join(", ")
+        ));
+    }
     if deployments.is_empty() {
         return Ok(None);
     }
@@ -84,7 +103,13 @@ pub(super) async fn from_deployments(
     let all_failed = states.iter().all(|(_, s)| s == "failure" || s == "error");
     let summary = states
         .iter()
-        .map(|(d, s)| format!("deployment {} ({:?}) is {s}", d.id.0, d.environment))
+        .map(|(d, s)| {
+            format!(
+                "deployment {} ({}) is {s}",
+                d.id.0,
+                untrusted::text(&d.environment)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     if all_failed {
@@ -98,9 +123,9 @@ pub(super) async fn from_deployments(
 
 fn describe(deployment: &Deployment, sha: &str) -> String {
     format!(
-        "the Deployments API (deployment {}, environment {:?}, commit {})",
+        "the Deployments API (deployment {}, environment {}, commit {})",
         deployment.id.0,
-        deployment.environment,
+        untrusted::text(&deployment.environment),
         abbrev(sha)
     )
 }

@@ -33,7 +33,7 @@ async fn a_deployment_status_event_gives_its_url() {
         json!({
             "deployment_status": {"state": state, "environment": "Preview", "environment_url": "",
                                   "target_url": "https://v0-abc123-vercel.vercel.app"},
-            "deployment": {"sha": HEAD_SHA, "environment": "Preview"}
+            "deployment": {"sha": HEAD_SHA, "environment": "Preview", "creator": {"login": "vercel[bot]"}}
         })
     };
     std::fs::write(&path, payload("success").to_string()).unwrap();

@@ -3,6 +3,8 @@
 
 mod call;
 mod discover;
+mod hostile;
+mod protection;
 mod real_server;
 mod smoke;
 mod support;

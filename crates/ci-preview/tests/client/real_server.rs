@@ -124,9 +124,14 @@ async fn smoke_passes_and_the_cookie_decrypts_with_the_preview_secret() {
         )
     );
     run.assert_masked_only(&cookie);
+    let endpoint_mints: Vec<_> = github
+        .mints()
+        .into_iter()
+        .filter(|m| m.audience != PROTECTION_AUDIENCE)
+        .collect();
+    assert_eq!(endpoint_mints.len(), 1);
     assert_eq!(
-        github.mints()[0].audience,
-        AUDIENCE,
+        endpoint_mints[0].audience, AUDIENCE,
         "the audience came from the server's health"
     );
 }
@@ -146,7 +151,7 @@ async fn refusals_are_explained() {
         args.extend_from_slice(extra);
         Client::new(&args).github(&github)
     };
-    let run = call(&["--audience", "https://github.com/octo-org"])
+    let run = call(&["--audience", "https://github.com/another-org"])
         .run()
         .await;
     assert_eq!(run.code, 1);

@@ -23,6 +23,7 @@ async fn a_late_preview_gets_a_token_minted_after_it_is_ready() {
         .github(&github)
         .in_actions()
         .pull_request_event(dir.path(), 12, HEAD_SHA)
+        .allow_loopback()
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_STEP_SUMMARY", &summary)

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ci_fixtures::MockIssuer;
 use ci_fixtures::github::MockGitHub;
+use ci_fixtures::{DeploymentProtection, MockIssuer};
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ci-preview");
@@ -28,6 +28,8 @@ pub const HEAD_SHA: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 pub const OLD_SHA: &str = "ffffeeeeddddccccbbbbaaaa9999888877776666";
 pub const BYPASS: &str = "bypass-secret-do-not-print-7f3a9c";
 pub const FLAGS_HEADER: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
+/// The protection audience the client derives for [`ci_fixtures::DEFAULT_REPOSITORY`].
+pub const PROTECTION_AUDIENCE: &str = "https://github.com/octo-org";
 
 /// What the client printed and how it exited.
 #[derive(Debug)]
@@ -48,6 +50,22 @@ impl Run {
             assert!(
                 !line.contains(secret) || line.starts_with("::add-mask::"),
                 "secret printed outside a mask: {line}"
+            );
+        }
+    }
+
+    /// No line may start a workflow command except the client's own masks and annotations.
+    pub fn assert_no_injected_commands(&self) {
+        for line in self.stdout.lines().chain(self.stderr.lines()) {
+            let line = line.trim_start();
+            let ours = ["::add-mask::", "::error", "::warning::"];
+            assert!(
+                !line.starts_with("::") || ours.iter().any(|p| line.starts_with(p)),
+                "a workflow command from the network: {line}"
+            );
+            assert!(
+                !line.contains("::stop-commands::") || !line.starts_with("::"),
+                "{line}"
             );
         }
     }
@@ -93,6 +111,11 @@ impl Client {
             )
             // The merge commit: a client must never look it up.
             .env("GITHUB_SHA", ci_fixtures::github::MERGE_SHA)
+    }
+
+    /// Discovered previews of these tests live on 127.0.0.1.
+    pub fn allow_loopback(self) -> Self {
+        self.env("CI_PREVIEW_ALLOW_HOSTS", "127.0.0.1")
     }
 
     pub fn in_actions(self) -> Self {
@@ -176,6 +199,8 @@ pub struct PreviewState {
     pub health: HealthMode,
     pub ready: bool,
     pub audience: String,
+    /// Health's `environment` (hostile tests put workflow commands in it).
+    pub environment: String,
     /// Answers for the next calls; empty = success with a cookie.
     pub answers: VecDeque<(u16, String)>,
     pub cookie: String,
@@ -192,20 +217,37 @@ pub struct Preview {
 
 impl Preview {
     pub async fn start(health: HealthMode) -> Preview {
+        Self::start_behind(health, None).await
+    }
+
+    /// The stand-in behind a mock of Vercel's Deployment Protection.
+    pub async fn start_protected(health: HealthMode, protection: &DeploymentProtection) -> Preview {
+        Self::start_behind(health, Some(protection)).await
+    }
+
+    async fn start_behind(
+        health: HealthMode,
+        protection: Option<&DeploymentProtection>,
+    ) -> Preview {
         let state = Arc::new(Mutex::new(PreviewState {
             health,
             ready: true,
             audience: AUDIENCE.to_owned(),
+            environment: "preview".to_owned(),
             answers: VecDeque::new(),
             cookie: fake_cookie(),
             healthy_since: None,
             health_bypass: Vec::new(),
             calls: Vec::new(),
         }));
-        let app = Router::new()
+        let mut app = Router::new()
+            .route("/", get(|| async { "the app's home page" }))
             .route("/api/~/ci/health", get(health_route))
             .route("/api/~/ci/flags/encrypt-override", post(endpoint_route))
             .with_state(Arc::clone(&state));
+        if let Some(protection) = protection {
+            app = protection.protect(app);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move {
@@ -255,7 +297,7 @@ async fn health_route(
                 state.healthy_since = Some(SystemTime::now());
             }
             let body = json!({
-                "status": "ok", "environment": "preview", "commit": commit, "ref": "feature/preview-smoke",
+                "status": "ok", "environment": state.environment, "commit": commit, "ref": "feature/preview-smoke",
                 "pull_request": "12", "policy_sha256": "00",
                 "endpoints": [{"name": ENDPOINT, "path": "/api/~/ci/flags/encrypt-override",
                                "audience": state.audience, "ready": state.ready}]
@@ -286,14 +328,17 @@ async fn endpoint_route(
         let status = StatusCode::from_u16(status).unwrap();
         return (status, [("content-type", "application/json")], body).into_response();
     }
-    if token.is_empty() || claims(&token)["aud"] != state.audience.as_str() {
+    // The endpoint's policy audience, whatever health announces.
+    if token.is_empty() || claims(&token)["aud"] != AUDIENCE {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"error": "unauthorized"})),
         )
             .into_response();
     }
-    axum::Json(json!({ "cookie": state.cookie })).into_response()
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let expires = unix_now() + body["maxAge"].as_i64().unwrap_or(7200);
+    axum::Json(json!({ "cookie": state.cookie, "expires": expires })).into_response()
 }
 
 fn bypass_of(headers: &HeaderMap) -> Option<String> {

@@ -69,12 +69,12 @@ async fn timeouts_explain_what_was_last_seen() {
         (
             HealthMode::Status(401),
             true,
-            "the protection bypass was rejected: set DEPLOYMENT_PROTECTION_BYPASS",
+            "the bypass secret was rejected: set DEPLOYMENT_PROTECTION_BYPASS",
         ),
         (
             HealthMode::Status(401),
             false,
-            "the deployment is protected: set DEPLOYMENT_PROTECTION_BYPASS",
+            "the deployment is protected: add `permissions: id-token: write`",
         ),
         (HealthMode::Status(404), true, "no CI routes here"),
         (HealthMode::NotFoundVercel, true, "DEPLOYMENT_NOT_FOUND"),

@@ -1,0 +1,225 @@
+//! Which discovered previews may receive the bypass secret and OIDC tokens.
+//!
+//! Any GitHub App or workflow with `deployments: write` can post a deployment of the pull request's
+//! head commit, and anyone who can comment can post a URL. So a URL the client *discovered* is only
+//! used when its host is on an allowlist: by default the Vercel preview domain `*.vercel.app`,
+//! extended with `--allow-host PATTERN` / `CI_PREVIEW_ALLOW_HOSTS`. A URL the user gave explicitly
+//! (`--url`, `PREVIEW_URL`) is trusted as given: the workflow's author chose it.
+
+use url::Url;
+
+use crate::error::{CliError, Result};
+use crate::untrusted;
+
+/// The platform's preview domain, always allowed.
+pub const DEFAULT_ALLOWED: &str = "*.vercel.app";
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HostArgs {
+    /// Also send secrets and tokens to a discovered preview on this host: `host`, `host:port`, or
+    /// `*.domain` for its subdomains (a pattern without `:port` matches any port). Repeatable;
+    /// the variable is comma-separated. `*.vercel.app` is always allowed.
+    #[arg(
+        long = "allow-host",
+        env = "CI_PREVIEW_ALLOW_HOSTS",
+        value_delimiter = ',',
+        value_name = "PATTERN"
+    )]
+    pub allow_hosts: Vec<String>,
+}
+
+/// One allowlist entry.
+#[derive(Debug, Clone, PartialEq)]
+struct Pattern {
+    /// Lower-case host, without the `*.` of a wildcard (IPv6 without brackets).
+    host: String,
+    wildcard: bool,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AllowHosts {
+    patterns: Vec<Pattern>,
+}
+
+impl AllowHosts {
+    pub fn new(args: &HostArgs) -> Result<Self> {
+        let mut patterns = vec![parse(DEFAULT_ALLOWED)?];
+        for raw in args
+            .allow_hosts
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+        {
+            patterns.push(parse(raw)?);
+        }
+        Ok(Self { patterns })
+    }
+
+    /// Refuses a discovered URL whose host is not allowed (exit 2: the job's configuration decides).
+    pub fn check(&self, url: &Url, source: &str) -> Result<()> {
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(host) => host.to_string().to_ascii_lowercase(),
+            None => String::new(),
+        };
+        let port = url.port_or_known_default();
+        let allowed = self.patterns.iter().any(|p| {
+            let host_ok = if p.wildcard {
+                host.strip_suffix(&p.host)
+                    .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
+            } else {
+                host == p.host
+            };
+            host_ok && p.port.is_none_or(|want| Some(want) == port)
+        });
+        if allowed {
+            return Ok(());
+        }
+        Err(CliError::config(format!(
+            "refusing the preview URL {} from {}: its host is not on the allowlist ({}), so it gets \
+             neither the bypass secret nor a token. If this host really serves your previews, add \
+             `--allow-host {}` (or CI_PREVIEW_ALLOW_HOSTS); otherwise another integration deployed \
+             this commit: narrow discovery with --deployment-creator or --environment",
+            untrusted::text(url.as_str().trim_end_matches('/')),
+            untrusted::text(source),
+            self.describe(),
+            untrusted::text(&host),
+        )))
+    }
+
+    fn describe(&self) -> String {
+        self.patterns
+            .iter()
+            .map(|p| {
+                let host = if p.wildcard {
+                    format!("*.{}", p.host)
+                } else {
+                    p.host.clone()
+                };
+                match p.port {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn parse(raw: &str) -> Result<Pattern> {
+    let bad = || {
+        CliError::config(format!(
+            "--allow-host {raw:?} is not a host pattern: use `host`, `host:port` or `*.domain`"
+        ))
+    };
+    let lower = raw.to_ascii_lowercase();
+    let (wildcard, rest) = match lower.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, lower.as_str()),
+    };
+    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+        let (ip, after) = inner.split_once(']').ok_or_else(bad)?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(bad)?),
+        };
+        (ip.to_owned(), port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => (host.to_owned(), Some(port)),
+            Some(_) => (rest.to_owned(), None),
+            None => (rest.to_owned(), None),
+        }
+    };
+    let port = port
+        .map(|p| p.parse::<u16>().map_err(|_| bad()))
+        .transpose()?;
+    let host = host.trim_end_matches('.').to_owned();
+    let valid = !host.is_empty()
+        && !host.contains('*')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:_".contains(&b));
+    if !valid {
+        return Err(bad());
+    }
+    Ok(Pattern {
+        host,
+        wildcard,
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allow(extra: &[&str]) -> AllowHosts {
+        AllowHosts::new(&HostArgs {
+            allow_hosts: extra.iter().map(|s| (*s).to_owned()).collect(),
+        })
+        .unwrap()
+    }
+
+    fn ok(hosts: &AllowHosts, url: &str) -> bool {
+        hosts.check(&Url::parse(url).unwrap(), "test").is_ok()
+    }
+
+    #[test]
+    fn vercel_previews_are_allowed_by_default_and_nothing_else() {
+        let hosts = allow(&[]);
+        assert!(ok(&hosts, "https://app-git-x-team.vercel.app"));
+        assert!(ok(&hosts, "https://APP.Vercel.App:8443/x"));
+        for bad in [
+            "https://vercel.app",
+            "https://evil-vercel.app",
+            "https://x.vercel.app.evil.com",
+            "http://127.0.0.1:3000",
+            "https://preview.example.com",
+        ] {
+            assert!(!ok(&hosts, bad), "{bad}");
+        }
+        let err = hosts
+            .check(&Url::parse("https://evil.example").unwrap(), "a deployment")
+            .unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Config);
+        assert!(
+            err.message.contains("--allow-host evil.example"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn patterns_match_hosts_subdomains_and_ports() {
+        let hosts = allow(&[
+            "*.preview.example.com",
+            "127.0.0.1",
+            "localhost:3000",
+            "[::1]:8080",
+        ]);
+        assert!(ok(&hosts, "https://pr-12.preview.example.com"));
+        assert!(ok(&hosts, "https://a.b.preview.example.com"));
+        assert!(!ok(&hosts, "https://preview.example.com"));
+        assert!(ok(&hosts, "http://127.0.0.1:1234"));
+        assert!(ok(&hosts, "http://localhost:3000"));
+        assert!(!ok(&hosts, "http://localhost:3001"));
+        assert!(ok(&hosts, "http://[::1]:8080"));
+        assert!(!ok(&hosts, "http://[::1]:8081"));
+    }
+
+    #[test]
+    fn malformed_patterns_name_the_flag() {
+        for bad in ["*", "a*b.com", "host:port", "[::1", "", "*."] {
+            let parsed = parse(bad);
+            assert!(parsed.is_err(), "{bad:?} parsed as {parsed:?}");
+        }
+        assert!(
+            parse("bad host")
+                .unwrap_err()
+                .message
+                .contains("--allow-host")
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! How requests get past the preview's Deployment Protection: a short-lived OIDC token (Vercel's
+//! Trusted Sources), the long-lived bypass secret, or nothing.
+//!
+//! The bypass secret opens every protected preview of the project for as long as it lives, so the
+//! pattern prefers Trusted Sources: the job mints a GitHub OIDC token for the *protection* audience
+//! and sends it in `x-vercel-trusted-oidc-idp-token`; Vercel checks it against the project's rule
+//! (issuer, audience, `repository_id`, `workflow_ref`...). CI then holds no secret at all.
+//!
+//! The protection audience must differ from every endpoint's audience: a token minted to pass the
+//! edge must never be accepted by an endpoint, nor an endpoint's token by the edge. Protection
+//! tokens are reused for [`REFRESH_AFTER`] so a fifteen-minute wait does not mint hundreds.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use tokio::time::Instant;
+
+use crate::actions;
+use crate::error::{CliError, Result};
+use crate::secret::Secret;
+use crate::token::{MintError, Minter};
+
+/// The header Vercel's Protection Bypass for Automation reads.
+pub const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
+/// The header Vercel's Trusted Sources read.
+pub const OIDC_HEADER: &str = "x-vercel-trusted-oidc-idp-token";
+/// A protection token is minted again once it is this old (GitHub's tokens live about 5 minutes).
+pub const REFRESH_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// The bypass secret when one is set, else OIDC when the job can mint tokens, else nothing.
+    Auto,
+    /// A fresh GitHub OIDC token in x-vercel-trusted-oidc-idp-token (Vercel Trusted Sources).
+    Oidc,
+    /// The Protection Bypass for Automation secret in x-vercel-protection-bypass.
+    Bypass,
+    /// No protection header (the preview is not protected).
+    None,
+}
+
+/// Deployment Protection, shared by every subcommand that talks to the preview.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProtectionArgs {
+    /// How to pass Deployment Protection: auto, oidc, bypass or none.
+    #[arg(
+        long,
+        env = "CI_PREVIEW_PROTECTION",
+        value_enum,
+        default_value_t = Mode::Auto,
+        value_name = "MODE"
+    )]
+    pub protection: Mode,
+    /// Audience of the protection token: what the project's Trusted Sources rule expects
+    /// [default: https://github.com/<owner>, Vercel's GitHub Actions template]. Must differ from
+    /// every endpoint's audience.
+    #[arg(long, env = "CI_PREVIEW_PROTECTION_AUDIENCE", value_name = "AUD")]
+    pub protection_audience: Option<String>,
+    /// Vercel "Protection Bypass for Automation" secret, sent as x-vercel-protection-bypass
+    /// (also read from VERCEL_AUTOMATION_BYPASS_SECRET).
+    #[arg(
+        long = "protection-bypass",
+        env = "DEPLOYMENT_PROTECTION_BYPASS",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub bypass: Option<Secret>,
+    /// Vercel's own name for the bypass secret.
+    #[arg(
+        long = "vercel-automation-bypass-secret",
+        env = "VERCEL_AUTOMATION_BYPASS_SECRET",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub vercel_bypass: Option<Secret>,
+    /// The repository owner, for the default protection audience (set by the runner).
+    #[arg(
+        long = "protection-owner",
+        env = "GITHUB_REPOSITORY_OWNER",
+        hide = true
+    )]
+    pub protection_owner: Option<String>,
+    /// The repository, whose owner is the fallback for the default protection audience.
+    #[arg(long = "protection-repository", env = "GITHUB_REPOSITORY", hide = true)]
+    pub protection_repository: Option<String>,
+}
+
+/// What goes with every request to the preview.
+#[derive(Debug)]
+pub enum Guard {
+    None,
+    Bypass(Secret),
+    Oidc(OidcGuard),
+}
+
+#[derive(Debug)]
+pub struct OidcGuard {
+    minter: Minter,
+    audience: String,
+    cached: Mutex<Option<(Instant, Secret)>>,
+}
+
+impl ProtectionArgs {
+    /// The guard for `--protection`; `minter` is `None` when the job cannot mint tokens.
+    pub fn guard(&self, minter: Option<&Minter>) -> Result<Guard> {
+        let bypass = [&self.bypass, &self.vercel_bypass]
+            .into_iter()
+            .flatten()
+            .find(|s| !s.is_empty())
+            .cloned();
+        match (self.protection, bypass, minter) {
+            (Mode::None, _, _) => Ok(Guard::None),
+            (Mode::Bypass | Mode::Auto, Some(secret), _) => Ok(Guard::Bypass(secret)),
+            (Mode::Bypass, None, _) => Err(CliError::missing_var(
+                "DEPLOYMENT_PROTECTION_BYPASS",
+                "--protection bypass needs the project's \"Protection Bypass for Automation\" secret \
+                 (DEPLOYMENT_PROTECTION_BYPASS or VERCEL_AUTOMATION_BYPASS_SECRET), or use \
+                 --protection oidc with a Trusted Sources rule",
+            )),
+            (Mode::Oidc | Mode::Auto, _, Some(minter)) => Ok(Guard::Oidc(OidcGuard {
+                minter: minter.clone(),
+                audience: self.audience()?,
+                cached: Mutex::new(None),
+            })),
+            (Mode::Oidc, _, None) => Err(CliError::config(
+                "--protection oidc needs an OIDC token: add `permissions: id-token: write` to the job",
+            )),
+            (Mode::Auto, None, None) => Ok(Guard::None),
+        }
+    }
+
+    fn audience(&self) -> Result<String> {
+        if let Some(audience) = self.protection_audience.as_deref().map(str::trim) {
+            if audience.is_empty() {
+                return Err(CliError::config("--protection-audience must not be empty"));
+            }
+            return Ok(audience.to_owned());
+        }
+        let owner = self
+            .protection_owner
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .or_else(|| {
+                self.protection_repository
+                    .as_deref()
+                    .and_then(|r| r.trim().split_once('/'))
+                    .map(|(owner, _)| owner)
+            })
+            .filter(|o| o.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .ok_or_else(|| {
+                CliError::config(
+                    "cannot tell the protection audience: set --protection-audience \
+                     (CI_PREVIEW_PROTECTION_AUDIENCE) to the audience of the project's Trusted \
+                     Sources rule, or run inside GitHub Actions (GITHUB_REPOSITORY_OWNER)",
+                )
+            })?;
+        Ok(format!("https://github.com/{owner}"))
+    }
+}
+
+impl Guard {
+    /// The protection audience, in OIDC mode.
+    pub fn oidc_audience(&self) -> Option<&str> {
+        match self {
+            Self::Oidc(guard) => Some(&guard.audience),
+            _ => None,
+        }
+    }
+
+    /// The protection header for one request, marked sensitive so no debug output shows it.
+    pub async fn headers(&self) -> Result<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        match self {
+            Self::None => {}
+            Self::Bypass(secret) => {
+                headers.insert(BYPASS_HEADER, sensitive(secret, BYPASS_FIX)?);
+            }
+            Self::Oidc(guard) => {
+                let token = guard.token().await?;
+                headers.insert(
+                    OIDC_HEADER,
+                    sensitive(&token, "the minted token is not a header value")?,
+                );
+            }
+        }
+        Ok(headers)
+    }
+}
+
+const BYPASS_FIX: &str = "the bypass secret contains characters a header cannot carry: copy it \
+     again from the project's Deployment Protection settings";
+
+fn sensitive(secret: &Secret, fix: &str) -> Result<HeaderValue> {
+    let mut value =
+        HeaderValue::from_str(secret.expose().trim()).map_err(|_| CliError::config(fix))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl OidcGuard {
+    async fn token(&self) -> Result<Secret> {
+        if let Ok(cached) = self.cached.lock()
+            && let Some((at, token)) = cached.as_ref()
+            && at.elapsed() < REFRESH_AFTER
+        {
+            return Ok(token.clone());
+        }
+        let token = match self.minter.mint(&self.audience).await {
+            Ok(token) => token,
+            Err(MintError::Transient(why)) => {
+                return Err(CliError::check(format!(
+                    "could not mint the protection token: {why}"
+                )));
+            }
+            Err(MintError::Fatal(err)) => return Err(err),
+        };
+        actions::mask(token.expose());
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some((Instant::now(), token.clone()));
+        }
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(mode: Mode) -> ProtectionArgs {
+        ProtectionArgs {
+            protection: mode,
+            protection_audience: None,
+            bypass: None,
+            vercel_bypass: None,
+            protection_owner: Some("octo-org".into()),
+            protection_repository: None,
+        }
+    }
+
+    fn minter() -> Minter {
+        Minter::for_tests("https://runner/x?a=1")
+    }
+
+    #[test]
+    fn auto_prefers_the_bypass_then_oidc_then_nothing() {
+        let mut with_secret = args(Mode::Auto);
+        with_secret.vercel_bypass = Some(Secret::new("s"));
+        assert!(matches!(
+            with_secret.guard(Some(&minter())),
+            Ok(Guard::Bypass(_))
+        ));
+        let guard = args(Mode::Auto).guard(Some(&minter())).unwrap();
+        assert_eq!(guard.oidc_audience(), Some("https://github.com/octo-org"));
+        assert!(matches!(args(Mode::Auto).guard(None), Ok(Guard::None)));
+    }
+
+    #[test]
+    fn explicit_modes_need_what_they_use() {
+        assert!(args(Mode::Bypass).guard(Some(&minter())).is_err());
+        assert!(args(Mode::Oidc).guard(None).is_err());
+        let mut with_secret = args(Mode::Oidc);
+        with_secret.bypass = Some(Secret::new("s"));
+        assert!(matches!(
+            with_secret.guard(Some(&minter())),
+            Ok(Guard::Oidc(_))
+        ));
+        assert!(with_secret.guard(None).is_err());
+        with_secret.protection = Mode::None;
+        assert!(matches!(
+            with_secret.guard(Some(&minter())),
+            Ok(Guard::None)
+        ));
+    }
+
+    #[test]
+    fn the_audience_comes_from_the_flag_or_the_owner() {
+        let mut a = args(Mode::Oidc);
+        a.protection_owner = None;
+        a.protection_repository = Some("acme/web".into());
+        assert_eq!(a.audience().unwrap(), "https://github.com/acme");
+        a.protection_audience = Some("https://vercel.com/acme".into());
+        assert_eq!(a.audience().unwrap(), "https://vercel.com/acme");
+        a.protection_audience = None;
+        a.protection_repository = None;
+        assert!(a.audience().is_err());
+    }
+}
