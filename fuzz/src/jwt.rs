@@ -26,8 +26,50 @@ pub const WORKFLOW: &str = "octo-org/octo-repo/.github/workflows/ci-in-preview-s
 pub const SHARED_WORKFLOW: &str = "octo-org/shared/.github/workflows/preview.yml";
 /// `kid` of the fixed key.
 pub const KID: &str = "0f2c6f1e-fuzz-4c1b-9d55-5e1a8a7c3b10";
-/// The fixed clock: 2027-01-15T08:00:00Z. Corpus tokens are issued 30 s before it.
+/// The corpus epoch, 2027-01-15T08:00:00Z: corpus tokens are issued 30 s before it, and the
+/// cookie targets use it as their fixed clock. The verifier's `exp`/`nbf` checks
+/// (`jsonwebtoken`) read the system clock, so JWT times are moved onto it by [`rebase`].
 pub const NOW: i64 = 1_800_000_000;
+
+/// How far from [`NOW`] a 10-digit number may be and still count as a time to rebase.
+const REBASE_SPAN: i64 = 1_000_000;
+
+/// `payload` with every 10-digit number within [`REBASE_SPAN`] of [`NOW`] moved by `now - NOW`,
+/// every other byte unchanged. The verifier and the reference model both see the result, so a
+/// corpus input keeps its meaning (issued 30 s ago, expiring in 270 s) whatever the date.
+pub fn rebase(payload: &[u8], now: i64) -> Vec<u8> {
+    let mut out = payload.to_vec();
+    let mut i = 0;
+    while i < out.len() {
+        let len = out[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if len == 10
+            && let Some(v) = std::str::from_utf8(&out[i..i + len])
+                .ok()
+                .and_then(|d| d.parse::<i64>().ok())
+            && (v - NOW).abs() <= REBASE_SPAN
+        {
+            let moved = format!("{:010}", v - NOW + now);
+            if moved.len() == 10 {
+                out[i..i + 10].copy_from_slice(moved.as_bytes());
+            }
+        }
+        i += len.max(1);
+    }
+    out
+}
+
+/// Runs `f` with the current second until the clock did not move during the run (the model
+/// and the verifier must judge times at the same second). As `ci_fixtures::token::within_one_second`,
+/// which this workspace does not build into the targets.
+pub fn at_one_second<T>(mut f: impl FnMut(i64) -> T) -> T {
+    loop {
+        let before = ci_oidc::unix_now();
+        let answer = f(before);
+        if ci_oidc::unix_now() == before {
+            return answer;
+        }
+    }
+}
 
 static PEM: &str = include_str!("../keys/fuzz-rsa2048.pem");
 

@@ -1,10 +1,10 @@
 //! Verify throughput beside the raw aws-lc-rs RSA-2048 verification of the same token.
 //!
-//! The goal is `Verifier::verify` at ≥ 0.8× the raw rate: everything the verifier does
-//! besides the one RSA operation (base64, header and claims JSON, every policy check, the key
-//! lookup) must stay small next to it. `raw_parsed_key` is the floor (key parsed once, as the
-//! key store does); `raw_unparsed_key` re-parses the key per call, as generic JWT libraries do.
-//! The ratio is printed at the end from criterion's estimates.
+//! `raw_parsed_key` is the floor (key parsed once); `raw_unparsed_key` re-parses the key per
+//! call, as `jsonwebtoken` does with a JWK's components. `Verifier::verify` adds to the latter
+//! the library's header and claims parsing, the checks around it and the policy checks; the
+//! ratio to the raw rate is printed at the end, from criterion's estimates and interleaved.
+//! The token is minted at start-up and stays valid for the run (GitHub's 300 s lifetime).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -27,7 +27,6 @@ const GROUP: &str = "rs256_verify";
 fn benches(c: &mut Criterion) -> (f64, f64, f64) {
     let key = shared_key(PRIMARY_KEY);
     let builder = TokenBuilder::new(ISSUER, AUD, key.clone());
-    let now = builder.claims()["iat"].as_i64().expect("iat");
     let token = builder.build();
     let (signing_input, sig_b64) = token.rsplit_once('.').expect("compact JWS");
     let sig = URL_SAFE_NO_PAD.decode(sig_b64).expect("signature");
@@ -51,7 +50,7 @@ fn benches(c: &mut Criterion) -> (f64, f64, f64) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    rt.block_on(verifier.verify_at(&secret, &policy, now))
+    rt.block_on(verifier.verify(&secret, &policy))
         .expect("token verifies");
 
     let mut group = c.benchmark_group(GROUP);
@@ -74,11 +73,11 @@ fn benches(c: &mut Criterion) -> (f64, f64, f64) {
     // server runs it inside a task it already has. The block_on variant adds the cost of
     // entering a runtime per call, which belongs to the benchmark, not the verifier.
     group.bench_function("verifier_verify", |b| {
-        b.iter(|| poll_verify(&verifier, &secret, &policy, now))
+        b.iter(|| poll_verify(&verifier, &secret, &policy))
     });
     group.bench_function("verifier_verify_block_on", |b| {
         b.iter(|| {
-            rt.block_on(verifier.verify_at(black_box(&secret), black_box(&policy), now))
+            rt.block_on(verifier.verify(black_box(&secret), black_box(&policy)))
                 .expect("verify")
         })
     });
@@ -90,13 +89,13 @@ fn benches(c: &mut Criterion) -> (f64, f64, f64) {
                 .verify_sig(black_box(signing_input.as_bytes()), black_box(&sig))
                 .expect("raw verify")
         },
-        || poll_verify(&verifier, &secret, &policy, now),
+        || poll_verify(&verifier, &secret, &policy),
     )
 }
 
-fn poll_verify(verifier: &Verifier, secret: &SecretString, policy: &EndpointPolicy, now: i64) {
+fn poll_verify(verifier: &Verifier, secret: &SecretString, policy: &EndpointPolicy) {
     let mut cx = Context::from_waker(Waker::noop());
-    let fut = pin!(verifier.verify_at(black_box(secret), black_box(policy), now));
+    let fut = pin!(verifier.verify(black_box(secret), black_box(policy)));
     match fut.poll(&mut cx) {
         Poll::Ready(result) => {
             black_box(result.expect("verify"));
@@ -165,7 +164,7 @@ fn main() {
     }
     println!(
         "interleaved median: raw aws-lc-rs verify {:.0}/s ({raw_ns:.0} ns), Verifier::verify {:.0}/s \
-         ({ours_ns:.0} ns), ratio verify/raw = {ratio:.3} (goal >= 0.8)",
+         ({ours_ns:.0} ns), ratio verify/raw = {ratio:.3}",
         rate(raw_ns),
         rate(ours_ns),
     );

@@ -6,21 +6,23 @@
 //! [`EndpointPolicy`]. The answer is the typed [`GitHubClaims`] or a [`Rejection`] naming the
 //! failing check, the expected and the actual value, and the contract's [`Reason`].
 //!
-//! Layout, one concern per module: [`unverified`] (compact JWS parsing, header rules),
-//! [`keystore`] (JWKS loading, fetching, refresh), [`registered`] (`iss`, `aud`, times),
-//! [`github`] (claim types and policy checks), [`policy`], [`config`], [`rejection`],
-//! [`secret`], [`verifier`].
+//! The signature and the registered claims are checked by `jsonwebtoken`; this crate adds what
+//! a verifier of GitHub tokens needs around it. Every public item is exported here, once.
+//! Modules, one concern each: `header` (size, shape, header allowlist), `keystore` (JWKS
+//! loading, fetching, refresh), `registered` (the library's validation and the rules around
+//! it), `github` (claim types and policy checks), `policy`, `config`, `rejection`, `secret`,
+//! `verifier`.
 
-pub mod config;
-pub mod github;
+mod config;
+mod github;
+mod header;
 mod header_cache;
-pub mod keystore;
-pub mod policy;
-pub mod registered;
-pub mod rejection;
-pub mod secret;
-pub mod unverified;
-pub mod verifier;
+mod keystore;
+mod policy;
+mod registered;
+mod rejection;
+mod secret;
+mod verifier;
 
 pub use config::{GITHUB_ACTIONS_ISSUER, IssuerConfig, UrlError};
 pub use github::GitHubClaims;

@@ -1,23 +1,26 @@
 //! The verifier: token + endpoint policy in, typed claims or a [`Rejection`] out.
 //!
-//! Order of checks: format and header → key → RS256 signature → claim shapes → `iss` → `aud`
-//! → times → repository → id pins → workflow → event. Nothing in the payload is parsed before
-//! the signature verified, and the first failing check is the one reported.
+//! Order of checks: size, shape and header allowlist (`header.rs`) → key → `jsonwebtoken`'s RS256
+//! signature and registered-claim validation (`iss`, `aud`, `exp`, `nbf`) → the stricter claim
+//! rules around it (`registered.rs`) → repository → id pins → workflow → event. Nothing in the
+//! payload is parsed before the signature verified, and the first failing check is the one
+//! reported. Times are the system clock's: the library reads it for `exp` and `nbf`, and the
+//! rules around it read the same clock, so tests mint tokens relative to the current time.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::github::GitHubClaims;
-use crate::github::checks::check_policy;
-use crate::github::claims::RawClaims;
+use jsonwebtoken::Validation;
+
+use crate::github::{GitHubClaims, RawClaims, check_policy};
+use crate::header;
 use crate::header_cache::HeaderCache;
 use crate::keystore::KeyStore;
 use crate::policy::EndpointPolicy;
-use crate::registered::{TimeRules, check_registered};
+use crate::registered::{self, TimeRules};
 use crate::rejection::{Rejection, RejectionKind};
 use crate::secret::SecretString;
-use crate::unverified;
 
 /// Verifies GitHub Actions OIDC tokens of one issuer. Cheap to clone.
 #[derive(Clone)]
@@ -30,6 +33,29 @@ struct Inner {
     keys: KeyStore,
     rules: TimeRules,
     headers: HeaderCache,
+    /// The library's validation per audience (one per endpoint), built once: it holds hash
+    /// sets, which would otherwise be allocated for every request.
+    validations: RwLock<Vec<(Box<str>, Arc<Validation>)>>,
+}
+
+/// Audiences whose validation is kept; a server has a handful of endpoints.
+const VALIDATIONS: usize = 64;
+
+impl Inner {
+    fn validation(&self, audience: &str) -> Arc<Validation> {
+        let cached = self.validations.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, v)) = cached.iter().find(|(a, _)| **a == *audience) {
+            return Arc::clone(v);
+        }
+        drop(cached);
+        let v = Arc::new(registered::validation(&self.issuer, audience, self.rules));
+        let mut cached = self.validations.write().unwrap_or_else(|p| p.into_inner());
+        if cached.len() >= VALIDATIONS {
+            cached.clear();
+        }
+        cached.push((audience.into(), Arc::clone(&v)));
+        v
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -57,6 +83,7 @@ impl Verifier {
                 keys,
                 rules,
                 headers: HeaderCache::default(),
+                validations: RwLock::default(),
             }),
         }
     }
@@ -82,38 +109,14 @@ impl Verifier {
         token: &SecretString,
         policy: &EndpointPolicy,
     ) -> Result<GitHubClaims, Rejection> {
-        self.verify_at(token, policy, unix_now()).await
-    }
-
-    /// Verifies `token` against `policy` as if the time were `now_unix`.
-    pub async fn verify_at(
-        &self,
-        token: &SecretString,
-        policy: &EndpointPolicy,
-        now_unix: i64,
-    ) -> Result<GitHubClaims, Rejection> {
-        let claims = self
-            .verify_token_at(token, &policy.audience, now_unix)
-            .await?;
-        check_policy(&claims, policy)?;
-        Ok(claims)
-    }
-
-    /// Checks format, signature, `iss`, `aud` and times only, without any repository policy.
-    /// For callers that apply their own policy; endpoints use [`Verifier::verify`].
-    pub async fn verify_token_at(
-        &self,
-        token: &SecretString,
-        audience: &str,
-        now_unix: i64,
-    ) -> Result<GitHubClaims, Rejection> {
-        let segments = unverified::split(token.expose_secret())?;
-        let cached_kid = self.inner.headers.kid(segments.header);
+        let token = token.expose_secret();
+        let segment = header::segment(token)?;
+        let cached_kid = self.inner.headers.kid(segment);
         let kid = match &cached_kid {
             Some(kid) => kid.clone(),
-            None => unverified::parse_header(segments.header)?,
+            None => header::check(segment)?,
         };
-        unverified::check_body_present(&segments)?;
+        header::check_body(token)?;
         let keys = &self.inner.keys;
         let fetches_before = keys.fetch_count();
         let mut set = keys.current();
@@ -136,39 +139,43 @@ impl Verifier {
                 format!("{kid:?}"),
             ));
         };
-        // Decoded after the (possibly awaiting) key lookup so the buffer stays on the stack
-        // instead of in the future.
-        let mut sig_buf = [0u8; unverified::MAX_SIGNATURE_LEN];
-        let signature = unverified::decode_signature_into(segments.signature, &mut sig_buf)?;
-        if key.verify_sig(segments.signing_input, signature).is_err() {
-            return Err(Rejection::new(
-                RejectionKind::Signature,
-                "signature",
-                format!("valid RS256 signature by kid {kid:?}"),
-                "invalid",
-            ));
-        }
+        let issuer = &self.inner.issuer;
+        let audience = &policy.audience;
+        let validation = self.inner.validation(audience);
+        let now = unix_now();
+        let raw = match jsonwebtoken::decode::<RawClaims>(token, key, &validation) {
+            Ok(data) => data.claims,
+            Err(err) => {
+                // Claims are validated after the signature, so a claim error means they are
+                // the issuer's and may be read to say what was refused.
+                let raw = claim_error(&err)
+                    .then(|| {
+                        jsonwebtoken::dangerous::insecure_decode_claims::<RawClaims>(token).ok()
+                    })
+                    .flatten();
+                return Err(registered::rejection(&err, raw.as_ref(), issuer, audience));
+            }
+        };
         if cached_kid.is_none() {
-            self.inner.headers.insert(segments.header, &kid);
+            self.inner.headers.insert(segment, &kid);
         }
-        let raw: RawClaims = unverified::parse_payload(segments.payload)?;
-        check_registered(
-            raw,
-            &self.inner.issuer,
-            audience,
-            now_unix,
-            self.inner.rules,
-        )
+        let claims = registered::check_around(raw, audience, now, self.inner.rules)?;
+        check_policy(&claims, policy)?;
+        Ok(claims)
     }
+}
 
-    /// Like [`Verifier::verify_token_at`] at the current time.
-    pub async fn verify_token(
-        &self,
-        token: &SecretString,
-        audience: &str,
-    ) -> Result<GitHubClaims, Rejection> {
-        self.verify_token_at(token, audience, unix_now()).await
-    }
+fn claim_error(err: &jsonwebtoken::errors::Error) -> bool {
+    use jsonwebtoken::errors::ErrorKind as E;
+    matches!(
+        err.kind(),
+        E::ExpiredSignature
+            | E::ImmatureSignature
+            | E::InvalidIssuer
+            | E::InvalidAudience
+            | E::MissingRequiredClaim(_)
+            | E::InvalidClaimFormat(_)
+    )
 }
 
 /// Seconds since the epoch (0 if the clock is before 1970, which then fails `exp`).

@@ -10,6 +10,7 @@
 use std::sync::OnceLock;
 
 use ci_fixtures::keys::{PRIMARY_KEY, jwks_json, shared_key};
+use ci_fixtures::token::now;
 use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, TokenBuilder};
 use ci_oidc::{
     EndpointPolicy, GitHubClaims, KeyStore, Rejection, RejectionKind, SecretString, Verifier,
@@ -17,12 +18,11 @@ use ci_oidc::{
 
 const ISS: &str = "https://token.actions.githubusercontent.com";
 const AUD: &str = "https://preview.example.com/api/~/ci/flags/encrypt-override";
-const NOW: i64 = 1_800_000_000;
 
 /// The fixture's pull-request claims with `member` (raw JSON text) replacing claim `name`, or
 /// added when the token has no such claim.
 fn token_with(name: &str, member: &str) -> String {
-    let builder = TokenBuilder::new(ISS, AUD, shared_key(PRIMARY_KEY)).issued_at(NOW - 30);
+    let builder = TokenBuilder::new(ISS, AUD, shared_key(PRIMARY_KEY)).issued_at(now() - 30);
     let mut claims = builder.claims();
     claims.remove(name);
     let json = serde_json::Value::Object(claims).to_string();
@@ -43,7 +43,7 @@ fn verify(token: String) -> Result<GitHubClaims, Rejection> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    rt.block_on(verifier.verify_at(&SecretString::new(token), &policy, NOW))
+    rt.block_on(verifier.verify(&SecretString::new(token), &policy))
 }
 
 #[test]
@@ -77,6 +77,6 @@ fn claims_a_check_reads_must_decode() {
 
 #[test]
 fn the_unmodified_token_is_accepted() {
-    let builder = TokenBuilder::new(ISS, AUD, shared_key(PRIMARY_KEY)).issued_at(NOW - 30);
+    let builder = TokenBuilder::new(ISS, AUD, shared_key(PRIMARY_KEY)).issued_at(now() - 30);
     verify(builder.build()).expect("baseline");
 }

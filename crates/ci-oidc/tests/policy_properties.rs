@@ -12,6 +12,7 @@
 use std::sync::OnceLock;
 
 use ci_fixtures::keys::{PRIMARY_KEY, jwks_json, shared_key};
+use ci_fixtures::token::within_one_second;
 use ci_fixtures::{
     DEFAULT_OWNER_ID, DEFAULT_REPOSITORY, DEFAULT_REPOSITORY_ID, DEFAULT_SHA, DEFAULT_WORKFLOW,
     TokenBuilder,
@@ -25,7 +26,25 @@ use serde_json::{Value, json};
 
 const ISS: &str = "https://token.actions.githubusercontent.com";
 const AUD: &str = "https://preview.example.com/api/~/ci/flags/encrypt-override";
-const NOW: i64 = 1_800_000_000;
+thread_local! {
+    /// The second a case runs in, set by [`at_one_second`]: the verifier reads the system clock
+    /// itself, so every time in a case is minted relative to the second it is verified in.
+    static CLOCK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// The current case's second.
+fn clock() -> i64 {
+    CLOCK.with(std::cell::Cell::get)
+}
+
+/// Builds and verifies within one second of the system clock (see `within_one_second`).
+fn at_one_second<T>(mut case: impl FnMut() -> T) -> T {
+    within_one_second(|now| {
+        CLOCK.with(|c| c.set(now));
+        case()
+    })
+}
+
 const SHARED: &str = "octo-org/shared/.github/workflows/preview.yml";
 const SHARED_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -56,7 +75,7 @@ enum Scenario {
 
 impl Scenario {
     fn builder(self) -> TokenBuilder {
-        let b = TokenBuilder::new(ISS, AUD, shared_key(PRIMARY_KEY)).issued_at(NOW - 30);
+        let b = TokenBuilder::new(ISS, AUD, shared_key(PRIMARY_KEY)).issued_at(clock() - 30);
         match self {
             Scenario::PullRequest => b,
             Scenario::AtSha => b.claim("workflow_ref", format!("{DEFAULT_WORKFLOW}@{DEFAULT_SHA}")),
@@ -190,7 +209,7 @@ fn verify(token: &TokenBuilder, policy: &EndpointPolicy) -> Result<GitHubClaims,
             .expect("runtime")
     });
     let token = SecretString::new(token.build());
-    rt.block_on(verifier().verify_at(&token, policy, NOW))
+    rt.block_on(verifier().verify(&token, policy))
 }
 
 /// One change to a claim set. `pick` chooses a claim from a scenario's list, `text` supplies
@@ -250,7 +269,7 @@ fn string_claim(base: &serde_json::Map<String, Value>, claim: &str) -> String {
 /// Applies a change the policy must refuse.
 fn refused_change(s: Scenario, t: TokenBuilder, c: &Change) -> TokenBuilder {
     let base = s.builder().claims();
-    let iat = NOW - 30;
+    let iat = clock() - 30;
     match c.kind % 8 {
         0 => {
             let claim = *c.pick.get(s.compared());
@@ -289,12 +308,12 @@ fn refused_change(s: Scenario, t: TokenBuilder, c: &Change) -> TokenBuilder {
             t.claim(claim, value)
         }
         // Times beyond the leeway, on every side.
-        5 => t.issued_at(NOW - (300 + LEEWAY_SECS) - c.n),
-        6 => t.issued_at(NOW + LEEWAY_SECS + c.n),
+        5 => t.issued_at(clock() - (300 + LEEWAY_SECS) - c.n),
+        6 => t.issued_at(clock() + LEEWAY_SECS + c.n),
         _ => match c.n % 3 {
-            0 => t.claim("nbf", NOW + LEEWAY_SECS + c.n),
+            0 => t.claim("nbf", clock() + LEEWAY_SECS + c.n),
             1 => t.claim("exp", iat + MAX_LIFETIME_SECS + c.n),
-            _ => t.claim("exp", json!((NOW + 270).to_string())),
+            _ => t.claim("exp", json!((clock() + 270).to_string())),
         },
     }
 }
@@ -328,7 +347,7 @@ fn inert_change(s: Scenario, t: TokenBuilder, c: &Change) -> TokenBuilder {
             t.claim("repository", flipped)
         }
         // Anywhere inside the leeway.
-        4 => t.issued_at(NOW - (300 + LEEWAY_SECS) + c.n % (300 + 2 * LEEWAY_SECS + 1)),
+        4 => t.issued_at(clock() - (300 + LEEWAY_SECS) + c.n % (300 + 2 * LEEWAY_SECS + 1)),
         _ => match s.policy().events {
             Some(list) => t.claim("event_name", c.pick.get(&list).clone()),
             None if s.event_allowed(&c.text) => t.claim("event_name", c.text.clone()),
@@ -345,11 +364,14 @@ proptest! {
         s in scenario(),
         changes in prop::collection::vec(change(), 1..=3),
     ) {
-        let mut t = s.builder();
-        for c in &changes {
-            t = refused_change(s, t, c);
-        }
-        let result = verify(&t, &s.policy());
+        let (t, result) = at_one_second(|| {
+            let mut t = s.builder();
+            for c in &changes {
+                t = refused_change(s, t, c);
+            }
+            let result = verify(&t, &s.policy());
+            (t, result)
+        });
         prop_assert!(result.is_err(), "accepted: {:?}", t.claims());
         // Refused by the claim checks, not by anything before them.
         let kind = result.unwrap_err().kind;
@@ -364,11 +386,14 @@ proptest! {
         s in scenario(),
         changes in prop::collection::vec(change(), 0..=4),
     ) {
-        let mut t = s.builder();
-        for c in &changes {
-            t = inert_change(s, t, c);
-        }
-        let claims = verify(&t, &s.policy());
+        let (t, claims) = at_one_second(|| {
+            let mut t = s.builder();
+            for c in &changes {
+                t = inert_change(s, t, c);
+            }
+            let claims = verify(&t, &s.policy());
+            (t, claims)
+        });
         prop_assert!(claims.is_ok(), "refused: {}", claims.unwrap_err());
         let claims = claims.unwrap();
         let sent = t.claims();
@@ -386,6 +411,7 @@ fn every_scenario_base_is_accepted() {
         Scenario::Reusable,
         Scenario::BranchPinned,
     ] {
-        verify(&s.builder(), &s.policy()).unwrap_or_else(|r| panic!("{s:?}: {r}"));
+        at_one_second(|| verify(&s.builder(), &s.policy()))
+            .unwrap_or_else(|r| panic!("{s:?}: {r}"));
     }
 }

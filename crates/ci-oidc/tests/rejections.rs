@@ -103,6 +103,12 @@ fn rows() -> Vec<Row> {
         row("crit", K::ForbiddenHeader, |t| {
             t.header("crit", json!(["exp"]))
         }),
+        // jsonwebtoken accepts `crit: ["b64"]` with `b64: true`; GitHub never sends it.
+        row(
+            "crit b64 (accepted by jsonwebtoken)",
+            K::ForbiddenHeader,
+            |t| t.header("b64", true).header("crit", json!(["b64"])),
+        ),
         row("kid missing", K::Malformed, |t| t.without_header("kid")),
         row("kid empty", K::Malformed, |t| t.kid("")),
         row("typ not JWT", K::Malformed, |t| t.header("typ", "at+jwt")),
@@ -216,6 +222,10 @@ fn rows() -> Vec<Row> {
         }),
         row("iat in the future", K::IssuedInFuture, |t| {
             t.issued_at(now() + 120)
+        }),
+        // jsonwebtoken leaves `nbf` unchecked by default; here it is on, and must be a number.
+        row("nbf as a string", K::Malformed, |t| {
+            t.claim("nbf", (now() - 10).to_string())
         }),
         row("nbf in the future", K::NotYetValid, |t| {
             t.claim("nbf", now() + 120)

@@ -6,10 +6,10 @@
 //! plaintext is the claims set `{"o":…,"pur":"overrides","exp":…}` in that key order, so a fixed
 //! IV reproduces the SDK's tokens byte for byte.
 //!
-//! AES-GCM comes from aws-lc-rs rather than the `aes-gcm` crate because the workspace keeps one
-//! crypto provider: the OIDC verifier (RSA) and TLS already use aws-lc, so a
-//! second AES implementation would only add build time and another library to audit. The IV
-//! comes from the kernel (`getrandom(2)`), which needs no seeding in a fresh process.
+//! AES-256-GCM is RustCrypto's `aes-gcm`, the mainstream Rust implementation a reviewer expects
+//! (see `system-docs/DEPENDENCIES.md`); it uses the CPU's AES and carry-less multiply
+//! instructions when present. The IV comes from the kernel (`getrandom(2)`), which needs no
+//! seeding in a fresh process.
 //!
 //! Decryption exists for tests and for people debugging a cookie. It follows the SDK's checks
 //! (`CONTRACT.md` §5) but is deliberately narrower where the SDK is merely permissive: only
@@ -21,7 +21,8 @@
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::aead::{Aad, Nonce};
+use aes_gcm::aead::AeadInOut as _;
+use aes_gcm::{Nonce, Tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -43,7 +44,6 @@ pub const MAX_TOKEN_LEN: usize = MAX_COOKIE_LEN - COOKIE_NAME.len() - 1;
 pub const PURPOSE: &str = "overrides";
 
 pub(crate) const IV_LEN: usize = 12;
-const TAG_LEN: usize = 16;
 /// Everything but the ciphertext: header (39) + four dots + IV (16) + tag (22) characters.
 const FIXED_TOKEN_LEN: usize = 81;
 
@@ -142,10 +142,10 @@ pub(crate) fn seal_with_iv(
     write_claims(&mut buf, flags, exp).map_err(|_| EncryptError::Serialize)?;
     let tag = secret
         .aead()
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(iv),
-            Aad::from(PROTECTED_HEADER_B64.as_bytes()),
-            &mut buf,
+        .encrypt_inout_detached(
+            &Nonce::from(iv),
+            PROTECTED_HEADER_B64.as_bytes(),
+            buf.as_mut_slice().into(),
         )
         .map_err(|_| EncryptError::Seal)?;
 
@@ -156,7 +156,7 @@ pub(crate) fn seal_with_iv(
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(&buf, &mut token);
     token.push('.');
-    URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut token);
+    URL_SAFE_NO_PAD.encode_string(tag.as_slice(), &mut token);
     Ok(token)
 }
 
@@ -254,19 +254,18 @@ pub fn decrypt_overrides_detailed(
         .try_into()
         .map_err(|_| DecryptError::IvLength)?;
     let tag = strict_b64(tag_b64, "tag")?;
-    if tag.len() != TAG_LEN {
-        return Err(DecryptError::TagLength);
-    }
-    let mut in_out = strict_b64(ciphertext_b64, "ciphertext")?;
-    in_out.extend_from_slice(&tag);
-    let plaintext = secret
+    let tag = Tag::try_from(tag.as_slice()).map_err(|_| DecryptError::TagLength)?;
+    let mut plaintext = strict_b64(ciphertext_b64, "ciphertext")?;
+    secret
         .aead()
-        .open_in_place(
-            Nonce::assume_unique_for_key(iv),
-            Aad::from(header_b64.as_bytes()),
-            &mut in_out,
+        .decrypt_inout_detached(
+            &Nonce::from(iv),
+            header_b64.as_bytes(),
+            plaintext.as_mut_slice().into(),
+            &tag,
         )
         .map_err(|_| DecryptError::Decryption)?;
+    let plaintext = plaintext.as_slice();
 
     let Ok(Value::Object(mut claims)) = serde_json::from_slice::<Value>(plaintext) else {
         return Err(DecryptError::ClaimsJson);

@@ -6,12 +6,12 @@
 //! refuse anything that is not base64 outright instead of imitating how Node skips garbage
 //! characters: a typo in a secret should stop the server at start-up, not yield a different key.
 //!
-//! The raw bytes are zeroized on drop, and the AES key schedule built from them lives in
-//! aws-lc-owned memory, which aws-lc cleanses when it is freed.
+//! The raw bytes are zeroized on drop, and so is the AES key schedule built from them
+//! (`aes-gcm`'s `zeroize` feature).
 
 use std::fmt;
 
-use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+use aes_gcm::{Aes256Gcm, KeyInit as _};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
@@ -75,7 +75,7 @@ impl std::error::Error for SecretError {}
 /// behind an `Arc` so there is one copy of the key in memory.
 pub struct FlagsSecret {
     bytes: Zeroizing<[u8; KEY_LEN]>,
-    aead: LessSafeKey,
+    aead: Aes256Gcm,
 }
 
 impl FlagsSecret {
@@ -117,12 +117,8 @@ impl FlagsSecret {
     }
 
     fn from_zeroizing(bytes: Zeroizing<[u8; KEY_LEN]>) -> Result<FlagsSecret, SecretError> {
-        let unbound =
-            UnboundKey::new(&AES_256_GCM, bytes.as_slice()).map_err(|_| SecretError::Crypto)?;
-        Ok(FlagsSecret {
-            bytes,
-            aead: LessSafeKey::new(unbound),
-        })
+        let aead = Aes256Gcm::new_from_slice(bytes.as_slice()).map_err(|_| SecretError::Crypto)?;
+        Ok(FlagsSecret { bytes, aead })
     }
 
     /// The raw key, for comparisons in tests and for tools that must hand it on.
@@ -138,7 +134,7 @@ impl FlagsSecret {
         )
     }
 
-    pub(crate) fn aead(&self) -> &LessSafeKey {
+    pub(crate) fn aead(&self) -> &Aes256Gcm {
         &self.aead
     }
 }

@@ -56,7 +56,7 @@ fn sdk_decrypt(dir: &Path, secret: &str, token: &str) -> Result<Value, String> {
 
 fn random_secret() -> FlagsSecret {
     let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    getrandom::fill(&mut bytes).unwrap();
     FlagsSecret::from_bytes(bytes).unwrap()
 }
 

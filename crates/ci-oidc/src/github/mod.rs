@@ -1,7 +1,9 @@
 //! Everything specific to GitHub Actions tokens: the claim shape and the policy checks.
 
-pub mod checks;
-pub mod claims;
+mod checks;
+mod claims;
 mod raw;
 
+pub(crate) use checks::check_policy;
 pub use claims::GitHubClaims;
+pub(crate) use claims::RawClaims;

@@ -1,28 +1,30 @@
-//! Turning a JWKS document into ready-to-use RSA verification keys.
+//! Turning a JWKS document into `jsonwebtoken` decoding keys.
 //!
-//! Each key is parsed into an aws-lc-rs [`ParsedPublicKey`] once, when the set is loaded, so
-//! a verification costs one RSA operation and nothing else (re-parsing the key per token is
-//! what makes generic JWT libraries slower). Keys the verifier could never use are skipped
-//! one by one, with the reason, instead of failing the whole set: an issuer that adds an EC
-//! key tomorrow must not take every endpoint down.
+//! Each member is read as the library's [`Jwk`] and becomes a [`DecodingKey`] once, when the
+//! set is loaded. Keys the verifier could never use are skipped one by one, with the reason,
+//! instead of failing the whole set: an issuer that adds an EC key tomorrow must not take every
+//! endpoint down. The rules are stricter than the library's: RSA only, `use` and `alg` (when
+//! present) `sig` and `RS256`, a modulus of 2048 to 8192 bits, an odd exponent of at least 3
+//! that fits the verification algorithm.
 
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::KeyStoreError;
 
 /// Smallest accepted modulus, in bits.
-pub const MIN_RSA_BITS: usize = 2048;
+const MIN_RSA_BITS: usize = 2048;
 /// Largest accepted modulus, in bits (the verification algorithm's own bound).
-pub const MAX_RSA_BITS: usize = 8192;
+const MAX_RSA_BITS: usize = 8192;
 
 /// One usable verification key.
 pub(crate) struct VerifyingKey {
     pub(crate) kid: String,
-    pub(crate) key: ParsedPublicKey,
+    pub(crate) key: DecodingKey,
 }
 
 /// A loaded set of keys; replaced as a whole on refresh.
@@ -35,7 +37,7 @@ pub(crate) struct KeySet {
 
 impl KeySet {
     /// The key for `kid`. A linear scan: issuers publish a handful of keys.
-    pub(crate) fn get(&self, kid: &str) -> Option<&ParsedPublicKey> {
+    pub(crate) fn get(&self, kid: &str) -> Option<&DecodingKey> {
         self.keys.iter().find(|k| k.kid == kid).map(|k| &k.key)
     }
 
@@ -53,21 +55,10 @@ pub struct SkippedKey {
     pub reason: String,
 }
 
+/// The document's shape; members are read one by one so one bad key is skipped, not fatal.
 #[derive(Deserialize)]
 struct JwkSet {
     keys: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-struct Jwk {
-    kty: Option<String>,
-    kid: Option<String>,
-    #[serde(rename = "use")]
-    use_: Option<String>,
-    alg: Option<String>,
-    key_ops: Option<Vec<String>>,
-    n: Option<String>,
-    e: Option<String>,
 }
 
 /// Parses a JWKS; fails when the document is not a JWKS or no key is usable.
@@ -100,27 +91,32 @@ pub(crate) fn parse_jwks(
 
 fn usable_key(value: Value) -> Result<VerifyingKey, String> {
     let jwk: Jwk = serde_json::from_value(value).map_err(|e| format!("not a JWK: {e}"))?;
-    if jwk.kty.as_deref() != Some("RSA") {
-        return Err(format!("kty {:?} is not RSA", jwk.kty.unwrap_or_default()));
-    }
-    let kid = jwk.kid.filter(|k| !k.is_empty()).ok_or("no kid")?;
-    if let Some(u) = jwk.use_.as_deref()
-        && u != "sig"
+    let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
+        return Err("kty is not RSA".to_owned());
+    };
+    let common = &jwk.common;
+    let kid = common
+        .key_id
+        .clone()
+        .filter(|k| !k.is_empty())
+        .ok_or("no kid")?;
+    if let Some(u) = &common.public_key_use
+        && *u != PublicKeyUse::Signature
     {
         return Err(format!("use {u:?} is not sig"));
     }
-    if let Some(alg) = jwk.alg.as_deref()
-        && alg != "RS256"
+    if let Some(alg) = common.key_algorithm
+        && alg != KeyAlgorithm::RS256
     {
         return Err(format!("alg {alg:?} is not RS256"));
     }
-    if let Some(ops) = &jwk.key_ops
-        && !ops.iter().any(|op| op == "verify")
+    if let Some(ops) = &common.key_operations
+        && !ops.contains(&KeyOperations::Verify)
     {
         return Err("key_ops lacks verify".to_owned());
     }
-    let n = component("n", jwk.n.as_deref())?;
-    let e = component("e", jwk.e.as_deref())?;
+    let n = component("n", &rsa.n)?;
+    let e = component("e", &rsa.e)?;
     let bits = bit_len(&n);
     if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
         return Err(format!(
@@ -130,23 +126,19 @@ fn usable_key(value: Value) -> Result<VerifyingKey, String> {
     if n.last().is_some_and(|b| b & 1 == 0) {
         return Err("even modulus".to_owned());
     }
-    let e_ok = e.len() <= 8 && e.last().is_some_and(|b| b & 1 == 1) && (e.len() > 1 || e[0] >= 3);
+    // aws-lc (the library's backend) takes exponents of at most 33 bits.
+    let e_ok = e.len() <= 4 && e.last().is_some_and(|b| b & 1 == 1) && (e.len() > 1 || e[0] >= 3);
     if !e_ok {
-        return Err("exponent must be odd, >= 3 and at most 64 bits".to_owned());
+        return Err("exponent must be odd, >= 3 and at most 32 bits".to_owned());
     }
-    let key = RsaPublicKeyComponents {
-        n: &n[..],
-        e: &e[..],
-    }
-    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-    .map_err(|e| format!("rejected by aws-lc-rs: {e}"))?;
+    let key = DecodingKey::from_rsa_raw_components(&n, &e);
     Ok(VerifyingKey { kid, key })
 }
 
 /// Decodes a base64url big-endian integer, without its leading zero bytes.
-fn component(name: &str, b64: Option<&str>) -> Result<Vec<u8>, String> {
+fn component(name: &str, b64: &str) -> Result<Vec<u8>, String> {
     let mut raw = URL_SAFE_NO_PAD
-        .decode(b64.ok_or_else(|| format!("no {name}"))?)
+        .decode(b64)
         .map_err(|err| format!("{name} is not base64url: {err}"))?;
     let start = raw
         .iter()

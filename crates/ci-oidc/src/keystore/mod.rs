@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub(crate) use jwks::KeySet;
-pub use jwks::{MAX_RSA_BITS, MIN_RSA_BITS, SkippedKey};
+pub use jwks::SkippedKey;
 
 use crate::config::{IssuerConfig, UrlError, check_url};
 use remote::RemoteSource;
