@@ -6,11 +6,13 @@
 
 use serde::Deserialize;
 
-/// Events refused when the policy has no `events` list: they run with the base repository's
-/// secrets and permissions on behalf of code or text from outside (fork PRs, comments,
-/// chained runs), the classic "pwn request" shapes.
-pub const DEFAULT_DENIED_EVENTS: &[&str] =
-    &["pull_request_target", "workflow_run", "issue_comment"];
+/// Events allowed when the policy has no `events` list: the ones this pattern is for (a pull
+/// request's smoke, a manual run, a branch preview's push). An allowlist, not a denylist: the
+/// events that run with the base repository's secrets on behalf of outside code or text
+/// (`pull_request_target`, `workflow_run`, `issue_comment`, `issues`, `discussion_comment`, …) and
+/// unattended ones (`schedule`) are refused unless a policy lists them, and an empty
+/// `event_name` never matches.
+pub const DEFAULT_EVENTS: &[&str] = &["pull_request", "push", "workflow_dispatch"];
 
 /// `cookie_max_age` when the policy does not say: two hours, the length of a long CI run. A CI
 /// cookie ends up in traces, HAR files and reports, so it should not outlive the run that made it.
@@ -23,6 +25,10 @@ pub const MAX_COOKIE_MAX_AGE_SECS: u64 = 86_400;
 fn default_cookie_max_age() -> u64 {
     DEFAULT_COOKIE_MAX_AGE_SECS
 }
+
+/// How to find the ids a policy pins; every error about them says it.
+pub const OWNER_IDS_HOWTO: &str = "find them with `gh api repos/OWNER/REPO --jq '.id, .owner.id'` \
+     (the first line is the repository_id, the second the repository_owner_id)";
 
 /// Which claim names the workflow the policy pins.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -56,15 +62,19 @@ pub struct EndpointPolicy {
     /// Optional `repository_id` pins (survive renames and re-creations); empty = not pinned.
     #[serde(default)]
     pub repository_ids: Vec<String>,
-    /// Optional `repository_owner_id` pins; empty = not pinned.
+    /// `repository_owner_id` pins, required: an owner name can be deleted and registered again
+    /// by someone else ("account resurrection"), its numeric id cannot. See [`OWNER_IDS_HOWTO`].
     #[serde(default)]
     pub repository_owner_ids: Vec<String>,
     /// `owner/repo/.github/workflows/file.yaml` entries; required, matched exactly at the token's
     /// own `ref`/`sha`. An entry may name its ref itself (`…/file.yaml@refs/heads/main` or
     /// `…/file.yaml@<40-hex sha>`): it then matches only that exact claim, which is how a
-    /// reusable workflow is pinned to reviewed contents (see [`pinned_entry`]).
+    /// reusable workflow is pinned to reviewed contents (see [`pinned_entry`]). With
+    /// `job_workflow_ref`, a bare entry matches only the calling repository's own workflow at the
+    /// run's `ref` (never `job_workflow_sha`, a commit the caller chooses), and an entry from
+    /// another repository must name its ref (refused at start-up otherwise).
     pub workflows: Vec<String>,
-    /// Allowed `event_name`s; `None` = all but [`DEFAULT_DENIED_EVENTS`].
+    /// Allowed `event_name`s; `None` = [`DEFAULT_EVENTS`].
     #[serde(default)]
     pub events: Option<Vec<String>>,
     /// Which claim the `workflows` entries are matched against.
@@ -143,11 +153,35 @@ impl EndpointPolicy {
                 ));
             }
         }
+        if self.repository_owner_ids.is_empty() {
+            return Err(PolicyError::new(
+                "repository_owner_ids",
+                format!(
+                    "required: pin the owner of every allowed repository by its numeric id, so a \
+                     deleted and re-registered owner name cannot take its place; {OWNER_IDS_HOWTO}"
+                ),
+            ));
+        }
         digits("repository_ids", &self.repository_ids)?;
         digits("repository_owner_ids", &self.repository_owner_ids)?;
         non_empty("workflows", &self.workflows)?;
         for (i, entry) in self.workflows.iter().enumerate() {
             check_workflow(entry).map_err(|m| PolicyError::new(format!("workflows[{i}]"), m))?;
+            if self.workflow_claim == WorkflowClaim::JobWorkflowRef
+                && pinned_entry(entry).is_none()
+                && !self
+                    .repositories
+                    .iter()
+                    .any(|repo| entry_repository(entry).eq_ignore_ascii_case(repo))
+            {
+                return Err(PolicyError::new(
+                    format!("workflows[{i}]"),
+                    "with workflow_claim = \"job_workflow_ref\", an entry from a repository not \
+                     in `repositories` must name its ref (FILE.yml@refs/heads/BRANCH, @refs/tags/TAG \
+                     or @<40-hex commit sha>): a bare entry matches only a reusable workflow of \
+                     the calling repository at the run's own ref, never a commit the caller picks",
+                ));
+            }
         }
         if !(MIN_COOKIE_MAX_AGE_SECS..=MAX_COOKIE_MAX_AGE_SECS).contains(&self.cookie_max_age) {
             return Err(PolicyError::new(
@@ -216,6 +250,13 @@ pub fn pinned_entry(entry: &str) -> Option<(&str, &str)> {
     (is_sha && is_workflow_file(path)).then_some((path, tail))
 }
 
+/// The `owner/name` an entry's workflow file lives in (the entry has passed `check_workflow`).
+pub(crate) fn entry_repository(entry: &str) -> &str {
+    entry
+        .split_once("/.github/workflows/")
+        .map_or(entry, |(repo, _)| repo)
+}
+
 /// An entry is `owner/repo/.github/workflows/file.yml`, optionally with an explicit
 /// `@refs/…` or `@<sha>` (see [`pinned_entry`]); otherwise the ref comes from the token.
 fn check_workflow(entry: &str) -> Result<(), &'static str> {
@@ -252,7 +293,10 @@ mod tests {
     use super::*;
 
     fn policy() -> EndpointPolicy {
-        EndpointPolicy::new("https://aud", "o/r", "o/r/.github/workflows/smoke.yaml")
+        EndpointPolicy {
+            repository_owner_ids: vec!["9".into()],
+            ..EndpointPolicy::new("https://aud", "o/r", "o/r/.github/workflows/smoke.yaml")
+        }
     }
 
     #[test]
@@ -288,6 +332,7 @@ mod tests {
                 |p| p.repository_owner_ids = vec![String::new()],
                 "repository_owner_ids[0]",
             ),
+            (|p| p.repository_owner_ids.clear(), "repository_owner_ids"),
             (|p| p.events = Some(vec![]), "events"),
             (|p| p.cookie_max_age = 59, "cookie_max_age"),
             (|p| p.cookie_max_age = 86_401, "cookie_max_age"),
@@ -298,6 +343,46 @@ mod tests {
             mutate(&mut p);
             assert_eq!(p.validate().unwrap_err().key, key);
         }
+    }
+
+    #[test]
+    fn owner_ids_are_required_and_the_error_says_how_to_find_them() {
+        let mut p = policy();
+        p.repository_owner_ids.clear();
+        let error = p.validate().unwrap_err();
+        assert_eq!(error.key, "repository_owner_ids");
+        assert!(
+            error
+                .message
+                .contains("gh api repos/OWNER/REPO --jq '.id, .owner.id'"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn job_workflow_ref_entries_from_other_repositories_must_name_their_ref() {
+        let mut p = policy();
+        p.workflow_claim = WorkflowClaim::JobWorkflowRef;
+        p.workflows = vec!["shared/lib/.github/workflows/preview.yml".into()];
+        let error = p.validate().unwrap_err();
+        assert_eq!(error.key, "workflows[0]");
+        assert!(error.message.contains("must name its ref"), "{error}");
+        for ok in [
+            "shared/lib/.github/workflows/preview.yml@refs/heads/main".to_owned(),
+            format!(
+                "shared/lib/.github/workflows/preview.yml@{}",
+                "a".repeat(40)
+            ),
+            // The calling repository's own reusable workflow, at the run's own ref.
+            "O/R/.github/workflows/preview.yml".to_owned(),
+        ] {
+            p.workflows = vec![ok.clone()];
+            p.validate().unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        // With workflow_ref a bare entry keeps its meaning (the run's own workflow).
+        p.workflow_claim = WorkflowClaim::WorkflowRef;
+        p.workflows = vec!["shared/lib/.github/workflows/preview.yml".into()];
+        p.validate().unwrap();
     }
 
     #[test]

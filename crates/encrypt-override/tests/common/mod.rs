@@ -9,7 +9,7 @@ use axum::{
     http::{HeaderMap, Request, StatusCode},
 };
 use ci_endpoint::{Deployment, Policy};
-use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
+use ci_fixtures::{DEFAULT_OWNER_ID, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
 use ci_oidc::{KeyStore, Verifier};
 use encrypt_override::{FlagsSecret, NAME};
 use http_body_util::BodyExt;
@@ -38,6 +38,7 @@ jwks_url = "{jwks}"
 [endpoints."{NAME}"]
 audience = "{AUDIENCE}"
 repositories = ["{DEFAULT_REPOSITORY}"]
+repository_owner_ids = ["{DEFAULT_OWNER_ID}"]
 workflows = ["{DEFAULT_WORKFLOW}"]
 {extra}
 "#,
