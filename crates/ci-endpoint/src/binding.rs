@@ -1,11 +1,19 @@
 //! Deployment binding (`bind_deployment = true`): a token is accepted only by the preview of its
-//! own run's pull request or branch.
+//! own repository's and its own run's pull request or branch.
 //!
 //! Why: the audience names the endpoint, not the deployment, so without binding a token sent to
 //! PR A's preview (which runs PR A's code, and so may keep what it receives) is also good at PR
-//! B's preview for the rest of its lifetime. Binding ties the token's git ref to the deployment's.
+//! B's preview for the rest of its lifetime. Binding ties the token's repository and git ref to
+//! the deployment's. The repository matters when a policy allows several: PR 12 of repository A
+//! is not PR 12 of repository B ([`RepositoryBinding`]).
 //!
-//! The rule, from the variables the platform sets on the deployment:
+//! The repository rule: the deployment's repository id (`CI_PREVIEW_REPOSITORY_ID`,
+//! `VERCEL_GIT_REPO_ID`) must equal the token's `repository_id`, and its `owner/name`
+//! (`CI_PREVIEW_REPOSITORY`, `VERCEL_GIT_REPO_OWNER`/`VERCEL_GIT_REPO_SLUG`) the token's
+//! `repository` (ASCII case-insensitive, as GitHub names are), for each that the deployment knows.
+//! A deployment that knows neither refuses every token (fail closed).
+//!
+//! The ref rule, from the variables the platform sets on the deployment:
 //!
 //! 1. The deployment knows its pull request (`VERCEL_GIT_PULL_REQUEST_ID`): the token's `ref` must
 //!    be `refs/pull/<id>/merge`, the ref of a `pull_request` run of that PR.
@@ -128,11 +136,78 @@ impl DeploymentBinding {
     }
 }
 
-/// The binding rule as one pure function: `Ok` when `claims` may be used on `deployment`.
+/// What a deployment knows of its repository, worked out once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryBinding {
+    /// `owner/name`, if the deployment knows it.
+    pub name: Option<String>,
+    /// The numeric repository id, if the deployment knows it.
+    pub id: Option<String>,
+}
+
+impl RepositoryBinding {
+    /// The repository binding of `deployment`. Blank values count as unknown.
+    pub fn of(deployment: &Deployment) -> RepositoryBinding {
+        let known = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        RepositoryBinding {
+            name: known(&deployment.repository),
+            id: known(&deployment.repository_id),
+        }
+    }
+
+    /// Whether this binding can accept any token at all.
+    pub fn can_accept(&self) -> bool {
+        self.name.is_some() || self.id.is_some()
+    }
+
+    /// Checks verified `claims` against the repository the deployment knows.
+    pub fn check(&self, claims: &GitHubClaims) -> Result<(), BindingMismatch> {
+        if !self.can_accept() {
+            return Err(BindingMismatch {
+                check: "deployment",
+                expected: "CI_PREVIEW_REPOSITORY or CI_PREVIEW_REPOSITORY_ID (on Vercel \
+                           VERCEL_GIT_REPO_OWNER/VERCEL_GIT_REPO_SLUG or VERCEL_GIT_REPO_ID) set"
+                    .to_owned(),
+                actual: "neither is set (fail closed)".to_owned(),
+            });
+        }
+        if let Some(id) = &self.id {
+            let actual = claims.repository_id.as_deref().unwrap_or("");
+            if actual.is_empty() || actual != id {
+                return Err(BindingMismatch {
+                    check: "repository_id",
+                    expected: format!("{id:?} (this deployment's repository)"),
+                    actual: quoted(claims.repository_id.as_deref()),
+                });
+            }
+        }
+        if let Some(name) = &self.name {
+            let actual = claims.repository.as_deref().unwrap_or("");
+            if actual.is_empty() || !actual.eq_ignore_ascii_case(name) {
+                return Err(BindingMismatch {
+                    check: "repository",
+                    expected: format!("{name:?} (this deployment's repository)"),
+                    actual: quoted(claims.repository.as_deref()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The binding rule as one pure function: `Ok` when `claims` may be used on `deployment`
+/// (its repository first, then its pull request or branch).
 pub fn check_deployment_binding(
     deployment: &Deployment,
     claims: &GitHubClaims,
 ) -> Result<(), BindingMismatch> {
+    RepositoryBinding::of(deployment).check(claims)?;
     DeploymentBinding::of(deployment).check(claims)
 }
 
@@ -150,6 +225,9 @@ mod tests {
             commit: Some("e83c5163316f89bfbde7d9ab23ca2e25604af290".to_owned()),
             git_ref: branch.map(str::to_owned),
             pull_request: pull_request.map(str::to_owned),
+            repository: Some("o/r".to_owned()),
+            repository_id: Some("42".to_owned()),
+            ..Deployment::default()
         }
     }
 
@@ -157,8 +235,56 @@ mod tests {
         GitHubClaims {
             r#ref: git_ref.map(str::to_owned),
             head_ref: head_ref.map(str::to_owned),
+            repository: Some("o/r".to_owned()),
+            repository_id: Some("42".to_owned()),
             ..GitHubClaims::default()
         }
+    }
+
+    #[test]
+    fn the_same_pull_request_number_of_another_repository_is_refused() {
+        let d = deployment(Some("12"), Some("feature/x"));
+        check_deployment_binding(&d, &pr12()).unwrap();
+        let other = |name: Option<&str>, id: Option<&str>| GitHubClaims {
+            repository: name.map(str::to_owned),
+            repository_id: id.map(str::to_owned),
+            ..pr12()
+        };
+        for (token, check) in [
+            (other(Some("o/other"), Some("43")), "repository_id"),
+            (other(Some("o/r"), Some("43")), "repository_id"),
+            (other(Some("o/other"), Some("42")), "repository"),
+            (other(Some("o/r"), None), "repository_id"),
+            (other(None, Some("42")), "repository"),
+        ] {
+            assert_eq!(
+                check_deployment_binding(&d, &token).unwrap_err().check,
+                check
+            );
+        }
+        // Names compare as GitHub does (case-insensitively); ids exactly.
+        check_deployment_binding(&d, &other(Some("O/R"), Some("42"))).unwrap();
+        // Only the name known: the name decides; only the id: the id.
+        let by_name = Deployment {
+            repository_id: None,
+            ..d.clone()
+        };
+        check_deployment_binding(&by_name, &other(Some("o/r"), Some("43"))).unwrap();
+        assert!(check_deployment_binding(&by_name, &other(Some("o/other"), Some("42"))).is_err());
+        let by_id = Deployment {
+            repository: None,
+            ..d.clone()
+        };
+        check_deployment_binding(&by_id, &other(Some("o/renamed"), Some("42"))).unwrap();
+        // Neither known: fail closed.
+        let unknown = Deployment {
+            repository: None,
+            repository_id: None,
+            ..d
+        };
+        let error = check_deployment_binding(&unknown, &pr12()).unwrap_err();
+        assert_eq!(error.check, "deployment");
+        assert!(error.actual.contains("fail closed"));
     }
 
     /// A `pull_request` run of PR 12 from branch `feature/x`.
@@ -272,7 +398,7 @@ mod tests {
             Deployment::default(),
         ] {
             let binding = DeploymentBinding::of(&d);
-            assert_eq!(binding, DeploymentBinding::Unknown);
+            assert_eq!(binding, DeploymentBinding::Unknown, "{d:?}");
             assert!(!binding.can_accept());
             for token in [pr12(), push("main"), claims(None, None)] {
                 let error = binding.check(&token).unwrap_err();
