@@ -42,6 +42,10 @@ pub struct Args {
           default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub jwks_refetch_cooldown: u64,
 
+    /// Limits against slow and idle clients (see `serve.rs`).
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
+
     /// Log line format (logs go to stderr; stdout carries only the ready line).
     #[arg(long, env = "CI_PREVIEW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
