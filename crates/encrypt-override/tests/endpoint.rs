@@ -52,7 +52,8 @@ fn assert_expires_in(json: &Value, lifetime: i64) {
 
 #[tokio::test]
 async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
-    let (issuer, app) = app_with_policy(Some("preview"), Some(secret()), "cookie_max_age = 600").await;
+    let (issuer, app) =
+        app_with_policy(Some("preview"), Some(secret()), "cookie_max_age = 600").await;
     // Absent: the policy's value.
     let answer = send(&app, post(Some(&good_token(&issuer)), GOOD_BODY)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -68,10 +69,16 @@ async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
     for max_age in ["601", "86400", "31557600", "18446744073709551615"] {
         let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
         let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
-        assert_answer(&answer, 400, r#"{"error":"bad_request","reason":"max_age_too_long"}"#);
+        assert_answer(
+            &answer,
+            400,
+            r#"{"error":"bad_request","reason":"max_age_too_long"}"#,
+        );
     }
     // Not a positive whole number of seconds.
-    for max_age in ["0", "-1", "1.5", "60.0", "\"60\"", "null", "true", "[60]", "1e3"] {
+    for max_age in [
+        "0", "-1", "1.5", "60.0", "\"60\"", "null", "true", "[60]", "1e3",
+    ] {
         let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
         let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
         assert_answer(&answer, 400, r#"{"error":"bad_request"}"#);
