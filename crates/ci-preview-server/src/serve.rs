@@ -100,7 +100,8 @@ pub async fn serve(
     limits: ServeArgs,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let max_connections = clamp_to_open_files(limits.max_connections);
+    let permits = Arc::new(Semaphore::new(max_connections as usize));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
@@ -131,7 +132,7 @@ pub async fn serve(
             drop(stream);
             if let Some(count) = dropped.tick() {
                 tracing::warn!(
-                    max_connections = limits.max_connections,
+                    max_connections,
                     count,
                     "connection closed: the concurrent connection limit is reached"
                 );
@@ -156,7 +157,35 @@ pub async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     // Every connection holds a permit until it ends: all of them back means all are closed.
-    let _ = permits.acquire_many(limits.max_connections).await;
+    let _ = permits.acquire_many(max_connections).await;
+}
+
+/// Descriptors kept free for everything but inbound connections (the listener, logs, the
+/// issuer's keys, Redis).
+const RESERVED_FILES: u32 = 64;
+
+/// `max_connections`, lowered (and logged) when the process's open-file limit could not hold
+/// that many: past it `accept` fails for everyone, the valid caller included.
+fn clamp_to_open_files(max_connections: u32) -> u32 {
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<u32>().ok()
+        });
+    match soft_limit {
+        Some(limit) if limit.saturating_sub(RESERVED_FILES) < max_connections => {
+            let lowered = limit.saturating_sub(RESERVED_FILES).max(1);
+            tracing::warn!(
+                max_connections,
+                open_file_limit = limit,
+                lowered,
+                "max connections lowered to fit the open-file limit (ulimit -n)"
+            );
+            lowered
+        }
+        _ => max_connections,
+    }
 }
 
 /// One connection: hyper drives it; the idle watch and the shutdown signal ask it to close after
