@@ -143,8 +143,7 @@ fn branch_deployment_accepts_pull_requests_from_the_branch_and_pushes_to_it() {
         }
     );
     check_deployment_binding(&d, &pr12()).unwrap();
-    check_deployment_binding(&d, &claims(Some("refs/pull/99/merge"), Some("feature/x")))
-        .unwrap();
+    check_deployment_binding(&d, &claims(Some("refs/pull/99/merge"), Some("feature/x"))).unwrap();
     check_deployment_binding(&d, &push("feature/x")).unwrap();
     check_deployment_binding(&d, &claims(Some("refs/heads/feature/x"), None)).unwrap();
 }
