@@ -101,7 +101,10 @@ pub fn verifier() -> &'static Verifier {
 }
 
 static POLICIES: LazyLock<Vec<EndpointPolicy>> = LazyLock::new(|| {
-    let base = EndpointPolicy::new(AUDIENCE, REPOSITORY, WORKFLOW);
+    let base = EndpointPolicy {
+        repository_owner_ids: vec![OWNER_ID.into()],
+        ..EndpointPolicy::new(AUDIENCE, REPOSITORY, WORKFLOW)
+    };
     let pinned = EndpointPolicy {
         repository_ids: vec![REPOSITORY_ID.into()],
         repository_owner_ids: vec![OWNER_ID.into()],
@@ -110,7 +113,8 @@ static POLICIES: LazyLock<Vec<EndpointPolicy>> = LazyLock::new(|| {
     };
     let reusable = EndpointPolicy {
         workflow_claim: WorkflowClaim::JobWorkflowRef,
-        workflows: vec![WORKFLOW.into(), SHARED_WORKFLOW.into()],
+        // Another repository's reusable workflow names its ref (a bare entry is refused).
+        workflows: vec![WORKFLOW.into(), format!("{SHARED_WORKFLOW}@refs/tags/v1")],
         ..pinned.clone()
     };
     // An entry naming its own ref: the reusable workflow is accepted at that exact ref only,

@@ -10,7 +10,7 @@
 //! surrogate escape, RFC 8259 §8.2) or an `f64` cannot (`1e400`), and a token carrying such a
 //! member in a claim nobody reads is still the issuer's token (the first `jwt_claims` finding).
 
-use ci_oidc::{DEFAULT_DENIED_EVENTS, EndpointPolicy, GitHubClaims, WorkflowClaim};
+use ci_oidc::{DEFAULT_EVENTS, EndpointPolicy, GitHubClaims, WorkflowClaim};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -177,21 +177,25 @@ pub fn token_allowed(payload: &[u8], policy: &EndpointPolicy, now: i64) -> Resul
         WorkflowClaim::JobWorkflowRef => "job_workflow_ref",
     };
     let actual = string(&c, claim).ok_or("workflow claim missing")?;
-    let mut at = vec![
-        string(&c, "ref").ok_or("ref missing")?,
-        string(&c, "sha").ok_or("sha missing")?,
-    ];
-    if policy.workflow_claim == WorkflowClaim::JobWorkflowRef {
-        at.extend(string(&c, "job_workflow_sha"));
-    }
+    let git_ref = string(&c, "ref").ok_or("ref missing")?;
+    let sha = string(&c, "sha").ok_or("sha missing")?;
+    // With job_workflow_ref a bare entry takes only the calling repository's workflow at the
+    // run's own ref; with workflow_ref, the run's ref or sha.
+    let reusable = policy.workflow_claim == WorkflowClaim::JobWorkflowRef;
+    let at = if reusable { vec![git_ref] } else { vec![git_ref, sha] };
     let pinned = policy.workflows.iter().any(|entry| {
         // An entry that names its ref matches that exact claim; a bare path takes the
         // token's own ref or sha.
         if entry.contains(".yml@") || entry.contains(".yaml@") {
             actual == entry
         } else {
-            at.iter()
-                .any(|r| !r.is_empty() && actual == format!("{entry}@{r}"))
+            let own = entry
+                .split_once("/.github/workflows/")
+                .is_some_and(|(r, _)| r.eq_ignore_ascii_case(repo));
+            (!reusable || own)
+                && at
+                    .iter()
+                    .any(|r| !r.is_empty() && actual == format!("{entry}@{r}"))
         }
     });
     if !pinned {
@@ -200,7 +204,7 @@ pub fn token_allowed(payload: &[u8], policy: &EndpointPolicy, now: i64) -> Resul
     let event = string(&c, "event_name").ok_or("event_name missing")?;
     let allowed = match &policy.events {
         Some(list) => list.iter().any(|e| e == event),
-        None => !DEFAULT_DENIED_EVENTS.contains(&event),
+        None => DEFAULT_EVENTS.contains(&event),
     };
     if !allowed {
         return Err("event".into());

@@ -16,7 +16,7 @@ use ci_oidc::{EndpointPolicy, Verifier};
 
 use crate::{
     CI_PREFIX, CiError, Deployment, Policy, PolicyError, ReplayStore, endpoint_path,
-    guards::Guards, health, policy::is_valid_endpoint_name,
+    guards::Guards, health, policy::is_valid_endpoint_name, tilde,
 };
 
 /// What an endpoint crate exports: its name (the path under `/api/~/ci/` and the key of its
@@ -197,6 +197,14 @@ pub fn app_with(
     options: AppOptions,
 ) -> Result<Router, StartupError> {
     let store = options.replay_store.unwrap_or_else(ReplayStore::in_memory);
+    // Loud on purpose: a variable the platform overrules is a misconfiguration someone believes
+    // in (e.g. CI_PREVIEW_ENV=preview set for every environment, production included).
+    for warning in &deployment.warnings {
+        tracing::error!(
+            environment = deployment.environment.as_deref().unwrap_or("(unset)"),
+            "deployment variables disagree: {warning}"
+        );
+    }
     let mut states = Vec::with_capacity(endpoints.len());
     let mut seen = BTreeSet::new();
     for endpoint in &endpoints {
@@ -259,9 +267,14 @@ pub fn app_with(
             endpoint.router.with_state(state),
         );
     }
-    Ok(router
+    let router = router
         .fallback(not_found)
-        .layer(middleware::from_fn(no_store)))
+        .layer(middleware::from_fn(no_store));
+    // Routing matches raw paths: decode an encoded `~` in the prefix before it (see `tilde.rs`).
+    Ok(Router::new().fallback_service(tower::util::MapRequest::new(
+        router,
+        tilde::decode_prefix as fn(Request) -> Request,
+    )))
 }
 
 async fn not_found() -> CiError {

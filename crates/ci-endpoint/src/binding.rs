@@ -1,11 +1,19 @@
 //! Deployment binding (`bind_deployment = true`): a token is accepted only by the preview of its
-//! own run's pull request or branch.
+//! own repository's and its own run's pull request or branch.
 //!
 //! Why: the audience names the endpoint, not the deployment, so without binding a token sent to
 //! PR A's preview (which runs PR A's code, and so may keep what it receives) is also good at PR
-//! B's preview for the rest of its lifetime. Binding ties the token's git ref to the deployment's.
+//! B's preview for the rest of its lifetime. Binding ties the token's repository and git ref to
+//! the deployment's. The repository matters when a policy allows several: PR 12 of repository A
+//! is not PR 12 of repository B ([`RepositoryBinding`]).
 //!
-//! The rule, from the variables the platform sets on the deployment:
+//! The repository rule: the deployment's repository id (`CI_PREVIEW_REPOSITORY_ID`,
+//! `VERCEL_GIT_REPO_ID`) must equal the token's `repository_id`, and its `owner/name`
+//! (`CI_PREVIEW_REPOSITORY`, `VERCEL_GIT_REPO_OWNER`/`VERCEL_GIT_REPO_SLUG`) the token's
+//! `repository` (ASCII case-insensitive, as GitHub names are), for each that the deployment knows.
+//! A deployment that knows neither refuses every token (fail closed).
+//!
+//! The ref rule, from the variables the platform sets on the deployment:
 //!
 //! 1. The deployment knows its pull request (`VERCEL_GIT_PULL_REQUEST_ID`): the token's `ref` must
 //!    be `refs/pull/<id>/merge`, the ref of a `pull_request` run of that PR.
@@ -128,11 +136,78 @@ impl DeploymentBinding {
     }
 }
 
-/// The binding rule as one pure function: `Ok` when `claims` may be used on `deployment`.
+/// What a deployment knows of its repository, worked out once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryBinding {
+    /// `owner/name`, if the deployment knows it.
+    pub name: Option<String>,
+    /// The numeric repository id, if the deployment knows it.
+    pub id: Option<String>,
+}
+
+impl RepositoryBinding {
+    /// The repository binding of `deployment`. Blank values count as unknown.
+    pub fn of(deployment: &Deployment) -> RepositoryBinding {
+        let known = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        RepositoryBinding {
+            name: known(&deployment.repository),
+            id: known(&deployment.repository_id),
+        }
+    }
+
+    /// Whether this binding can accept any token at all.
+    pub fn can_accept(&self) -> bool {
+        self.name.is_some() || self.id.is_some()
+    }
+
+    /// Checks verified `claims` against the repository the deployment knows.
+    pub fn check(&self, claims: &GitHubClaims) -> Result<(), BindingMismatch> {
+        if !self.can_accept() {
+            return Err(BindingMismatch {
+                check: "deployment",
+                expected: "CI_PREVIEW_REPOSITORY or CI_PREVIEW_REPOSITORY_ID (on Vercel \
+                           VERCEL_GIT_REPO_OWNER/VERCEL_GIT_REPO_SLUG or VERCEL_GIT_REPO_ID) set"
+                    .to_owned(),
+                actual: "neither is set (fail closed)".to_owned(),
+            });
+        }
+        if let Some(id) = &self.id {
+            let actual = claims.repository_id.as_deref().unwrap_or("");
+            if actual.is_empty() || actual != id {
+                return Err(BindingMismatch {
+                    check: "repository_id",
+                    expected: format!("{id:?} (this deployment's repository)"),
+                    actual: quoted(claims.repository_id.as_deref()),
+                });
+            }
+        }
+        if let Some(name) = &self.name {
+            let actual = claims.repository.as_deref().unwrap_or("");
+            if actual.is_empty() || !actual.eq_ignore_ascii_case(name) {
+                return Err(BindingMismatch {
+                    check: "repository",
+                    expected: format!("{name:?} (this deployment's repository)"),
+                    actual: quoted(claims.repository.as_deref()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The binding rule as one pure function: `Ok` when `claims` may be used on `deployment`
+/// (its repository first, then its pull request or branch).
 pub fn check_deployment_binding(
     deployment: &Deployment,
     claims: &GitHubClaims,
 ) -> Result<(), BindingMismatch> {
+    RepositoryBinding::of(deployment).check(claims)?;
     DeploymentBinding::of(deployment).check(claims)
 }
 
@@ -141,168 +216,4 @@ fn quoted(value: Option<&str>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deployment {
-        Deployment {
-            environment: Some("preview".to_owned()),
-            commit: Some("e83c5163316f89bfbde7d9ab23ca2e25604af290".to_owned()),
-            git_ref: branch.map(str::to_owned),
-            pull_request: pull_request.map(str::to_owned),
-        }
-    }
-
-    fn claims(git_ref: Option<&str>, head_ref: Option<&str>) -> GitHubClaims {
-        GitHubClaims {
-            r#ref: git_ref.map(str::to_owned),
-            head_ref: head_ref.map(str::to_owned),
-            ..GitHubClaims::default()
-        }
-    }
-
-    /// A `pull_request` run of PR 12 from branch `feature/x`.
-    fn pr12() -> GitHubClaims {
-        claims(Some("refs/pull/12/merge"), Some("feature/x"))
-    }
-
-    /// A `push` to `branch` (GitHub sends an empty `head_ref` on pushes).
-    fn push(branch: &str) -> GitHubClaims {
-        claims(Some(&format!("refs/heads/{branch}")), Some(""))
-    }
-
-    #[test]
-    fn pull_request_deployment_accepts_its_own_pull_request() {
-        let d = deployment(Some("12"), Some("feature/x"));
-        assert_eq!(
-            DeploymentBinding::of(&d),
-            DeploymentBinding::PullRequest {
-                number: "12".into(),
-                expected_ref: "refs/pull/12/merge".into()
-            }
-        );
-        check_deployment_binding(&d, &pr12()).unwrap();
-        // Without a branch known, the pull request alone decides.
-        check_deployment_binding(&deployment(Some("12"), None), &pr12()).unwrap();
-    }
-
-    #[test]
-    fn pull_request_deployment_refuses_everything_else() {
-        let d = deployment(Some("12"), Some("feature/x"));
-        for (token, actual) in [
-            (
-                claims(Some("refs/pull/13/merge"), Some("feature/x")),
-                "\"refs/pull/13/merge\"",
-            ),
-            // Prefix and suffix look-alikes of PR 12 and of other numbers.
-            (
-                claims(Some("refs/pull/1/merge"), None),
-                "\"refs/pull/1/merge\"",
-            ),
-            (
-                claims(Some("refs/pull/123/merge"), None),
-                "\"refs/pull/123/merge\"",
-            ),
-            (
-                claims(Some("refs/pull/12/head"), None),
-                "\"refs/pull/12/head\"",
-            ),
-            (
-                claims(Some("refs/pull/12/merge/x"), None),
-                "\"refs/pull/12/merge/x\"",
-            ),
-            // A push to the PR's own branch: the PR rule wins, so only pull_request runs pass.
-            (push("feature/x"), "\"refs/heads/feature/x\""),
-            (claims(None, Some("feature/x")), "(missing)"),
-            (claims(Some(""), Some("feature/x")), "\"\""),
-        ] {
-            let error = check_deployment_binding(&d, &token).unwrap_err();
-            assert_eq!(error.check, "ref");
-            assert_eq!(error.actual, actual);
-            assert!(error.expected.contains("refs/pull/12/merge"), "{error:?}");
-        }
-    }
-
-    #[test]
-    fn branch_deployment_accepts_pull_requests_from_the_branch_and_pushes_to_it() {
-        let d = deployment(None, Some("feature/x"));
-        assert_eq!(
-            DeploymentBinding::of(&d),
-            DeploymentBinding::Branch {
-                branch: "feature/x".into()
-            }
-        );
-        check_deployment_binding(&d, &pr12()).unwrap();
-        check_deployment_binding(&d, &claims(Some("refs/pull/99/merge"), Some("feature/x")))
-            .unwrap();
-        check_deployment_binding(&d, &push("feature/x")).unwrap();
-        check_deployment_binding(&d, &claims(Some("refs/heads/feature/x"), None)).unwrap();
-    }
-
-    #[test]
-    fn branch_deployment_refuses_other_branches() {
-        let d = deployment(None, Some("main"));
-        for token in [
-            push("main2"),
-            push("Main"),
-            push("feature/main"),
-            claims(Some("refs/tags/main"), Some("")),
-            claims(Some("refs/remotes/origin/main"), None),
-            claims(Some("main"), None),
-            claims(Some("refs/pull/12/merge"), Some("feature/x")),
-            claims(Some("refs/pull/12/merge"), Some("main ")),
-            claims(None, None),
-            claims(Some(""), Some("")),
-        ] {
-            let error = check_deployment_binding(&d, &token).unwrap_err();
-            assert_eq!(error.check, "head_ref|ref", "{token:?}");
-            assert_eq!(
-                error.expected,
-                "head_ref \"main\" or ref \"refs/heads/main\""
-            );
-            assert!(error.actual.starts_with("head_ref "), "{error:?}");
-        }
-    }
-
-    #[test]
-    fn deployment_knowing_neither_refuses_every_token() {
-        for d in [
-            deployment(None, None),
-            deployment(Some(""), Some("  ")),
-            Deployment::default(),
-        ] {
-            let binding = DeploymentBinding::of(&d);
-            assert_eq!(binding, DeploymentBinding::Unknown);
-            assert!(!binding.can_accept());
-            for token in [pr12(), push("main"), claims(None, None)] {
-                let error = binding.check(&token).unwrap_err();
-                assert_eq!(error.check, "deployment");
-                assert!(error.actual.contains("fail closed"));
-            }
-        }
-    }
-
-    #[test]
-    fn blank_pull_request_falls_back_to_the_branch() {
-        let d = deployment(Some(" "), Some("feature/x"));
-        check_deployment_binding(&d, &push("feature/x")).unwrap();
-        assert!(check_deployment_binding(&d, &push("main")).is_err());
-    }
-
-    #[test]
-    fn non_numeric_pull_request_refuses_even_a_matching_looking_token() {
-        for value in ["12/merge", "abc", "-1", "1 2"] {
-            let d = deployment(Some(value), Some("feature/x"));
-            let binding = DeploymentBinding::of(&d);
-            assert!(!binding.can_accept(), "{value}");
-            for token in [
-                claims(Some(&format!("refs/pull/{value}/merge")), Some("feature/x")),
-                push("feature/x"),
-            ] {
-                let error = binding.check(&token).unwrap_err();
-                assert_eq!(error.check, "deployment");
-                assert!(error.expected.contains("numeric"));
-            }
-        }
-    }
-}
+mod tests;

@@ -11,14 +11,14 @@ use ci_oidc::{EndpointPolicy, GitHubClaims, Verifier, unix_now};
 
 use crate::{
     CiError, Deployment,
-    binding::DeploymentBinding,
+    binding::{DeploymentBinding, RepositoryBinding},
     replay::{RETENTION_MARGIN_SECS, Recorded, ReplayKey, ReplayStore},
 };
 
 /// The post-verification checks of one endpoint.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Guards {
-    binding: Option<DeploymentBinding>,
+    binding: Option<(RepositoryBinding, DeploymentBinding)>,
     single_use: Option<SingleUse>,
 }
 
@@ -40,19 +40,35 @@ impl Guards {
         store: &ReplayStore,
     ) -> Guards {
         let binding = policy.bind_deployment.then(|| {
+            let repository = RepositoryBinding::of(deployment);
             let binding = DeploymentBinding::of(deployment);
+            if !repository.can_accept() {
+                tracing::warn!(
+                    endpoint = name,
+                    "bind_deployment is set but this deployment does not know its repository \
+                     (CI_PREVIEW_REPOSITORY / CI_PREVIEW_REPOSITORY_ID, on Vercel \
+                     VERCEL_GIT_REPO_OWNER/VERCEL_GIT_REPO_SLUG / VERCEL_GIT_REPO_ID): every call \
+                     to this endpoint will be refused"
+                );
+            }
             if binding.can_accept() {
-                tracing::info!(endpoint = name, binding = ?binding, "tokens bound to this deployment");
+                tracing::info!(
+                    endpoint = name,
+                    repository = ?repository,
+                    binding = ?binding,
+                    "tokens bound to this deployment"
+                );
             } else {
                 tracing::warn!(
                     endpoint = name,
                     binding = ?binding,
                     "bind_deployment is set but this deployment knows neither its pull request \
-                     (VERCEL_GIT_PULL_REQUEST_ID) nor its branch (VERCEL_GIT_COMMIT_REF): every \
-                     call to this endpoint will be refused"
+                     (CI_PREVIEW_PULL_REQUEST, VERCEL_GIT_PULL_REQUEST_ID) nor its branch \
+                     (CI_PREVIEW_COMMIT_REF, VERCEL_GIT_COMMIT_REF): every call to this endpoint \
+                     will be refused"
                 );
             }
-            binding
+            (repository, binding)
         });
         let single_use = policy.single_use.then(|| {
             tracing::info!(endpoint = name, store = %store.describe(), "single-use tokens");
@@ -78,8 +94,10 @@ impl Guards {
         endpoint: &'static str,
         claims: &GitHubClaims,
     ) -> Result<(), CiError> {
-        if let Some(binding) = &self.binding
-            && let Err(mismatch) = binding.check(claims)
+        if let Some((repository, binding)) = &self.binding
+            && let Err(mismatch) = repository
+                .check(claims)
+                .and_then(|()| binding.check(claims))
         {
             tracing::warn!(
                 endpoint,

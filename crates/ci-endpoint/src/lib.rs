@@ -51,6 +51,7 @@ mod guards;
 mod health;
 mod policy;
 pub mod replay;
+mod tilde;
 
 pub use app::{AppOptions, Endpoint, EndpointState, StartupError, app, app_with};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};

@@ -12,6 +12,7 @@ url = "https://token.actions.githubusercontent.com"
 [endpoints."flags/encrypt-override"]
 audience = "https://app.example/api/~/ci/flags/encrypt-override"
 repositories = ["octo-org/octo-repo"]
+repository_owner_ids = ["987654321"]
 workflows = ["octo-org/octo-repo/.github/workflows/ci-in-preview-smoke.yaml"]
 "#;
 
@@ -30,6 +31,7 @@ fn a_good_policy_and_its_defaults() {
     let entry = policy.endpoint("flags/encrypt-override").unwrap();
     assert!(entry.events.is_none());
     assert!(!entry.single_use && !entry.bind_deployment);
+    assert_eq!(entry.cookie_max_age, 7200);
     // The digest is of the exact bytes: a comment changes it.
     let other = Policy::from_toml_str(&format!("# reviewed\n{GOOD}")).unwrap();
     assert_ne!(policy.sha256_hex(), other.sha256_hex());
@@ -47,6 +49,51 @@ fn the_checked_in_policy_is_valid() {
     let entry = policy.endpoint("flags/encrypt-override").unwrap();
     assert!(entry.audience.ends_with("/api/~/ci/flags/encrypt-override"));
     assert_eq!(policy.serve_in(), ["preview", "development"]);
+}
+
+#[test]
+fn owner_ids_are_required_and_the_error_says_how_to_find_them() {
+    let unpinned = GOOD.replace("repository_owner_ids = [\"987654321\"]\n", "");
+    let error = error_of(&unpinned);
+    assert!(
+        error.starts_with(
+            r#"invalid policy: endpoints."flags/encrypt-override".repository_owner_ids: required"#
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("gh api repos/OWNER/REPO --jq '.id, .owner.id'"),
+        "{error}"
+    );
+}
+
+#[test]
+fn cookie_max_age_is_bounded_and_named() {
+    for (value, ok) in [
+        ("60", true),
+        ("86400", true),
+        ("59", false),
+        ("86401", false),
+    ] {
+        let text = format!("{GOOD}cookie_max_age = {value}\n");
+        match Policy::from_toml_str(&text) {
+            Ok(policy) => {
+                assert!(ok, "{value}");
+                let entry = policy.endpoint("flags/encrypt-override").unwrap();
+                assert_eq!(entry.cookie_max_age.to_string(), value);
+            }
+            Err(error) => {
+                assert!(!ok, "{value}: {error}");
+                assert!(
+                    error
+                        .to_string()
+                        .contains(r#"endpoints."flags/encrypt-override".cookie_max_age: "#),
+                    "{error}"
+                );
+            }
+        }
+    }
+    assert!(error_of(&format!("{GOOD}cookie_max_age = -5\n")).contains("cookie_max_age"));
 }
 
 #[test]
@@ -179,7 +226,7 @@ async fn overlapping_endpoint_names_both_route() {
     use ci_endpoint::{Endpoint, EndpointState};
     let issuer = ci_fixtures::MockIssuer::start().await;
     let text = format!(
-        "{}\n[endpoints.\"test\"]\naudience = \"https://ci.test/api/~/ci/test\"\nrepositories = [\"octo-org/octo-repo\"]\nworkflows = [\"{}\"]\n",
+        "{}\n[endpoints.\"test\"]\naudience = \"https://ci.test/api/~/ci/test\"\nrepositories = [\"octo-org/octo-repo\"]\nrepository_owner_ids = [\"987654321\"]\nworkflows = [\"{}\"]\n",
         policy_toml(&issuer),
         ci_fixtures::DEFAULT_WORKFLOW
     );

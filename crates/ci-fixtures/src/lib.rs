@@ -40,6 +40,6 @@ pub const DEFAULT_PULL_REQUEST: u64 = 12;
 /// allows [`DEFAULT_REPOSITORY`] running [`DEFAULT_WORKFLOW`].
 pub fn policy_toml(issuer_url: &str, name: &str, audience: &str) -> String {
     format!(
-        "[issuer]\nurl = {issuer_url:?}\n\n[endpoints.{name:?}]\naudience = {audience:?}\nrepositories = [{DEFAULT_REPOSITORY:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n"
+        "[issuer]\nurl = {issuer_url:?}\n\n[endpoints.{name:?}]\naudience = {audience:?}\nrepositories = [{DEFAULT_REPOSITORY:?}]\nrepository_owner_ids = [{DEFAULT_OWNER_ID:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n"
     )
 }

@@ -27,7 +27,10 @@ mod verifier;
 pub use config::{GITHUB_ACTIONS_ISSUER, IssuerConfig, UrlError};
 pub use github::GitHubClaims;
 pub use keystore::{KeyStore, KeyStoreError, KeyStoreOptions, SkippedKey};
-pub use policy::{DEFAULT_DENIED_EVENTS, EndpointPolicy, PolicyError, WorkflowClaim};
+pub use policy::{
+    DEFAULT_COOKIE_MAX_AGE_SECS, DEFAULT_EVENTS, EndpointPolicy, MAX_COOKIE_MAX_AGE_SECS,
+    MIN_COOKIE_MAX_AGE_SECS, OWNER_IDS_HOWTO, PolicyError, WorkflowClaim,
+};
 pub use registered::{LEEWAY_SECS, MAX_LIFETIME_SECS, TimeRules};
 pub use rejection::{Reason, Rejection, RejectionKind};
 pub use secret::SecretString;

@@ -6,11 +6,29 @@
 
 use serde::Deserialize;
 
-/// Events refused when the policy has no `events` list: they run with the base repository's
-/// secrets and permissions on behalf of code or text from outside (fork PRs, comments,
-/// chained runs), the classic "pwn request" shapes.
-pub const DEFAULT_DENIED_EVENTS: &[&str] =
-    &["pull_request_target", "workflow_run", "issue_comment"];
+/// Events allowed when the policy has no `events` list: the ones this pattern is for (a pull
+/// request's smoke, a manual run, a branch preview's push). An allowlist, not a denylist: the
+/// events that run with the base repository's secrets on behalf of outside code or text
+/// (`pull_request_target`, `workflow_run`, `issue_comment`, `issues`, `discussion_comment`, …) and
+/// unattended ones (`schedule`) are refused unless a policy lists them, and an empty
+/// `event_name` never matches.
+pub const DEFAULT_EVENTS: &[&str] = &["pull_request", "push", "workflow_dispatch"];
+
+/// `cookie_max_age` when the policy does not say: two hours, the length of a long CI run. A CI
+/// cookie ends up in traces, HAR files and reports, so it should not outlive the run that made it.
+pub const DEFAULT_COOKIE_MAX_AGE_SECS: u64 = 7200;
+/// The smallest `cookie_max_age` a policy may set (a minute: anything shorter is a typo).
+pub const MIN_COOKIE_MAX_AGE_SECS: u64 = 60;
+/// The largest `cookie_max_age` a policy may set: a day. A CI cookie never needs more.
+pub const MAX_COOKIE_MAX_AGE_SECS: u64 = 86_400;
+
+fn default_cookie_max_age() -> u64 {
+    DEFAULT_COOKIE_MAX_AGE_SECS
+}
+
+/// How to find the ids a policy pins; every error about them says it.
+pub const OWNER_IDS_HOWTO: &str = "find them with `gh api repos/OWNER/REPO --jq '.id, .owner.id'` \
+     (the first line is the repository_id, the second the repository_owner_id)";
 
 /// Which claim names the workflow the policy pins.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -44,15 +62,19 @@ pub struct EndpointPolicy {
     /// Optional `repository_id` pins (survive renames and re-creations); empty = not pinned.
     #[serde(default)]
     pub repository_ids: Vec<String>,
-    /// Optional `repository_owner_id` pins; empty = not pinned.
+    /// `repository_owner_id` pins, required: an owner name can be deleted and registered again
+    /// by someone else ("account resurrection"), its numeric id cannot. See [`OWNER_IDS_HOWTO`].
     #[serde(default)]
     pub repository_owner_ids: Vec<String>,
     /// `owner/repo/.github/workflows/file.yaml` entries; required, matched exactly at the token's
     /// own `ref`/`sha`. An entry may name its ref itself (`…/file.yaml@refs/heads/main` or
     /// `…/file.yaml@<40-hex sha>`): it then matches only that exact claim, which is how a
-    /// reusable workflow is pinned to reviewed contents (see [`pinned_entry`]).
+    /// reusable workflow is pinned to reviewed contents (see [`pinned_entry`]). With
+    /// `job_workflow_ref`, a bare entry matches only the calling repository's own workflow at the
+    /// run's `ref` (never `job_workflow_sha`, a commit the caller chooses), and an entry from
+    /// another repository must name its ref (refused at start-up otherwise).
     pub workflows: Vec<String>,
-    /// Allowed `event_name`s; `None` = all but [`DEFAULT_DENIED_EVENTS`].
+    /// Allowed `event_name`s; `None` = [`DEFAULT_EVENTS`].
     #[serde(default)]
     pub events: Option<Vec<String>>,
     /// Which claim the `workflows` entries are matched against.
@@ -64,6 +86,11 @@ pub struct EndpointPolicy {
     /// Accept a token only on the deployment of its own run's pull request or branch.
     #[serde(default)]
     pub bind_deployment: bool,
+    /// Seconds a cookie issued by this endpoint lives at most (requests may ask for less with
+    /// `maxAge`); [`MIN_COOKIE_MAX_AGE_SECS`]..=[`MAX_COOKIE_MAX_AGE_SECS`], default
+    /// [`DEFAULT_COOKIE_MAX_AGE_SECS`].
+    #[serde(default = "default_cookie_max_age")]
+    pub cookie_max_age: u64,
 }
 
 /// A policy that must not be served; names the key.
@@ -102,6 +129,7 @@ impl EndpointPolicy {
             workflow_claim: WorkflowClaim::WorkflowRef,
             single_use: false,
             bind_deployment: false,
+            cookie_max_age: DEFAULT_COOKIE_MAX_AGE_SECS,
         }
     }
 
@@ -125,11 +153,44 @@ impl EndpointPolicy {
                 ));
             }
         }
+        if self.repository_owner_ids.is_empty() {
+            return Err(PolicyError::new(
+                "repository_owner_ids",
+                format!(
+                    "required: pin the owner of every allowed repository by its numeric id, so a \
+                     deleted and re-registered owner name cannot take its place; {OWNER_IDS_HOWTO}"
+                ),
+            ));
+        }
         digits("repository_ids", &self.repository_ids)?;
         digits("repository_owner_ids", &self.repository_owner_ids)?;
         non_empty("workflows", &self.workflows)?;
         for (i, entry) in self.workflows.iter().enumerate() {
             check_workflow(entry).map_err(|m| PolicyError::new(format!("workflows[{i}]"), m))?;
+            if self.workflow_claim == WorkflowClaim::JobWorkflowRef
+                && pinned_entry(entry).is_none()
+                && !self
+                    .repositories
+                    .iter()
+                    .any(|repo| entry_repository(entry).eq_ignore_ascii_case(repo))
+            {
+                return Err(PolicyError::new(
+                    format!("workflows[{i}]"),
+                    "with workflow_claim = \"job_workflow_ref\", an entry from a repository not \
+                     in `repositories` must name its ref (FILE.yml@refs/heads/BRANCH, @refs/tags/TAG \
+                     or @<40-hex commit sha>): a bare entry matches only a reusable workflow of \
+                     the calling repository at the run's own ref, never a commit the caller picks",
+                ));
+            }
+        }
+        if !(MIN_COOKIE_MAX_AGE_SECS..=MAX_COOKIE_MAX_AGE_SECS).contains(&self.cookie_max_age) {
+            return Err(PolicyError::new(
+                "cookie_max_age",
+                format!(
+                    "must be between {MIN_COOKIE_MAX_AGE_SECS} and {MAX_COOKIE_MAX_AGE_SECS} \
+                     seconds (a minute to a day; default {DEFAULT_COOKIE_MAX_AGE_SECS})"
+                ),
+            ));
         }
         if let Some(events) = &self.events {
             non_empty("events", events)?;
@@ -189,6 +250,13 @@ pub fn pinned_entry(entry: &str) -> Option<(&str, &str)> {
     (is_sha && is_workflow_file(path)).then_some((path, tail))
 }
 
+/// The `owner/name` an entry's workflow file lives in (the entry has passed `check_workflow`).
+pub(crate) fn entry_repository(entry: &str) -> &str {
+    entry
+        .split_once("/.github/workflows/")
+        .map_or(entry, |(repo, _)| repo)
+}
+
 /// An entry is `owner/repo/.github/workflows/file.yml`, optionally with an explicit
 /// `@refs/…` or `@<sha>` (see [`pinned_entry`]); otherwise the ref comes from the token.
 fn check_workflow(entry: &str) -> Result<(), &'static str> {
@@ -221,76 +289,4 @@ fn check_workflow(entry: &str) -> Result<(), &'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy() -> EndpointPolicy {
-        EndpointPolicy::new("https://aud", "o/r", "o/r/.github/workflows/smoke.yaml")
-    }
-
-    #[test]
-    fn valid_policy() {
-        policy().validate().unwrap();
-    }
-
-    #[test]
-    fn errors_name_the_key() {
-        type Mutation = fn(&mut EndpointPolicy);
-        let cases: Vec<(Mutation, &str)> = vec![
-            (|p| p.audience.clear(), "audience"),
-            (|p| p.repositories.clear(), "repositories"),
-            (|p| p.repositories = vec!["nope".into()], "repositories[0]"),
-            (|p| p.workflows.clear(), "workflows"),
-            (
-                |p| p.workflows = vec!["o/r/.github/workflows/smoke.yaml@main".into()],
-                "workflows[0]",
-            ),
-            (
-                |p| p.workflows = vec!["o/r/.github/workflows/smoke.yaml@refs/".into()],
-                "workflows[0]",
-            ),
-            (
-                |p| p.workflows = vec!["o/r/smoke.yaml".into()],
-                "workflows[0]",
-            ),
-            (
-                |p| p.repository_ids = vec!["12".into(), "x".into()],
-                "repository_ids[1]",
-            ),
-            (
-                |p| p.repository_owner_ids = vec![String::new()],
-                "repository_owner_ids[0]",
-            ),
-            (|p| p.events = Some(vec![]), "events"),
-            (|p| p.events = Some(vec!["Push".into()]), "events[0]"),
-        ];
-        for (mutate, key) in cases {
-            let mut p = policy();
-            mutate(&mut p);
-            assert_eq!(p.validate().unwrap_err().key, key);
-        }
-    }
-
-    #[test]
-    fn entries_may_pin_their_own_ref() {
-        let mut p = policy();
-        p.workflows = vec![
-            "o/r/.github/workflows/smoke.yaml@refs/heads/main".into(),
-            "o/r/.github/workflows/smoke.yml@refs/tags/v1.2.0".into(),
-            format!("o/r/.github/workflows/smoke.yaml@{}", "a".repeat(40)),
-        ];
-        p.validate().unwrap();
-        assert_eq!(
-            pinned_entry("o/r/.github/workflows/x.yaml@refs/heads/main"),
-            Some(("o/r/.github/workflows/x.yaml", "refs/heads/main"))
-        );
-        // An `@` inside the file name is part of the path, not a ref.
-        assert_eq!(pinned_entry("o/r/.github/workflows/a@b.yaml"), None);
-        assert_eq!(pinned_entry("o/r/.github/workflows/x.yaml"), None);
-        // Upper-case or short hex is not a sha.
-        assert_eq!(
-            pinned_entry(&format!("o/r/.github/workflows/x.yaml@{}", "A".repeat(40))),
-            None
-        );
-    }
-}
+mod tests;

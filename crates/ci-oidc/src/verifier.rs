@@ -120,10 +120,21 @@ impl Verifier {
         let keys = &self.inner.keys;
         let fetches_before = keys.fetch_count();
         let mut set = keys.current();
+        let mut cooling_down = false;
         if set.get(&kid).is_none() {
-            set = keys.refetch_for_unknown_kid(fetches_before).await;
+            (set, cooling_down) = keys.refetch_for_unknown_kid(fetches_before).await;
         }
         let Some(key) = set.get(&kid) else {
+            if cooling_down {
+                // Maybe a key the issuer has just published: "retry shortly" (503), not 401, so
+                // a job starting during a key rotation waits instead of failing.
+                return Err(Rejection::new(
+                    RejectionKind::KeysUnavailable,
+                    "header.kid",
+                    "a known kid, or an unknown-kid refetch allowed by the cooldown",
+                    format!("{kid:?} (unknown; refetch cooling down)"),
+                ));
+            }
             if set.keys.is_empty() {
                 return Err(Rejection::new(
                     RejectionKind::KeysUnavailable,

@@ -92,15 +92,31 @@ async fn reusable_workflow_via_job_workflow_ref() {
         .await
         .expect("local reusable");
 
-    // Called by commit: the ref part is the reusable workflow's own sha.
+    // Called by a commit the caller picks (`uses: …/reusable-smoke.yml@<sha>`): possibly unmerged
+    // or only in a fork's network, so a bare entry refuses it (issue: reusable entries without
+    // a ref); an entry naming that commit accepts it.
     let pinned_sha = "0123456789abcdef0123456789abcdef01234567";
     let pinned = issuer
         .token(AUD)
         .reusable(reusable, pinned_sha, pinned_sha)
         .build();
-    verify(&verifier, &pinned, &policy)
+    let err = verify(&verifier, &pinned, &policy).await.unwrap_err();
+    assert_eq!(err.check, "job_workflow_ref");
+    let mut by_commit = policy.clone();
+    by_commit.workflows = vec![format!("{reusable}@{pinned_sha}")];
+    verify(&verifier, &pinned, &by_commit)
         .await
-        .expect("sha-pinned reusable");
+        .expect("an entry naming the commit");
+    // The same file of another repository (a fork) at the run's own ref: not the caller's.
+    let fork = issuer
+        .token(AUD)
+        .reusable(
+            "evil-org/octo-repo/.github/workflows/reusable-smoke.yml",
+            "refs/pull/12/merge",
+            DEFAULT_SHA,
+        )
+        .build();
+    assert!(verify(&verifier, &fork, &policy).await.is_err());
 
     // The caller's workflow_ref is not what this policy reads.
     let caller_only = issuer.token(AUD).build();

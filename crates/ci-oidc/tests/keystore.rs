@@ -14,6 +14,24 @@ use common::{AUD, opts, policy, remote_store, setup, setup_with, verify};
 use serde_json::json;
 
 async fn unknown_kid_flood(verifier: &Verifier, issuer: &MockIssuer, n: usize) {
+    // A token that arrives after the flood's one refetch finished finds the cooldown running:
+    // "retry later" rather than "unknown key". Both are refusals.
+    unknown_kid_flood_refused_as(
+        verifier,
+        issuer,
+        n,
+        &[RejectionKind::UnknownKey, RejectionKind::KeysUnavailable],
+    )
+    .await;
+}
+
+/// `n` concurrent tokens with invented kids; each refused as one of `kinds`.
+async fn unknown_kid_flood_refused_as(
+    verifier: &Verifier,
+    issuer: &MockIssuer,
+    n: usize,
+    kinds: &[RejectionKind],
+) {
     let mut tasks = Vec::new();
     for i in 0..n {
         let token = issuer
@@ -27,7 +45,7 @@ async fn unknown_kid_flood(verifier: &Verifier, issuer: &MockIssuer, n: usize) {
     }
     for task in tasks {
         let err = task.await.expect("task").unwrap_err();
-        assert_eq!(err.kind, RejectionKind::UnknownKey);
+        assert!(kinds.contains(&err.kind), "{err:?}");
     }
 }
 
@@ -40,8 +58,9 @@ async fn hundred_concurrent_unknown_kids_cause_one_fetch() {
     unknown_kid_flood(&verifier, &issuer, 100).await;
     assert_eq!(issuer.jwks_requests(), 2);
     assert_eq!(verifier.keys().fetch_count(), 2);
-    // ...and a second flood inside the cooldown costs none.
-    unknown_kid_flood(&verifier, &issuer, 100).await;
+    // ...and a second flood inside the cooldown costs none: those callers are told to retry
+    // (503), since one of them might carry a key the issuer has just published.
+    unknown_kid_flood_refused_as(&verifier, &issuer, 100, &[RejectionKind::KeysUnavailable]).await;
     assert_eq!(issuer.jwks_requests(), 2);
     // Known keys never waited for any of it.
     verify(&verifier, &issuer.token(AUD).build(), &policy())
@@ -150,6 +169,65 @@ async fn issuer_down_from_the_start_means_keys_unavailable() {
 }
 
 #[tokio::test]
+async fn a_key_published_right_after_start_up_is_accepted_at_once() {
+    // The start-up fetch must not start the unknown-kid cooldown: it did not look for this key.
+    // (Counting it refused the new key with 401 for a whole cooldown.)
+    let issuer = MockIssuer::start().await;
+    let keys = remote_store(
+        &issuer,
+        KeyStoreOptions {
+            unknown_kid_cooldown: Duration::from_secs(3600),
+            ..opts()
+        },
+    );
+    keys.prefetch().await.expect("prefetch");
+    let verifier = Verifier::new(issuer.issuer_url(), keys);
+    issuer.rotate();
+    let published = std::time::Instant::now();
+    let new = issuer.token(AUD).build();
+    verify(&verifier, &new, &policy())
+        .await
+        .expect("the new key is fetched on first sight");
+    let elapsed = published.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(issuer.jwks_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_new_key_inside_the_cooldown_is_retryable_then_accepted() {
+    let issuer = MockIssuer::start().await;
+    let cooldown = Duration::from_secs(3);
+    let keys = remote_store(
+        &issuer,
+        KeyStoreOptions {
+            unknown_kid_cooldown: cooldown,
+            ..opts()
+        },
+    );
+    keys.prefetch().await.expect("prefetch");
+    let verifier = Verifier::new(issuer.issuer_url(), keys);
+    // An invented kid spends the cooldown...
+    let err = verify(
+        &verifier,
+        &issuer.token(AUD).kid("invented").build(),
+        &policy(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, RejectionKind::UnknownKey);
+    // ...then the issuer rotates: the job is told to retry (503), not refused (401)...
+    issuer.rotate();
+    let new = issuer.token(AUD).build();
+    let err = verify(&verifier, &new, &policy()).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::KeysUnavailable, "{err:?}");
+    // ...and its retry after the cooldown is accepted.
+    tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
+    verify(&verifier, &new, &policy())
+        .await
+        .expect("accepted on retry");
+}
+
+#[tokio::test]
 async fn rotation_is_picked_up_on_unknown_kid() {
     let (issuer, verifier) = setup().await;
     let old = issuer.token(AUD).build();
@@ -166,6 +244,13 @@ async fn rotation_is_picked_up_on_unknown_kid() {
     // Once the old key is retired and the store refreshed, its tokens are refused.
     issuer.retire_old_keys();
     verifier.keys().prefetch().await.expect("refresh");
+    // Inside the unknown-kid cooldown the answer is "retry later"; after it, the refetch shows
+    // the key is gone for good.
+    assert_eq!(
+        verify(&verifier, &old, &policy()).await.unwrap_err().kind,
+        RejectionKind::KeysUnavailable
+    );
+    tokio::time::sleep(opts().unknown_kid_cooldown + Duration::from_millis(50)).await;
     assert_eq!(
         verify(&verifier, &old, &policy()).await.unwrap_err().kind,
         RejectionKind::UnknownKey

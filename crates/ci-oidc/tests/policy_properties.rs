@@ -18,7 +18,7 @@ use ci_fixtures::{
     TokenBuilder,
 };
 use ci_oidc::{
-    DEFAULT_DENIED_EVENTS, EndpointPolicy, GitHubClaims, KeyStore, LEEWAY_SECS, MAX_LIFETIME_SECS,
+    DEFAULT_EVENTS, EndpointPolicy, GitHubClaims, KeyStore, LEEWAY_SECS, MAX_LIFETIME_SECS,
     Rejection, RejectionKind, SecretString, Verifier, WorkflowClaim,
 };
 use proptest::prelude::*;
@@ -86,9 +86,10 @@ impl Scenario {
 
     fn policy(self) -> EndpointPolicy {
         let mut p = EndpointPolicy::new(AUD, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW);
+        // Every valid policy pins the owner's id; two scenarios pin the repository's id too.
+        p.repository_owner_ids = vec![DEFAULT_OWNER_ID.into()];
         if matches!(self, Scenario::PullRequest | Scenario::Reusable) {
             p.repository_ids = vec![DEFAULT_REPOSITORY_ID.into()];
-            p.repository_owner_ids = vec![DEFAULT_OWNER_ID.into()];
         }
         match self {
             Scenario::PullRequest => p.events = Some(vec!["pull_request".into(), "push".into()]),
@@ -96,7 +97,8 @@ impl Scenario {
             Scenario::Reusable => {
                 p.events = Some(vec!["push".into()]);
                 p.workflow_claim = WorkflowClaim::JobWorkflowRef;
-                p.workflows = vec![SHARED.into()];
+                // Another repository's workflow must name its ref: here the commit it is called by.
+                p.workflows = vec![format!("{SHARED}@{SHARED_SHA}")];
             }
             Scenario::BranchPinned => {
                 p.workflow_claim = WorkflowClaim::JobWorkflowRef;
@@ -118,16 +120,15 @@ impl Scenario {
                 "aud",
                 "iss",
             ],
-            Scenario::AtSha => &["workflow_ref", "sha", "aud", "iss"],
+            Scenario::AtSha => &["repository_owner_id", "workflow_ref", "sha", "aud", "iss"],
             Scenario::Reusable => &[
                 "repository_id",
                 "repository_owner_id",
                 "job_workflow_ref",
-                "job_workflow_sha",
                 "aud",
                 "iss",
             ],
-            Scenario::BranchPinned => &["job_workflow_ref", "aud", "iss"],
+            Scenario::BranchPinned => &["repository_owner_id", "job_workflow_ref", "aud", "iss"],
         }
     }
 
@@ -138,14 +139,11 @@ impl Scenario {
             Scenario::PullRequest => {
                 r.extend(["repository_id", "repository_owner_id", "workflow_ref"])
             }
-            Scenario::AtSha => r.push("workflow_ref"),
-            Scenario::Reusable => r.extend([
-                "repository_id",
-                "repository_owner_id",
-                "job_workflow_ref",
-                "job_workflow_sha",
-            ]),
-            Scenario::BranchPinned => r.push("job_workflow_ref"),
+            Scenario::AtSha => r.extend(["repository_owner_id", "workflow_ref"]),
+            Scenario::Reusable => {
+                r.extend(["repository_id", "repository_owner_id", "job_workflow_ref"])
+            }
+            Scenario::BranchPinned => r.extend(["repository_owner_id", "job_workflow_ref"]),
         }
         r
     }
@@ -158,18 +156,16 @@ impl Scenario {
             Scenario::AtSha => r.extend([
                 "ref",
                 "repository_id",
-                "repository_owner_id",
                 "job_workflow_ref",
                 "job_workflow_sha",
             ]),
-            Scenario::Reusable => r.extend(["workflow_ref", "ref", "sha"]),
+            Scenario::Reusable => r.extend(["workflow_ref", "ref", "sha", "job_workflow_sha"]),
             Scenario::BranchPinned => r.extend([
                 "workflow_ref",
                 "ref",
                 "sha",
                 "job_workflow_sha",
                 "repository_id",
-                "repository_owner_id",
             ]),
         }
         r
@@ -178,7 +174,7 @@ impl Scenario {
     fn event_allowed(self, event: &str) -> bool {
         match self.policy().events {
             Some(list) => list.iter().any(|e| e == event),
-            None => !DEFAULT_DENIED_EVENTS.contains(&event),
+            None => DEFAULT_EVENTS.contains(&event),
         }
     }
 }
@@ -283,7 +279,16 @@ fn refused_change(s: Scenario, t: TokenBuilder, c: &Change) -> TokenBuilder {
         2 => {
             let event = match s.policy().events {
                 Some(_) => differ(&c.text, "push", "event_name", false),
-                None => (*c.pick.get(DEFAULT_DENIED_EVENTS)).to_owned(),
+                None => (*c.pick.get(&[
+                    "pull_request_target",
+                    "workflow_run",
+                    "issue_comment",
+                    "issues",
+                    "discussion_comment",
+                    "schedule",
+                    "",
+                ]))
+                .to_owned(),
             };
             let event = if s.event_allowed(&event) {
                 format!("{event}_x")

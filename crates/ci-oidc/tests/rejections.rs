@@ -337,6 +337,41 @@ fn rows() -> Vec<Row> {
             t.event("issue_comment")
         }),
         row("event_name missing", K::Event, |t| t.without("event_name")),
+        // The default is an allowlist (pull_request, push, workflow_dispatch), not a denylist.
+        row("issues not in the default allowlist", K::Event, |t| {
+            t.event("issues")
+        }),
+        row(
+            "discussion_comment not in the default allowlist",
+            K::Event,
+            |t| t.event("discussion_comment"),
+        ),
+        row("schedule not in the default allowlist", K::Event, |t| {
+            t.event("schedule")
+        }),
+        row("empty event_name", K::Event, |t| t.event("")),
+        row(
+            "another owner id (a re-registered owner name)",
+            K::RepositoryOwnerId,
+            |t| t.claim("repository_owner_id", "1"),
+        ),
+        with_policy(
+            row(
+                "reusable workflow at a commit the caller picks",
+                K::Workflow,
+                |t| {
+                    t.reusable(
+                        "octo-org/octo-repo/.github/workflows/smoke.yml",
+                        "0123456789abcdef0123456789abcdef01234567",
+                        "0123456789abcdef0123456789abcdef01234567",
+                    )
+                },
+            ),
+            |p| {
+                p.workflow_claim = WorkflowClaim::JobWorkflowRef;
+                p.workflows = vec!["octo-org/octo-repo/.github/workflows/smoke.yml".into()];
+            },
+        ),
         with_policy(row("event outside the allowlist", K::Event, |t| t), |p| {
             p.events = Some(vec!["push".into(), "workflow_dispatch".into()])
         }),

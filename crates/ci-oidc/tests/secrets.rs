@@ -47,6 +47,7 @@ fn policy_keys_are_strict() {
     let p: EndpointPolicy = serde_json::from_value(json!({
         "audience": AUD,
         "repositories": ["octo-org/octo-repo"],
+        "repository_owner_ids": ["987654321"],
         "workflows": ["octo-org/octo-repo/.github/workflows/smoke.yaml"],
         "workflow_claim": "job_workflow_ref",
         "events": ["push"],

@@ -8,9 +8,13 @@ use clap::{Parser, ValueEnum};
 
 /// Serves the CI-in-preview endpoints: GitHub Actions OIDC in, secrets-derived answers out.
 ///
-/// Deployment environment: CI_PREVIEW_ENV, else VERCEL_ENV (CI routes exist only where the
-/// policy's serve_in lists it). Identity reported by health: VERCEL_GIT_COMMIT_SHA,
-/// VERCEL_GIT_COMMIT_REF, VERCEL_GIT_PULL_REQUEST_ID. Endpoint secrets: FLAGS_SECRET.
+/// Deployment environment: a platform's production signal always wins (VERCEL_ENV or
+/// VERCEL_TARGET_ENV = production, RAILWAY_ENVIRONMENT_NAME = production, Render without
+/// IS_PULL_REQUEST=true); else VERCEL_TARGET_ENV, else VERCEL_ENV, and CI_PREVIEW_ENV (CI routes
+/// exist only where the policy's serve_in lists them). Identity (health, bind_deployment):
+/// CI_PREVIEW_COMMIT_SHA, CI_PREVIEW_COMMIT_REF, CI_PREVIEW_PULL_REQUEST, CI_PREVIEW_REPOSITORY,
+/// CI_PREVIEW_REPOSITORY_ID where the platform gives none (VERCEL_GIT_*, RENDER_GIT_*,
+/// RAILWAY_GIT_*); see system-docs/PLATFORMS.md. Endpoint secrets: FLAGS_SECRET.
 /// Log filter: RUST_LOG (default info).
 #[derive(Debug, Parser)]
 #[command(name = "ci-preview-server", version)]
@@ -41,6 +45,10 @@ pub struct Args {
     #[arg(long, env = "CI_PREVIEW_JWKS_REFETCH_COOLDOWN", value_name = "SECONDS",
           default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub jwks_refetch_cooldown: u64,
+
+    /// Limits against slow and idle clients (see `serve.rs`).
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
 
     /// Log line format (logs go to stderr; stdout carries only the ready line).
     #[arg(long, env = "CI_PREVIEW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -8,6 +8,7 @@
 mod cli;
 mod logging;
 mod replay;
+mod serve;
 mod tls;
 
 use std::{
@@ -17,7 +18,6 @@ use std::{
     time::Duration,
 };
 
-use axum::serve::ListenerExt;
 use ci_endpoint::{Deployment, Endpoint, Policy};
 use ci_oidc::{KeyStore, KeyStoreOptions, Verifier};
 use clap::Parser;
@@ -155,14 +155,7 @@ async fn run(args: cli::Args) -> Result<(), Failure> {
     announce(local);
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener.tap_io(|tcp| {
-            // Small JSON answers: do not let Nagle hold them back.
-            let _ = tcp.set_nodelay(true);
-        }),
-        app,
-    )
-    .with_graceful_shutdown(async move {
+    let server = serve::serve(listener, app, args.serve, async move {
         signals.recv().await;
         let _ = stop_tx.send(true);
     });
@@ -171,7 +164,7 @@ async fn run(args: cli::Args) -> Result<(), Failure> {
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        result = server => result.map_err(|e| Failure::Runtime(format!("server error: {e}")))?,
+        () = server => {}
         () = grace => tracing::warn!(
             grace_secs = SHUTDOWN_GRACE.as_secs(),
             "connections still open after the grace period; exiting anyway"

@@ -76,7 +76,7 @@ const TEST_RS: &str = r##"//! The endpoint behind the real guard chain (`ci_endp
 
 use axum::{Router, body::Body, http::Request};
 use ci_endpoint::{Deployment, Policy};
-use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
+use ci_fixtures::{DEFAULT_OWNER_ID, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
 use ci_oidc::{KeyStore, Verifier};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -89,7 +89,8 @@ async fn app(environment: &str) -> (MockIssuer, Router) {
     let issuer = MockIssuer::start().await;
     let policy = Policy::from_toml_str(&format!(
         "[issuer]\nurl = {url:?}\n\n[endpoints.{name:?}]\naudience = {AUDIENCE:?}\n\
-         repositories = [{DEFAULT_REPOSITORY:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n",
+         repositories = [{DEFAULT_REPOSITORY:?}]\nrepository_owner_ids = [{DEFAULT_OWNER_ID:?}]\n\
+         workflows = [{DEFAULT_WORKFLOW:?}]\n",
         url = issuer.issuer_url(),
         name = {{IDENT}}::NAME,
     ))
@@ -162,6 +163,10 @@ const POLICY_ENTRY: &str = r#"
 [endpoints."{{NAME}}"]
 audience = "https://ci-in-preview.example/api/~/ci/{{NAME}}"
 repositories = ["example-org/example-app"]
+# Required: `gh api repos/OWNER/REPO --jq '.id, .owner.id'` prints the repository id, then the
+# owner id. These are placeholders: replace them with your own.
+repository_ids = ["123456789"]
+repository_owner_ids = ["987654321"]
 workflows = ["example-org/example-app/.github/workflows/ci-in-preview-smoke.yaml"]
 "#;
 

@@ -38,14 +38,22 @@ pub enum Kind {
     Hs256Confusion,
     UnknownKid,
     DisallowedEvent,
+    /// An event outside the default allowlist (`issues`).
+    UnlistedEvent,
+    /// An empty `event_name`.
+    EmptyEvent,
+    /// The allowed repository name under another owner id (a re-registered name).
+    ResurrectedOwner,
     NoToken,
     MalformedBody,
     OversizeBody,
+    /// A valid token asking for a cookie that outlives the policy's `cookie_max_age`.
+    MaxAgeTooLong,
 }
 
 impl Kind {
     /// Attacks the mixed workers send between valid calls (the unknown-kid flood has its own).
-    pub const MIXED_ATTACKS: [Kind; 10] = [
+    pub const MIXED_ATTACKS: [Kind; 14] = [
         Kind::WrongAudience,
         Kind::WrongRepository,
         Kind::Expired,
@@ -53,9 +61,13 @@ impl Kind {
         Kind::AlgNone,
         Kind::Hs256Confusion,
         Kind::DisallowedEvent,
+        Kind::UnlistedEvent,
+        Kind::EmptyEvent,
+        Kind::ResurrectedOwner,
         Kind::NoToken,
         Kind::MalformedBody,
         Kind::OversizeBody,
+        Kind::MaxAgeTooLong,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,9 +82,13 @@ impl Kind {
             Kind::Hs256Confusion => "HS256 confusion",
             Kind::UnknownKid => "unknown kid flood",
             Kind::DisallowedEvent => "pull_request_target",
+            Kind::UnlistedEvent => "issues event (not allowlisted)",
+            Kind::EmptyEvent => "empty event_name",
+            Kind::ResurrectedOwner => "other owner id",
             Kind::NoToken => "no token",
             Kind::MalformedBody => "malformed body",
             Kind::OversizeBody => "oversize body",
+            Kind::MaxAgeTooLong => "maxAge over the cap",
         }
     }
 
@@ -83,6 +99,10 @@ impl Kind {
             Kind::WrongRepository => (403, r#"{"error":"forbidden","reason":"repo_mismatch"}"#),
             Kind::MalformedBody => (400, r#"{"error":"bad_request"}"#),
             Kind::OversizeBody => (413, r#"{"error":"payload_too_large"}"#),
+            Kind::MaxAgeTooLong => (
+                400,
+                r#"{"error":"bad_request","reason":"max_age_too_long"}"#,
+            ),
             _ => (401, r#"{"error":"unauthorized"}"#),
         }
     }
@@ -101,7 +121,7 @@ pub fn mint(issuer: &str, old: &Arc<TestKey>, new: &Arc<TestKey>) -> Tokens {
     let t = |key: &Arc<TestKey>| TokenBuilder::new(issuer, AUDIENCE, Arc::clone(key));
     let many = |n: usize, f: &dyn Fn() -> TokenBuilder| (0..n).map(|_| f().build()).collect();
     let mut attacks = BTreeMap::new();
-    let kinds: [(Kind, &dyn Fn() -> TokenBuilder); 8] = [
+    let kinds: [(Kind, &dyn Fn() -> TokenBuilder); 11] = [
         (Kind::WrongAudience, &|| {
             t(old).claim("aud", "https://elsewhere.example/api")
         }),
@@ -119,6 +139,11 @@ pub fn mint(issuer: &str, old: &Arc<TestKey>, new: &Arc<TestKey>) -> Tokens {
         }),
         (Kind::DisallowedEvent, &|| {
             t(old).event("pull_request_target")
+        }),
+        (Kind::UnlistedEvent, &|| t(old).event("issues")),
+        (Kind::EmptyEvent, &|| t(old).event("")),
+        (Kind::ResurrectedOwner, &|| {
+            t(old).claim("repository_owner_id", "1")
         }),
     ];
     for (kind, f) in kinds {
@@ -239,6 +264,10 @@ async fn exchange(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> 
         Kind::NoToken => (None, br#"{"flags":{"a":true}}"#.to_vec()),
         Kind::MalformedBody => (Some(valid()), br#"{"flags":{"a":tru"#.to_vec()),
         Kind::OversizeBody => (Some(valid()), vec![b' '; OVERSIZE]),
+        Kind::MaxAgeTooLong => (
+            Some(valid()),
+            br#"{"flags":{"a":true},"maxAge":31557600}"#.to_vec(),
+        ),
         attack => (
             Some(pick(&tokens.attacks[&attack])),
             br#"{"flags":{"a":true}}"#.to_vec(),
@@ -261,7 +290,12 @@ async fn exchange(shared: &Shared, kind: Kind, i: usize) -> Result<(), Problem> 
         .text()
         .await
         .map_err(|e| Problem::NoAnswer(format!("{}: reading the answer: {e}", kind.name())))?;
-    let (want_status, want_body) = kind.expected();
+    let (mut want_status, mut want_body) = kind.expected();
+    // While the unknown-kid refetch cools down, an unknown kid is "retry later" (503): it might
+    // be a key the issuer has just published. Still a refusal.
+    if kind == Kind::UnknownKid && status == 503 {
+        (want_status, want_body) = (503, r#"{"error":"unavailable"}"#);
+    }
     if status != want_status {
         return Err(Problem::Answer(
             status,

@@ -11,7 +11,7 @@ use axum::{
     routing::post,
 };
 use ci_endpoint::{CiError, Deployment, Endpoint, EndpointState, JsonBody, Policy, VerifiedCaller};
-use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
+use ci_fixtures::{DEFAULT_OWNER_ID, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
 use ci_oidc::{KeyStore, Verifier};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -33,6 +33,7 @@ jwks_url = "{jwks}"
 [endpoints."{ECHO}"]
 audience = "{AUDIENCE}"
 repositories = ["{DEFAULT_REPOSITORY}"]
+repository_owner_ids = ["{DEFAULT_OWNER_ID}"]
 workflows = ["{DEFAULT_WORKFLOW}"]
 "#,
         url = issuer.issuer_url(),
@@ -89,6 +90,7 @@ pub async fn app_in(environment: Option<&str>, ready: bool) -> (MockIssuer, Rout
         commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
         git_ref: Some("feature/ci".to_owned()),
         pull_request: Some("12".to_owned()),
+        ..Deployment::default()
     };
     let router = ci_endpoint::app(
         policy(&issuer),

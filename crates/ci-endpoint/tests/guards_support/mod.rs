@@ -20,6 +20,9 @@ pub fn pr_deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deploy
         commit: Some("e83c5163316f89bfbde7d9ab23ca2e25604af290".to_owned()),
         git_ref: branch.map(str::to_owned),
         pull_request: pull_request.map(str::to_owned),
+        repository: Some(ci_fixtures::DEFAULT_REPOSITORY.to_owned()),
+        repository_id: Some(ci_fixtures::DEFAULT_REPOSITORY_ID.to_owned()),
+        ..Deployment::default()
     }
 }
 

@@ -4,7 +4,7 @@
 //! Every check fails closed: a claim the check needs and the token lacks is a refusal.
 
 use crate::github::GitHubClaims;
-use crate::policy::{DEFAULT_DENIED_EVENTS, EndpointPolicy, WorkflowClaim};
+use crate::policy::{DEFAULT_EVENTS, EndpointPolicy, WorkflowClaim};
 use crate::rejection::{Rejection, RejectionKind, quoted};
 
 /// Runs every policy check; the first failure wins.
@@ -99,20 +99,27 @@ fn check_workflow(claims: &GitHubClaims, policy: &EndpointPolicy) -> Result<(), 
             crate::rejection::MISSING,
         ));
     };
-    // A reusable workflow called by commit (`uses: o/r/.github/workflows/x.yml@<sha>`) shows
-    // that commit in `job_workflow_ref`; GitHub reports it in `job_workflow_sha`.
-    let job_sha = match policy.workflow_claim {
-        WorkflowClaim::JobWorkflowRef => claims.job_workflow_sha.as_deref().unwrap_or(""),
-        WorkflowClaim::WorkflowRef => "",
+    // A bare entry with `job_workflow_ref` matches only the calling repository's own reusable
+    // workflow at the run's `ref`. Never at `job_workflow_sha` or `sha`: a reusable workflow
+    // called by commit (`uses: o/r/.github/workflows/x.yml@<sha>`) runs whatever commit the
+    // caller wrote there, possibly unmerged or only in a fork's network. An entry that must
+    // accept a commit names it (`…/x.yml@<sha>`).
+    let (suffixes, same_repository_only): (&[&str], bool) = match policy.workflow_claim {
+        WorkflowClaim::JobWorkflowRef => (&[git_ref], true),
+        WorkflowClaim::WorkflowRef => (&[git_ref, sha], false),
     };
-    let suffixes = [git_ref, sha, job_sha];
+    let repository = claims.repository.as_deref().unwrap_or("");
     if policy
         .workflows
         .iter()
         .any(|entry| match crate::policy::pinned_entry(entry) {
             // The entry names its ref: only that exact claim, whatever the run's ref.
             Some(_) => actual_ref == entry,
-            None => workflow_matches(actual_ref, entry, &suffixes),
+            None => {
+                (!same_repository_only
+                    || crate::policy::entry_repository(entry).eq_ignore_ascii_case(repository))
+                    && workflow_matches(actual_ref, entry, suffixes)
+            }
         })
     {
         return Ok(());
@@ -130,7 +137,7 @@ fn check_event(claims: &GitHubClaims, policy: &EndpointPolicy) -> Result<(), Rej
     let allowed = match (&policy.events, actual) {
         (_, None) => false,
         (Some(allow), Some(event)) => allow.iter().any(|e| e == event),
-        (None, Some(event)) => !DEFAULT_DENIED_EVENTS.contains(&event),
+        (None, Some(event)) => DEFAULT_EVENTS.contains(&event),
     };
     if allowed {
         return Ok(());
@@ -139,7 +146,7 @@ fn check_event(claims: &GitHubClaims, policy: &EndpointPolicy) -> Result<(), Rej
     let expected = match (&policy.events, actual) {
         (_, None) => String::from("present"),
         (Some(allow), _) => list(allow),
-        (None, _) => format!("none of {DEFAULT_DENIED_EVENTS:?} (no events list in the policy)"),
+        (None, _) => format!("{} (no events list in the policy)", list(DEFAULT_EVENTS)),
     };
     Err(Rejection::new(
         RejectionKind::Event,

@@ -4,8 +4,8 @@
 //! remote (a `jwks_url`, or the issuer's discovery document). Remote stores are fetched at
 //! start-up ([`KeyStore::prefetch`]), refreshed in the background before the issuer's
 //! `max-age` runs out ([`KeyStore::spawn_refresh`]), and refetched when a token names an
-//! unknown `kid` — at most once per cooldown and single-flight, so a flood of made-up `kid`s
-//! costs the issuer one request. A failed fetch, or one returning no usable key, never
+//! unknown `kid` — at most once per cooldown (counted between unknown-`kid` refetches only)
+//! and single-flight, so a flood of made-up `kid`s costs the issuer one request. A failed fetch, or one returning no usable key, never
 //! replaces the last good set. The scheduling is in `keystore/refresh.rs`.
 
 mod jwks;
@@ -244,8 +244,10 @@ impl KeyStore {
     }
 
     /// Called after a `kid` lookup failed: refetches unless another fetch happened since
-    /// `fetches_before` (read before the lookup) or the cooldown forbids it; returns the newest set.
-    pub(crate) async fn refetch_for_unknown_kid(&self, fetches_before: u64) -> Arc<KeySet> {
+    /// `fetches_before` (read before the lookup) or the unknown-kid cooldown forbids it; returns
+    /// the newest set, and whether the cooldown held a due refetch back (the caller answers
+    /// "retry later", not "unknown key").
+    pub(crate) async fn refetch_for_unknown_kid(&self, fetches_before: u64) -> (Arc<KeySet>, bool) {
         self.inner.refetch_for_unknown_kid(fetches_before).await
     }
 }

@@ -3,8 +3,12 @@
 //! All fetches of a store go through one async mutex, which makes them single-flight: callers
 //! that arrive while a fetch runs wait for it and then use its result instead of fetching
 //! again (they notice because the fetch counter moved). Unknown-`kid` refetches are further
-//! limited to one per cooldown, counted from the last attempt of any kind, so neither a flood
-//! of invented `kid`s nor an issuer outage turns into a stream of requests. The background
+//! limited to one per cooldown, counted from the last unknown-`kid` refetch only, so a flood of
+//! invented `kid`s costs the issuer one request per cooldown. Start-up and background fetches do
+//! not start the cooldown: they did not look for the new key, and counting them made a key the
+//! issuer published just after start-up unusable for a whole cooldown (every job failing with
+//! 401 during a GitHub key rotation). While a refetch is held back by the cooldown the caller is
+//! told so, and answers 503 with `Retry-After` (retryable) instead of 401. The background
 //! task refreshes at four fifths of the issuer's `max-age` (clamped), and after a failure
 //! retries with a doubling delay; the last good keys stay in use throughout.
 
@@ -18,7 +22,7 @@ use super::{Inner, KeySet, KeyStoreError};
 /// Scheduling state, guarded by the store's refresh mutex.
 #[derive(Debug, Default)]
 pub(crate) struct RefreshState {
-    last_attempt: Option<Instant>,
+    last_unknown_kid: Option<Instant>,
     next_due: Option<Instant>,
     failures: u32,
 }
@@ -33,19 +37,26 @@ impl Inner {
         self.fetch_locked(&mut state).await
     }
 
-    /// See [`super::KeyStore::refetch_for_unknown_kid`].
-    pub(crate) async fn refetch_for_unknown_kid(&self, fetches_before: u64) -> Arc<KeySet> {
+    /// See [`super::KeyStore::refetch_for_unknown_kid`]. The flag is true when a refetch was
+    /// due (nobody fetched since `fetches_before`) but the cooldown held it back.
+    pub(crate) async fn refetch_for_unknown_kid(&self, fetches_before: u64) -> (Arc<KeySet>, bool) {
+        let mut suppressed = false;
         if self.remote.is_some() {
             let mut state = self.refresh.lock().await;
-            let cooled = state
-                .last_attempt
-                .is_none_or(|t| t.elapsed() >= self.opts.unknown_kid_cooldown);
-            if cooled && self.fetches.load(Ordering::SeqCst) == fetches_before {
-                // The error is logged inside; the caller answers "unknown key" either way.
-                let _ = self.fetch_locked(&mut state).await;
+            if self.fetches.load(Ordering::SeqCst) == fetches_before {
+                let cooled = state
+                    .last_unknown_kid
+                    .is_none_or(|t| t.elapsed() >= self.opts.unknown_kid_cooldown);
+                if cooled {
+                    state.last_unknown_kid = Some(Instant::now());
+                    // The error is logged inside; the caller answers "unknown key" either way.
+                    let _ = self.fetch_locked(&mut state).await;
+                } else {
+                    suppressed = true;
+                }
             }
         }
-        self.current()
+        (self.current(), suppressed)
     }
 
     async fn fetch_locked(&self, state: &mut RefreshState) -> Result<(), KeyStoreError> {
@@ -53,7 +64,6 @@ impl Inner {
             return Ok(());
         };
         let started = Instant::now();
-        state.last_attempt = Some(started);
         let result = match tokio::time::timeout(self.opts.timeout, remote.fetch(&self.opts)).await {
             Err(_) => Err(KeyStoreError::Timeout(self.opts.timeout)),
             Ok(Err(e)) => Err(e),

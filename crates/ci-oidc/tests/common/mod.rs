@@ -12,7 +12,10 @@ use ci_oidc::{
 pub const AUD: &str = "https://preview.example.com/api/~/ci/flags/encrypt-override";
 
 pub fn policy() -> EndpointPolicy {
-    EndpointPolicy::new(AUD, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW)
+    EndpointPolicy {
+        repository_owner_ids: vec![ci_fixtures::DEFAULT_OWNER_ID.into()],
+        ..EndpointPolicy::new(AUD, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW)
+    }
 }
 
 /// Options for tests: short timeout and cooldown so outage and rotation tests stay fast.
