@@ -1,6 +1,6 @@
 //! Test fixtures shared by every crate's tests: a mock GitHub Actions OIDC issuer with a
 //! GitHub-shaped token builder, RSA test keys, a mock GitHub API, the in-process app harness
-//! ([`TestApp`]) and the log [`Capture`].
+//! ([`TestApp`]), the server as a child process ([`ServerProcess`]) and the log [`Capture`].
 //!
 //! Dev-only: the keys here are test material and must never reach a release build, so this
 //! crate is only ever a `[dev-dependencies]` entry. Everything binds 127.0.0.1:0.
@@ -14,6 +14,7 @@ pub mod github;
 pub mod issuer;
 pub mod keys;
 pub mod redis;
+mod server;
 pub mod token;
 
 pub use app::{
@@ -23,6 +24,7 @@ pub use capture::Capture;
 pub use github::{ApiFault, Mint, MockGitHub};
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
+pub use server::{NotReady, READY_PREFIX, READY_TIMEOUT, ServerProcess, Stopped};
 pub use token::{Alg, TokenBuilder};
 
 /// `repository` of default tokens.
