@@ -3,6 +3,7 @@
 //! real-server tests and the xtask runs, so they all read the ready line the same way.
 
 use std::{
+    path::{Path, PathBuf},
     process::Stdio,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
@@ -55,30 +56,85 @@ pub struct Stopped {
     pub extra_stdout: Vec<String>,
 }
 
+/// Where the server's stderr goes.
+#[derive(Debug, Clone)]
+enum Logs {
+    /// Read by a task into memory.
+    Memory(Arc<Mutex<String>>),
+    /// Written by the server straight to a file: at load it logs thousands of lines a second,
+    /// and a pipe drained too slowly would throttle what is being measured.
+    File(PathBuf),
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        match self {
+            Logs::Memory(text) => lock(text).clone(),
+            Logs::File(path) => {
+                String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+            }
+        }
+    }
+
+    fn note(&self, line: &str) {
+        if let Logs::Memory(text) = self {
+            lock(text).push_str(line);
+        }
+    }
+}
+
 /// A running server; killed if dropped before [`ServerProcess::stop`].
 #[derive(Debug)]
 pub struct ServerProcess {
     child: Child,
     url: String,
-    logs: Arc<Mutex<String>>,
+    logs: Logs,
     extra_stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
-    /// Spawns `command` (its stdio is set here) and waits for the ready line.
-    pub async fn start(mut command: Command) -> Result<ServerProcess, NotReady> {
+    /// Spawns `command` (its stdio is set here) and waits for the ready line; stderr is kept in
+    /// memory.
+    pub async fn start(command: Command) -> Result<ServerProcess, NotReady> {
+        Self::spawn(command, None).await
+    }
+
+    /// Like [`ServerProcess::start`], with stderr written by the server to `log_file`.
+    pub async fn start_logging_to(
+        command: Command,
+        log_file: &Path,
+    ) -> Result<ServerProcess, NotReady> {
+        Self::spawn(command, Some(log_file)).await
+    }
+
+    async fn spawn(
+        mut command: Command,
+        log_file: Option<&Path>,
+    ) -> Result<ServerProcess, NotReady> {
+        let logs = match log_file {
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|e| NotReady {
+                    code: None,
+                    logs: format!("cannot create {}: {e}", path.display()),
+                })?;
+                command.stderr(file);
+                Logs::File(path.to_owned())
+            }
+            None => {
+                command.stderr(Stdio::piped());
+                Logs::Memory(Arc::default())
+            }
+        };
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| NotReady {
             code: None,
             logs: format!("cannot start the server: {e}"),
         })?;
-        let logs = Arc::new(Mutex::new(String::new()));
-        if let Some(mut stderr) = child.stderr.take() {
-            let sink = logs.clone();
+        if let (Some(mut stderr), Logs::Memory(sink)) = (child.stderr.take(), &logs) {
+            let sink = sink.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 while let Ok(n) = stderr.read(&mut buf).await {
@@ -99,7 +155,7 @@ impl ServerProcess {
                 let _ = child.kill().await;
                 return Err(NotReady {
                     code: None,
-                    logs: lock(&logs).clone(),
+                    logs: logs.text(),
                 });
             }
         };
@@ -108,7 +164,7 @@ impl ServerProcess {
             let status = child.wait().await.ok();
             // stderr is read by another task: let it catch up with the last lines.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            let mut text = lock(&logs).clone();
+            let mut text = logs.text();
             if let Some(line) = line {
                 text.push_str(&format!("\n(stdout: {line})"));
             }
@@ -144,7 +200,7 @@ impl ServerProcess {
 
     /// Its stderr so far.
     pub fn logs(&self) -> String {
-        lock(&self.logs).clone()
+        self.logs.text()
     }
 
     /// The logs once `needle` appears `count` times in them (stderr is read by another task, so
@@ -162,18 +218,25 @@ impl ServerProcess {
 
     /// Sends `signal` (`-TERM`, `-INT`, …) with `kill` and waits up to `within` for the exit;
     /// kills it if that passes (and says so in `logs`).
-    pub async fn stop(mut self, signal: &str, within: Duration) -> Stopped {
-        let sent = Instant::now();
+    pub async fn stop(self, signal: &str, within: Duration) -> Stopped {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .args([signal, &pid.to_string()])
                 .status();
         }
+        self.wait(within).await
+    }
+
+    /// Waits up to `within` for an exit something else asked for (e.g. `docker stop`); kills it
+    /// if that passes (and says so in `logs`).
+    pub async fn wait(mut self, within: Duration) -> Stopped {
+        let sent = Instant::now();
         let code = match tokio::time::timeout(within, self.child.wait()).await {
             Ok(Ok(status)) => status.code().unwrap_or(-1),
             _ => {
                 let _ = self.child.kill().await;
-                lock(&self.logs).push_str(&format!("\n(no exit within {within:?}: killed)"));
+                self.logs
+                    .note(&format!("\n(no exit within {within:?}: killed)"));
                 -1
             }
         };
