@@ -35,13 +35,9 @@ async fn health_has_the_contract_shape_in_order() {
 #[tokio::test]
 async fn health_reports_nulls_and_unready_endpoints() {
     let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = ci_endpoint::app(
-        policy(&issuer),
-        Deployment::in_environment("development"),
-        static_verifier(&issuer),
-        vec![echo_endpoint(false)],
-    )
-    .unwrap();
+    let app = echo_app(Deployment::in_environment("development"), false)
+        .router_for(&issuer)
+        .unwrap();
     let answer = send(&app, health_request()).await;
     let body: Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(body["environment"], "development");

@@ -4,37 +4,9 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
+use ci_fixtures::Capture;
 use common::*;
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 /// Runs refusals and a success with the given subscriber installed; returns the tokens used.
 async fn exercise() -> Vec<String> {
@@ -80,26 +52,14 @@ fn assert_no_token(logs: &str, tokens: &[String]) {
 
 #[tokio::test]
 async fn text_logs_never_hold_a_token() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::start();
     let tokens = exercise().await;
     assert_no_token(&capture.text(), &tokens);
 }
 
 #[tokio::test]
 async fn json_logs_never_hold_a_token() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(capture.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::start_json();
     let tokens = exercise().await;
     let logs = capture.text();
     assert_no_token(&logs, &tokens);

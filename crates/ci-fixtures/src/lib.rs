@@ -1,6 +1,7 @@
 //! Test fixtures shared by every crate's tests: a mock GitHub Actions OIDC issuer with a
-//! GitHub-shaped token builder, RSA test keys, a mock GitHub API, and a mock of Vercel's
-//! Deployment Protection to put in front of a test preview.
+//! GitHub-shaped token builder, RSA test keys, a mock GitHub API, a mock of Vercel's Deployment
+//! Protection to put in front of a test preview, the in-process app harness ([`TestApp`]), the
+//! server as a child process ([`ServerProcess`]) and the log [`Capture`].
 //!
 //! Dev-only: the keys here are test material and must never reach a release build, so this
 //! crate is only ever a `[dev-dependencies]` entry. Everything binds 127.0.0.1:0.
@@ -8,17 +9,25 @@
 // The full GitHub JSON shapes of the mock API are large `json!` literals.
 #![recursion_limit = "512"]
 
+mod app;
+mod capture;
 pub mod github;
 pub mod issuer;
 pub mod keys;
 pub mod protection;
 pub mod redis;
+mod server;
 pub mod token;
 
+pub use app::{
+    Answer, TestApp, TestAppBuilder, assert_answer, send, static_verifier, test_audience,
+};
+pub use capture::Capture;
 pub use github::{ApiFault, Mint, MockGitHub};
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
 pub use protection::DeploymentProtection;
+pub use server::{NotReady, READY_PREFIX, READY_TIMEOUT, ServerProcess, Stopped};
 pub use token::{Alg, TokenBuilder};
 
 /// `repository` of default tokens.
@@ -40,6 +49,14 @@ pub const DEFAULT_PULL_REQUEST: u64 = 12;
 /// allows [`DEFAULT_REPOSITORY`] running [`DEFAULT_WORKFLOW`].
 pub fn policy_toml(issuer_url: &str, name: &str, audience: &str) -> String {
     format!(
-        "[issuer]\nurl = {issuer_url:?}\n\n[endpoints.{name:?}]\naudience = {audience:?}\nrepositories = [{DEFAULT_REPOSITORY:?}]\nrepository_owner_ids = [{DEFAULT_OWNER_ID:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n"
+        "[issuer]\nurl = {issuer_url:?}\n\n{}",
+        policy_entry(name, audience)
+    )
+}
+
+/// The `[endpoints."name"]` table of [`policy_toml`].
+pub fn policy_entry(name: &str, audience: &str) -> String {
+    format!(
+        "[endpoints.{name:?}]\naudience = {audience:?}\nrepositories = [{DEFAULT_REPOSITORY:?}]\nrepository_owner_ids = [{DEFAULT_OWNER_ID:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n"
     )
 }

@@ -4,35 +4,21 @@
 
 use std::{
     path::Path,
-    process::Stdio,
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use ci_fixtures::{DEFAULT_SHA, MockIssuer};
+use ci_fixtures::{DEFAULT_SHA, MockIssuer, NotReady, ServerProcess};
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
-    process::{Child, Command},
-};
+use tokio::process::Command;
 
 const NAME: &str = "flags/encrypt-override";
 const AUDIENCE: &str = "https://preview.test/api/~/ci/flags/encrypt-override";
 const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-const READY_PREFIX: &str = "ci-preview-server listening on http://";
 
+/// The running binary and the folder holding its policy.
 struct Server {
-    child: Child,
-    base: String,
-    logs: Arc<Mutex<String>>,
-    extra_stdout: Arc<Mutex<Vec<String>>>,
+    process: ServerProcess,
     _dir: tempfile::TempDir,
-}
-
-/// How a start ended: serving, or exited (code, logs) before the ready line.
-enum Started {
-    Ready(Box<Server>),
-    Exited(i32, String),
 }
 
 fn write_policy(dir: &Path, text: &str) -> std::path::PathBuf {
@@ -48,7 +34,7 @@ async fn start(
     env: &[(&str, &str)],
     extra_args: &[&str],
     files: &[(&str, String)],
-) -> Started {
+) -> Result<Server, NotReady> {
     let dir = tempfile::tempdir().unwrap();
     for (name, content) in files {
         std::fs::write(dir.path().join(name), content).unwrap();
@@ -61,59 +47,9 @@ async fn start(
         .args(["--listen", "127.0.0.1:0", "--policy"])
         .arg(&policy_path)
         .args(extra_args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command.spawn().expect("binary starts");
-    let logs = Arc::new(Mutex::new(String::new()));
-    let mut stderr = child.stderr.take().unwrap();
-    let sink = logs.clone();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 8192];
-        while let Ok(n) = stderr.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-        .await
-        .expect("ready line or exit within 30 s")
-        .unwrap();
-    match line {
-        Some(line) => {
-            let addr = line
-                .strip_prefix(READY_PREFIX)
-                .unwrap_or_else(|| panic!("ready line: {line}"));
-            // Nothing else may be written to stdout: collect it, `stop_with` checks.
-            let extra = Arc::new(Mutex::new(Vec::new()));
-            let sink = extra.clone();
-            tokio::spawn(async move {
-                while let Ok(Some(line)) = stdout.next_line().await {
-                    sink.lock().unwrap().push(line);
-                }
-            });
-            Started::Ready(Box::new(Server {
-                extra_stdout: extra,
-                child,
-                base: format!("http://{addr}"),
-                logs,
-                _dir: dir,
-            }))
-        }
-        None => {
-            let status = child.wait().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let text = logs.lock().unwrap().clone();
-            Started::Exited(status.code().unwrap_or(-1), text)
-        }
-    }
+        .envs(env.iter().copied());
+    let process = ServerProcess::start(command).await?;
+    Ok(Server { process, _dir: dir })
 }
 
 async fn start_ready(
@@ -122,22 +58,21 @@ async fn start_ready(
     extra_args: &[&str],
     files: &[(&str, String)],
 ) -> Server {
-    match start(policy, env, extra_args, files).await {
-        Started::Ready(server) => *server,
-        Started::Exited(code, logs) => panic!("server exited {code}: {logs}"),
-    }
+    start(policy, env, extra_args, files)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn start_failing(policy: &str, env: &[(&str, &str)]) -> (i32, String) {
     match start(policy, env, &[], &[]).await {
-        Started::Ready(server) => panic!("server started at {}", server.base),
-        Started::Exited(code, logs) => (code, logs),
+        Ok(server) => panic!("server started at {}", server.process.url()),
+        Err(NotReady { code, logs }) => (code.expect("exits within 30 s"), logs),
     }
 }
 
 impl Server {
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.process.url())
     }
 
     async fn post(&self, token: Option<&str>, body: &str) -> (u16, String) {
@@ -158,26 +93,17 @@ impl Server {
     }
 
     /// Sends `signal` and waits for the exit code, which must come within 5 s.
-    async fn stop_with(mut self, signal: &str) -> (i32, Duration, String) {
-        let pid = self.child.id().unwrap().to_string();
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .expect("exits within 5 s of the signal")
-            .unwrap();
-        let elapsed = sent.elapsed();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let logs = self.logs.lock().unwrap().clone();
+    async fn stop_with(self, signal: &str) -> (i32, Duration, String) {
+        let stopped = self.process.stop(signal, Duration::from_secs(5)).await;
         assert!(
-            self.extra_stdout.lock().unwrap().is_empty(),
+            !stopped.logs.contains("no exit within"),
+            "exits within 5 s of the signal"
+        );
+        assert!(
+            stopped.extra_stdout.is_empty(),
             "stdout holds only the ready line"
         );
-        (exit.code().unwrap_or(-1), elapsed, logs)
+        (stopped.code, stopped.elapsed, stopped.logs)
     }
 }
 

@@ -4,45 +4,17 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
+use ci_fixtures::Capture;
 use common::*;
 use serde_json::Value;
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
 
 const VALUE: &str = "flag-value-that-must-not-leak";
 
 #[tokio::test]
 async fn logs_carry_the_caller_and_the_count_but_no_secret_material() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::start();
 
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let token = good_token(&issuer);
     let body = format!(r#"{{"flags":{{"a":"{VALUE}","b":{{"c":"{VALUE}"}}}}}}"#);
     let answer = send(&app, post(Some(&token), body)).await;
@@ -60,7 +32,7 @@ async fn logs_carry_the_caller_and_the_count_but_no_secret_material() {
     let (_issuer2, unready) = app_in(Some("preview"), None).await;
     let _ = send(&unready, post(Some(&good_token(&_issuer2)), GOOD_BODY)).await;
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("override cookie issued"), "{logs}");
     assert!(logs.contains("flag_count=2"), "{logs}");
     assert!(logs.contains("octo-org/octo-repo"), "{logs}");

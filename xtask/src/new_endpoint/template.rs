@@ -19,10 +19,7 @@ tracing.workspace = true
 
 [dev-dependencies]
 ci-fixtures.workspace = true
-ci-oidc.workspace = true
-http-body-util.workspace = true
 tokio.workspace = true
-tower.workspace = true
 
 [lints]
 workspace = true
@@ -32,11 +29,14 @@ const LIB_RS: &str = r#"//! The `{{NAME}}` CI-in-preview endpoint.
 //!
 //! Scaffolded by `cargo xtask new-endpoint`. The handler takes a `VerifiedCaller`, which only the
 //! kit can construct: by the time it runs, the deployment environment, the OIDC token and this
-//! endpoint's entry in `ci-policy.toml` have all been checked. Replace the work in `handle`; keep
-//! secrets in the deployment and out of answers and logs.
+//! endpoint's entry in `ci-policy.toml` have all been checked, and every log line of the request
+//! carries the endpoint and the caller (repository, run id, …) from the kit's span. Replace the
+//! work in `handle`. If the endpoint needs a secret, declare it with
+//! `Endpoint::with_secret("VAR", parse)` and take a `ci_endpoint::Secret<T>`: the kit reads and
+//! checks it at start-up. Keep secrets in the deployment and out of answers and logs.
 
-use axum::{Json, Router, routing::post};
-use ci_endpoint::{CiError, Endpoint, EndpointState, JsonBody, VerifiedCaller};
+use axum::{Json, routing::post};
+use ci_endpoint::{CiError, Endpoint, JsonBody, VerifiedCaller};
 use serde_json::{Value, json};
 
 /// The path under `/api/~/ci/` and the key of the policy entry.
@@ -44,8 +44,7 @@ pub const NAME: &str = "{{NAME}}";
 
 /// The endpoint, ready to be listed in the server's `endpoints()`.
 pub fn endpoint() -> Endpoint {
-    let router = Router::<EndpointState>::new().route("/", post(handle));
-    Endpoint::new(NAME, true, router)
+    Endpoint::new(NAME, post(handle))
 }
 
 async fn handle(
@@ -55,14 +54,8 @@ async fn handle(
     let Value::Object(fields) = body else {
         return Err(CiError::bad_request());
     };
+    tracing::info!(fields = fields.len(), "request served");
     let claims = caller.claims();
-    tracing::info!(
-        endpoint = NAME,
-        repository = claims.repository.as_deref(),
-        run_id = claims.run_id.as_deref(),
-        fields = fields.len(),
-        "request served"
-    );
     Ok(Json(json!({
         "repository": claims.repository,
         "run_id": claims.run_id,
@@ -71,89 +64,48 @@ async fn handle(
 }
 "#;
 
-const TEST_RS: &str = r##"//! The endpoint behind the real guard chain (`ci_endpoint::app`), with a mock OIDC issuer:
-//! the refusals first, then the answer.
+const TEST_RS: &str = r##"//! The endpoint behind the real guard chain (`ci_fixtures::TestApp` runs `ci_endpoint::app` with
+//! a mock OIDC issuer): the refusals first, then the answer.
 
-use axum::{Router, body::Body, http::Request};
-use ci_endpoint::{Deployment, Policy};
-use ci_fixtures::{DEFAULT_OWNER_ID, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
-use ci_oidc::{KeyStore, Verifier};
-use http_body_util::BodyExt;
-use serde_json::Value;
-use tower::ServiceExt;
+use ci_fixtures::{DEFAULT_REPOSITORY, TestApp, assert_answer};
 
-const PATH: &str = "/api/~/ci/{{NAME}}";
-const AUDIENCE: &str = "https://ci.test/api/~/ci/{{NAME}}";
-
-async fn app(environment: &str) -> (MockIssuer, Router) {
-    let issuer = MockIssuer::start().await;
-    let policy = Policy::from_toml_str(&format!(
-        "[issuer]\nurl = {url:?}\n\n[endpoints.{name:?}]\naudience = {AUDIENCE:?}\n\
-         repositories = [{DEFAULT_REPOSITORY:?}]\nrepository_owner_ids = [{DEFAULT_OWNER_ID:?}]\n\
-         workflows = [{DEFAULT_WORKFLOW:?}]\n",
-        url = issuer.issuer_url(),
-        name = {{IDENT}}::NAME,
-    ))
-    .expect("policy");
-    let keys = KeyStore::from_jwks_json(issuer.jwks_json().as_bytes()).expect("keys");
-    let deployment = Deployment {
-        environment: Some(environment.to_owned()),
-        ..Deployment::default()
-    };
-    let verifier = Verifier::new(issuer.issuer_url(), keys);
-    let router = ci_endpoint::app(policy, deployment, verifier, vec![{{IDENT}}::endpoint()])
-        .expect("app");
-    (issuer, router)
-}
-
-async fn post(router: Router, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut request = Request::post(PATH).header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("x-github-oidc-token", token);
-    }
-    let response = router
-        .oneshot(request.body(Body::from(body.to_owned())).expect("request"))
+async fn app(environment: &str) -> TestApp {
+    TestApp::builder({{IDENT}}::endpoint())
+        .environment(Some(environment))
+        .start()
         .await
-        .expect("response");
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[tokio::test]
 async fn production_never_serves_it() {
-    let (issuer, router) = app("production").await;
-    let token = issuer.token(AUDIENCE).build();
-    assert_eq!(post(router, Some(&token), "{}").await, (404, "Not Found".to_owned()));
+    let app = app("production").await;
+    assert_answer(&app.post(Some(&app.good_token()), "{}").await, 404, "Not Found");
 }
 
 #[tokio::test]
 async fn no_token_is_unauthorized() {
-    let (_issuer, router) = app("preview").await;
-    let (status, body) = post(router, None, "{}").await;
-    assert_eq!((status, body.as_str()), (401, r#"{"error":"unauthorized"}"#));
+    let app = app("preview").await;
+    assert_answer(&app.post(None, "{}").await, 401, r#"{"error":"unauthorized"}"#);
 }
 
 #[tokio::test]
 async fn another_repository_is_forbidden() {
-    let (issuer, router) = app("preview").await;
-    let token = issuer.token(AUDIENCE).claim("repository", "someone/else").build();
-    let (status, body) = post(router, Some(&token), "{}").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (403, r#"{"error":"forbidden","reason":"repo_mismatch"}"#)
+    let app = app("preview").await;
+    let token = app.token().claim("repository", "someone/else").build();
+    assert_answer(
+        &app.post(Some(&token), "{}").await,
+        403,
+        r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
     );
 }
 
 #[tokio::test]
 async fn a_verified_caller_gets_an_answer() {
-    let (issuer, router) = app("preview").await;
-    let token = issuer.token(AUDIENCE).build();
-    let (status, body) = post(router, Some(&token), r#"{"a":1,"b":2}"#).await;
-    assert_eq!(status, 200, "{body}");
-    let answer: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(answer["repository"], DEFAULT_REPOSITORY);
-    assert_eq!(answer["fields"], 2);
+    let app = app("preview").await;
+    let answer = app.post(Some(&app.good_token()), r#"{"a":1,"b":2}"#).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["repository"], DEFAULT_REPOSITORY);
+    assert_eq!(answer.json()["fields"], 2);
 }
 "##;
 

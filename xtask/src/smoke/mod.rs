@@ -192,9 +192,9 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>) -> Result {
     steps
         .run_async("servers stop on SIGTERM", async {
             for server in [preview, production] {
-                let status = server.stop().await?;
-                if !status.success() {
-                    return Err(failed(format!("the server exited with {status}")));
+                let code = server.stop().await?;
+                if code != 0 {
+                    return Err(failed(format!("the server exited with code {code}")));
                 }
             }
             Ok(())

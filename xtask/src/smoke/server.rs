@@ -6,11 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use ci_fixtures::ServerProcess;
+use tokio::process::Command;
 
 use crate::flags::{Result, failed};
 
@@ -28,10 +27,9 @@ pub struct ServerSpec<'a> {
 
 /// A running server; stops it on drop.
 pub struct RunningServer {
-    child: Child,
+    process: Option<ServerProcess>,
     container: Option<String>,
     pub url: String,
-    output: Arc<Mutex<String>>,
 }
 
 impl RunningServer {
@@ -74,99 +72,67 @@ impl RunningServer {
             .env("FLAGS_SECRET", spec.flags_secret)
             .env("RUST_LOG", "info")
             .env_remove("VERCEL_ENV")
-            .env_remove("PORT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| failed(format!("cannot start the server: {e}")))?;
-
-        let output = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(1);
-        if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(collect(
-                BufReader::new(stdout),
-                output.clone(),
-                Some(ready_tx),
-            ));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(collect(BufReader::new(stderr), output.clone(), None));
-        }
-        let server = RunningServer {
-            child,
-            container,
-            url: format!("http://{listen}"),
-            output,
-        };
+            .env_remove("PORT");
         // The server prints its ready line only after its key store holds keys and the socket
         // accepts, so no polling is needed.
-        match tokio::time::timeout(Duration::from_secs(20), ready_rx.recv()).await {
-            Ok(Some(())) => Ok(server),
-            _ => Err(failed(format!(
-                "the server did not print its ready line within 20 s; its output:\n{}",
-                server.output()
-            ))),
-        }
+        let process = ServerProcess::start(cmd).await.map_err(|e| {
+            if let Some(name) = &container {
+                remove_container(name);
+            }
+            failed(format!("the server did not get ready: {e}"))
+        })?;
+        Ok(RunningServer {
+            url: process.url().to_owned(),
+            process: Some(process),
+            container,
+        })
     }
 
-    /// Everything the server wrote so far, stdout and stderr interleaved.
+    /// Everything the server wrote to stderr so far (stdout holds only its ready line).
     pub fn output(&self) -> String {
-        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+        self.process
+            .as_ref()
+            .map(ServerProcess::logs)
+            .unwrap_or_default()
     }
 
     /// Asks the server to stop (SIGTERM through `docker stop` or `kill`) and waits for it.
-    pub async fn stop(mut self) -> Result<std::process::ExitStatus> {
-        if let Some(name) = self.container.take() {
-            let _ = Command::new("docker")
-                .args(["stop", "-t", "5", &name])
-                .output()
-                .await;
-        } else if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
+    pub async fn stop(mut self) -> Result<i32> {
+        let Some(process) = self.process.take() else {
+            return Err(failed("the server was stopped already"));
+        };
+        let stopped = match self.container.take() {
+            Some(name) => {
+                let _ = Command::new("docker")
+                    .args(["stop", "-t", "5", &name])
+                    .output()
+                    .await;
+                process.wait(Duration::from_secs(10)).await
+            }
+            None => process.stop("-TERM", Duration::from_secs(10)).await,
+        };
+        if stopped.logs.contains("no exit within") {
+            return Err(failed("the server did not stop within 10 s of SIGTERM"));
         }
-        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
-            Ok(status) => status.map_err(|e| failed(format!("waiting for the server: {e}"))),
-            Err(_) => Err(failed("the server did not stop within 10 s of SIGTERM")),
-        }
+        Ok(stopped.code)
     }
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
         if let Some(name) = &self.container {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", name])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            remove_container(name);
         }
         // The child itself is killed by `kill_on_drop`.
     }
 }
 
-async fn collect<R: tokio::io::AsyncRead + Unpin>(
-    reader: BufReader<R>,
-    output: Arc<Mutex<String>>,
-    ready: Option<tokio::sync::mpsc::Sender<()>>,
-) {
-    let mut lines = reader.lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(tx) = &ready
-            && line.contains("listening on")
-        {
-            let _ = tx.try_send(());
-        }
-        if let Ok(mut out) = output.lock() {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
+fn remove_container(name: &str) {
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// A port the OS just handed out on 127.0.0.1 (released again, so the server can take it).

@@ -5,21 +5,20 @@
 //! a second, and a pipe nobody drains fast enough would throttle the very thing being measured.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use ci_fixtures::MockIssuer;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use ci_fixtures::{MockIssuer, ServerProcess};
+use tokio::process::Command;
 
 use super::traffic::AUDIENCE;
 use crate::flags::{Result, failed};
 
 pub struct Server {
-    child: Child,
+    process: ServerProcess,
     pid: u32,
     pub url: String,
-    dir: PathBuf,
+    /// Dropped after the process (field order), which `kill_on_drop` ends.
+    _dir: WorkDir,
 }
 
 /// What the stop and the log said.
@@ -40,14 +39,13 @@ impl Server {
             issuer.policy_toml(encrypt_override::NAME, AUDIENCE),
         )
         .map_err(|e| failed(format!("writing the policy: {e}")))?;
-        let log = std::fs::File::create(dir.join("server.log"))
-            .map_err(|e| failed(format!("creating the log file: {e}")))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| failed(format!("cannot find a free port: {e}")))?
             .port();
         let listen = format!("127.0.0.1:{port}");
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("--policy")
             .arg(&policy)
             .args(["--jwks-refetch-cooldown", &cooldown_secs.to_string()])
@@ -56,42 +54,19 @@ impl Server {
             .env("FLAGS_SECRET", secret)
             .env("RUST_LOG", "info")
             .env_remove("VERCEL_ENV")
-            .env_remove("PORT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| failed(format!("cannot start {}: {e}", binary().display())))?;
-        let pid = child
-            .id()
+            .env_remove("PORT");
+        let process = ServerProcess::start_logging_to(command, &dir.join("server.log"))
+            .await
+            .map_err(|e| failed(format!("{}: {e}", binary().display())))?;
+        let pid = process
+            .pid()
             .ok_or_else(|| failed("the server exited at once"))?;
-        let stdout = child.stdout.take().ok_or_else(|| failed("no stdout"))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.contains("listening on") {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        let server = Server {
-            child,
+        Ok(Server {
+            url: process.url().to_owned(),
+            process,
             pid,
-            url: format!("http://{listen}"),
-            dir,
-        };
-        if ready != Ok(true) {
-            return Err(failed(format!(
-                "the server did not get ready within 20 s:\n{}",
-                server.log_tail()
-            )));
-        }
-        // Keep draining stdout so the server can never block on it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(server)
+            _dir: WorkDir(dir),
+        })
     }
 
     /// Resident set size, KiB.
@@ -122,34 +97,29 @@ impl Server {
 
     /// The last lines of the server's log, for error messages.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let log = self.process.logs();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// SIGTERM, wait, and read the log (the work directory goes when `self` drops).
-    pub async fn stop(mut self) -> Stopped {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .await;
-        let clean_exit = matches!(
-            tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await,
-            Ok(Ok(status)) if status.success()
-        );
-        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+    pub async fn stop(self) -> Stopped {
+        let stopped = self.process.stop("-TERM", Duration::from_secs(15)).await;
+        let log = stopped.logs;
         Stopped {
-            clean_exit,
+            clean_exit: stopped.code == 0,
             fetch_failures: log.matches("JWKS fetch failed").count(),
             leaks: log.lines().filter(|l| l.contains("eyJ")).count(),
         }
     }
 }
 
-impl Drop for Server {
+/// The soak's work folder (policy, log), removed when dropped.
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
     fn drop(&mut self) {
-        // The child is killed by `kill_on_drop`; the policy and the log go with it.
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -2,16 +2,14 @@
 //! app of `common` built with a chosen deployment, policy switches and replay store, and a log
 //! capture so refusals can be checked for their logged reason (and for never logging a token).
 
-#![allow(dead_code)]
-
-use std::sync::{Arc, Mutex};
+#![allow(dead_code, unused_imports)]
 
 use axum::Router;
-use ci_endpoint::{AppOptions, Deployment, Policy, ReplayStore};
+use ci_endpoint::{Deployment, Policy, ReplayStore};
+pub use ci_fixtures::Capture;
 use ci_fixtures::MockIssuer;
-use tracing_subscriber::fmt::MakeWriter;
 
-use crate::common::{echo_endpoint, policy_toml, static_verifier};
+use crate::common::{echo_app, policy_toml};
 
 /// A deployment of PR 12 from branch `feature/preview-smoke` (the default token's `head_ref`).
 pub fn pr_deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deployment {
@@ -38,56 +36,9 @@ pub fn guarded_app(
     deployment: Deployment,
     store: Option<ReplayStore>,
 ) -> Router {
-    let mut options = AppOptions::default();
+    let mut app = echo_app(deployment, true).policy_keys(extra);
     if let Some(store) = store {
-        options = options.with_replay_store(store);
+        app = app.replay_store(store);
     }
-    ci_endpoint::app_with(
-        policy_with(issuer, extra),
-        deployment,
-        static_verifier(issuer),
-        vec![echo_endpoint(true)],
-        options,
-    )
-    .expect("app builds")
-}
-
-/// Everything logged (text format, all levels) while the guard is alive, on this thread.
-#[derive(Clone, Default)]
-pub struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    /// Starts capturing on the current thread (a `current_thread` test runtime runs every task
-    /// here); capture ends when the returned guard drops.
-    pub fn start() -> (Capture, tracing::subscriber::DefaultGuard) {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(capture.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (capture, guard)
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
+    app.router_for(issuer).expect("app builds")
 }

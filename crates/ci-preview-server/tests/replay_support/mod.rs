@@ -3,30 +3,19 @@
 
 #![allow(dead_code)]
 
-use std::{
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
-
-use ci_fixtures::{MockIssuer, token::uuid};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
-    process::{Child, Command},
-};
+use ci_fixtures::{MockIssuer, NotReady, ServerProcess, token::uuid};
+use tokio::process::Command;
 
 pub const NAME: &str = "flags/encrypt-override";
 pub const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-pub const READY_PREFIX: &str = "ci-preview-server listening on http://";
 pub const BODY: &str = r#"{"flags":{"ciInPreviewSmoke":true}}"#;
 pub const UNAUTHORIZED: &str = r#"{"error":"unauthorized"}"#;
 pub const UNAVAILABLE: &str = r#"{"error":"unavailable"}"#;
 
 /// A running server process; killed on drop.
 pub struct Server {
-    _child: Child,
+    process: ServerProcess,
     pub base: String,
-    logs: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -46,54 +35,22 @@ pub async fn start(policy: &str, env: &[(&str, &str)]) -> Result<Server, (i32, S
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ci-policy.toml");
     std::fs::write(&path, policy).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ci-preview-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ci-preview-server"));
+    command
         .env_clear()
         .env("RUST_LOG", "trace")
         .env("CI_PREVIEW_ENV", "preview")
         .env("FLAGS_SECRET", SECRET)
         .envs(env.iter().copied())
         .args(["--listen", "127.0.0.1:0", "--policy"])
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("binary starts");
-    let logs = Arc::new(Mutex::new(String::new()));
-    let (mut stderr, sink) = (child.stderr.take().unwrap(), logs.clone());
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 8192];
-        while let Ok(n) = stderr.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-        .await
-        .expect("ready line or exit within 30 s")
-        .unwrap();
-    match line {
-        Some(line) => {
-            let addr = line.strip_prefix(READY_PREFIX).expect("the ready line");
-            Ok(Server {
-                base: format!("http://{addr}"),
-                _child: child,
-                logs,
-                _dir: dir,
-            })
-        }
-        None => {
-            let status = child.wait().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let text = logs.lock().unwrap().clone();
-            Err((status.code().unwrap_or(-1), text))
-        }
+        .arg(&path);
+    match ServerProcess::start(command).await {
+        Ok(process) => Ok(Server {
+            base: process.url().to_owned(),
+            process,
+            _dir: dir,
+        }),
+        Err(NotReady { code, logs }) => Err((code.unwrap_or(-1), logs)),
     }
 }
 
@@ -133,19 +90,11 @@ impl Server {
     }
 
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
+        self.process.logs()
     }
 
-    /// The logs once `needle` appears `count` times in them (stderr is read by another task, so
-    /// a line written before an answer may arrive just after it), or after 5 s.
+    /// The logs once `needle` appears `count` times in them, or after 5 s.
     pub async fn logs_with(&self, needle: &str, count: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let logs = self.logs();
-            if logs.matches(needle).count() >= count || Instant::now() > deadline {
-                return logs;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.process.logs_with(needle, count).await
     }
 }

@@ -4,16 +4,13 @@
 
 use std::process::Stdio;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use ci_fixtures::MockIssuer;
 use ci_fixtures::github::MockGitHub;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use ci_fixtures::{MockIssuer, ServerProcess};
 
 use crate::support::*;
 
 const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-const READY: &str = "ci-preview-server listening on ";
 
 /// Builds the server (a no-op when it is fresh) and returns its path, from cargo's own report,
 /// so a stale binary left in target/ is never what runs.
@@ -46,7 +43,7 @@ fn server_binary() -> &'static str {
 
 struct Server {
     url: String,
-    _child: tokio::process::Child,
+    _process: ServerProcess,
     _dir: tempfile::TempDir,
 }
 
@@ -55,31 +52,20 @@ async fn start_server(issuer: &MockIssuer, environment: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("ci-policy.toml");
     std::fs::write(&policy, issuer.policy_toml(ENDPOINT, AUDIENCE)).unwrap();
-    let mut child = tokio::process::Command::new(binary)
+    let mut command = tokio::process::Command::new(binary);
+    command
         .env_clear()
         .args(["--listen", "127.0.0.1:0", "--policy"])
         .arg(&policy)
         .env("CI_PREVIEW_ENV", environment)
         .env("FLAGS_SECRET", SECRET)
-        .env("VERCEL_GIT_COMMIT_SHA", HEAD_SHA)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ci-preview-server starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .env("VERCEL_GIT_COMMIT_SHA", HEAD_SHA);
+    let process = ServerProcess::start(command)
         .await
-        .expect("ready within 30 s")
-        .unwrap()
-        .expect("a ready line");
-    let url = line
-        .strip_prefix(READY)
-        .unwrap_or_else(|| panic!("ready line: {line}"))
-        .to_owned();
+        .unwrap_or_else(|e| panic!("{e}"));
     Server {
-        url,
-        _child: child,
+        url: process.url().to_owned(),
+        _process: process,
         _dir: dir,
     }
 }

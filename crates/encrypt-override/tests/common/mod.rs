@@ -1,19 +1,12 @@
-//! Set-up shared by the endpoint tests: the real kit (`ci_endpoint::app`) around this crate's
-//! endpoint, a mock issuer, a policy naming both, and helpers to send a request in-process.
+//! Set-up shared by the endpoint tests: `ci_fixtures::TestApp` around this crate's endpoint, with
+//! `FLAGS_SECRET` set to the test secret (or unset).
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use axum::{
-    Router,
-    body::Body,
-    http::{HeaderMap, Request, StatusCode},
-};
-use ci_endpoint::{Deployment, Policy};
-use ci_fixtures::{DEFAULT_OWNER_ID, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
-use ci_oidc::{KeyStore, Verifier};
-use encrypt_override::{FlagsSecret, NAME};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::{Router, body::Body, http::Request};
+use ci_endpoint::{Deployment, StartupError};
+pub use ci_fixtures::{Answer, MockIssuer, TestApp, assert_answer, send};
+use encrypt_override::{FlagsSecret, SECRET_VAR};
 
 pub const PATH: &str = "/api/~/ci/flags/encrypt-override";
 pub const AUDIENCE: &str = "https://ci.test/api/~/ci/flags/encrypt-override";
@@ -24,58 +17,28 @@ pub fn secret() -> FlagsSecret {
     FlagsSecret::parse(SECRET).expect("test secret")
 }
 
-pub fn policy(issuer: &MockIssuer) -> Policy {
-    policy_with(issuer, "")
-}
-
-/// The test policy with `extra` lines appended to the endpoint's table (e.g. `cookie_max_age = 600`).
-pub fn policy_with(issuer: &MockIssuer, extra: &str) -> Policy {
-    Policy::from_toml_str(&format!(
-        r#"[issuer]
-url = "{url}"
-jwks_url = "{jwks}"
-
-[endpoints."{NAME}"]
-audience = "{AUDIENCE}"
-repositories = ["{DEFAULT_REPOSITORY}"]
-repository_owner_ids = ["{DEFAULT_OWNER_ID}"]
-workflows = ["{DEFAULT_WORKFLOW}"]
-{extra}
-"#,
-        url = issuer.issuer_url(),
-        jwks = issuer.jwks_url(),
-    ))
-    .expect("test policy is valid")
-}
-
-/// The server's router in `environment`, with the endpoint holding `secret` (or none).
-pub async fn app_in(
-    environment: Option<&str>,
-    secret: Option<FlagsSecret>,
-) -> (MockIssuer, Router) {
-    app_with_policy(environment, secret, "").await
-}
-
-/// [`app_in`] with `extra` lines in the endpoint's policy table.
-pub async fn app_with_policy(
-    environment: Option<&str>,
-    secret: Option<FlagsSecret>,
-    extra: &str,
-) -> (MockIssuer, Router) {
+/// The server's router in `environment`, with `FLAGS_SECRET` set to `secret` (or unset).
+pub async fn app_in(environment: Option<&str>, secret: Option<&str>) -> (MockIssuer, Router) {
     let issuer = MockIssuer::start().await;
-    let keys = KeyStore::from_jwks_json(issuer.jwks_json().as_bytes()).expect("mock JWKS parses");
+    let router = app_with_secret(&issuer, environment, secret).expect("app builds");
+    (issuer, router)
+}
+
+/// The server's router, or the start-up error, with `FLAGS_SECRET` set to `secret` (or unset).
+pub fn app_with_secret(
+    issuer: &MockIssuer,
+    environment: Option<&str>,
+    secret: Option<&str>,
+) -> Result<Router, StartupError> {
     let deployment = Deployment {
         environment: environment.map(str::to_owned),
         ..Deployment::default()
     };
-    let router = ci_endpoint::app(
-        policy_with(&issuer, extra),
-        deployment,
-        Verifier::new(issuer.issuer_url(), keys),
-        vec![encrypt_override::endpoint(secret)],
-    )
-    .expect("app builds");
-    (issuer, router)
+    let mut app = TestApp::builder(encrypt_override::endpoint()).deployment(deployment);
+    if let Some(secret) = secret {
+        app = app.var(SECRET_VAR, secret);
+    }
+    app.router_for(issuer)
 }
 
 pub fn good_token(issuer: &MockIssuer) -> String {
@@ -88,40 +51,6 @@ pub fn post(token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
         builder = builder.header("x-github-oidc-token", token);
     }
     builder.body(body.into()).expect("request builds")
-}
-
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-pub async fn send(router: &Router, request: Request<Body>) -> Answer {
-    let response = router.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).expect("utf-8 body"),
-    }
-}
-
-/// Asserts the status and the exact body bytes of the contract.
-#[track_caller]
-pub fn assert_answer(answer: &Answer, status: u16, body: &str) {
-    assert_eq!(
-        (answer.status.as_u16(), answer.body.as_str()),
-        (status, body),
-        "{answer:?}"
-    );
 }
 
 /// `{"k":"xxx…"}` whose JSON is exactly `json_len` bytes.
