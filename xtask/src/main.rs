@@ -19,7 +19,10 @@ cargo xtask <command>
 
 Commands:
   ci                  what CI runs: fmt, clippy, tests, smoke, container suite, workflow linters
-  smoke [--docker]    end-to-end run of server + client against in-process mocks
+  smoke [--docker|--vercel]
+                      end-to-end run of server + client against in-process mocks
+                      (--docker: the server's image; --vercel: the Vercel function binary
+                      under an emulated Vercel host)
   image               build the static server binary and the FROM-scratch image
   bench               benchmarks (criterion, load run side by side with the Node reference)
   soak                60 s saturation run with JWKS faults and key rotation

@@ -1,5 +1,6 @@
 //! Test fixtures shared by every crate's tests: a mock GitHub Actions OIDC issuer with a
-//! GitHub-shaped token builder, RSA test keys, and a mock GitHub API.
+//! GitHub-shaped token builder, RSA test keys, a mock GitHub API, and an emulated Vercel
+//! function host.
 //!
 //! Dev-only: the keys here are test material and must never reach a release build, so this
 //! crate is only ever a `[dev-dependencies]` entry. Everything binds 127.0.0.1:0.
@@ -12,6 +13,7 @@ pub mod issuer;
 pub mod keys;
 pub mod redis;
 pub mod token;
+pub mod vercel;
 
 pub use github::{ApiFault, Mint, MockGitHub};
 pub use issuer::{JwksFault, MockIssuer};

@@ -1,5 +1,7 @@
-//! The server's flags and environment (`DESIGN.md` §4), each flag with its variable, so a
-//! platform can configure it without a command line and a developer can override on one.
+//! The server's flags and environment, each flag with its variable, so a platform can
+//! configure it without a command line and a developer can override on one. [`StartupArgs`]
+//! are the ones every binary shares (the Vercel function reads them from its environment);
+//! [`Args`] adds what only a server that binds its own socket needs.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -19,6 +21,13 @@ pub struct Args {
     #[arg(long, env = "CI_PREVIEW_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
+    #[command(flatten)]
+    pub startup: StartupArgs,
+}
+
+/// The settings of start-up (policy, keys, replay store, logs), shared by every binary.
+#[derive(Debug, clap::Args)]
+pub struct StartupArgs {
     /// Policy file replacing the compiled-in ci-policy.toml.
     #[arg(long, env = "CI_PREVIEW_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -52,6 +61,7 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::new(value))
 }
 
+/// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -115,8 +125,8 @@ mod tests {
             "json",
         ])
         .unwrap();
-        assert_eq!(args.log_format, LogFormat::Json);
-        assert_eq!(args.policy.unwrap(), PathBuf::from("p.toml"));
+        assert_eq!(args.startup.log_format, LogFormat::Json);
+        assert_eq!(args.startup.policy.unwrap(), PathBuf::from("p.toml"));
         assert!(Args::try_parse_from(["ci-preview-server", "--log-format", "xml"]).is_err());
     }
 
@@ -128,7 +138,7 @@ mod tests {
             "redis://:hunter2@cache:6379/0",
         ])
         .unwrap();
-        let url = args.redis_url.as_ref().unwrap();
+        let url = args.startup.redis_url.as_ref().unwrap();
         assert_eq!(url.expose_secret(), "redis://:hunter2@cache:6379/0");
         assert!(!format!("{args:?}").contains("hunter2"));
     }
