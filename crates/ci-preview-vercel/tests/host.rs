@@ -2,7 +2,8 @@
 //! frames, the internal headers and SIGTERM as `vercel_runtime` 2.4.1 meets them on Vercel.
 //! Health, a verified call whose cookie decrypts, the contract's refusals, production's 404,
 //! one `end` frame per request (refusals included), concurrency, `/_vercel/ping`, the
-//! fail-closed start, and the local mode `vercel dev` uses.
+//! fail-closed start, the local mode `vercel dev` uses, and answers that never wait for a body
+//! (the bridge hands the router hyper's streaming body, unread).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -233,4 +234,46 @@ async fn local_mode_without_the_host_socket_prints_dev_server_listening() {
     let (status, body) = post(&function.url, Some(&token), r#"{"flags":{"local":1}}"#).await;
     assert_eq!(status, 200, "{body}");
     assert!(function.stop().await.unwrap().success());
+}
+
+/// Sends headers announcing a 1 MB body and only 10 bytes of it, and returns the status line the
+/// function answers with while the rest of the body never comes.
+async fn answer_to_a_body_that_never_ends(function_url: &str, token: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = function_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let token = token.map_or(String::new(), |t| format!("x-github-oidc-token: {t}\r\n"));
+    let head = format!(
+        "POST /api/~/ci/{NAME} HTTP/1.1\r\nHost: preview.test\r\ncontent-type: application/json\r\n\
+         content-length: 1000000\r\n{token}\r\n{{\"flags\":{{"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("the function waited for a body its answer does not need")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn refusals_and_production_answer_without_reading_the_body() {
+    // What the runtime's own `axum` feature would break: it collects the whole body first.
+    let setup = Setup::new().await;
+    let production = setup.host("production").await;
+    assert_eq!(
+        answer_to_a_body_that_never_ends(&production.function_url(), None).await,
+        "HTTP/1.1 404 Not Found"
+    );
+    let preview = setup.host("preview").await;
+    assert_eq!(
+        answer_to_a_body_that_never_ends(&preview.function_url(), None).await,
+        "HTTP/1.1 401 Unauthorized"
+    );
+    let foreign = setup.issuer.token("https://elsewhere.test/x").build();
+    assert_eq!(
+        answer_to_a_body_that_never_ends(&preview.function_url(), Some(&foreign)).await,
+        "HTTP/1.1 401 Unauthorized"
+    );
 }
