@@ -19,7 +19,7 @@ pub struct Deployment {
 }
 
 enum Inner {
-    Server(RunningServer),
+    Server(Box<RunningServer>),
     Vercel(Box<VercelHost>),
 }
 
@@ -30,7 +30,7 @@ impl Deployment {
             let server = RunningServer::start(spec).await?;
             return Ok(Deployment {
                 url: server.url.clone(),
-                inner: Inner::Server(server),
+                inner: Inner::Server(Box::new(server)),
             });
         }
         let policy = spec.policy.display().to_string();
