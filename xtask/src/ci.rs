@@ -49,6 +49,9 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
     steps.run("cargo xtask smoke", || {
         crate::smoke::run(&["--no-build".to_owned()])
     })?;
+    steps.run("cargo xtask smoke --vercel", || {
+        crate::smoke::run(&["--no-build".to_owned(), "--vercel".to_owned()])
+    })?;
     if docker {
         steps.run("cargo xtask smoke --docker", || {
             crate::smoke::run(&["--no-build".to_owned(), "--docker".to_owned()])

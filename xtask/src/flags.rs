@@ -59,6 +59,10 @@ pub const COMMANDS: &[Command] = &[
                 "run the server in the FROM-scratch image (testcontainers)",
             ),
             switch(
+                "--vercel",
+                "run the Vercel function binary under an emulated Vercel host instead of the server",
+            ),
+            switch(
                 "--no-build",
                 "use the binaries already built instead of building them first",
             ),

@@ -113,7 +113,7 @@ fn scaffold(root: &Path, names: &Names) -> Result {
     if dir.exists() {
         return Err(failed(format!("{} exists already", dir.display())));
     }
-    let server_main = root.join("crates/ci-preview-server/src/main.rs");
+    let server_main = root.join("crates/ci-preview-server/src/endpoints.rs");
     let server_manifest = root.join("crates/ci-preview-server/Cargo.toml");
     let workspace_manifest = root.join("Cargo.toml");
     let policy = root.join("ci-policy.toml");

@@ -1,7 +1,8 @@
 //! Test fixtures shared by every crate's tests: a mock GitHub Actions OIDC issuer with a
 //! GitHub-shaped token builder, RSA test keys, a mock GitHub API, a mock of Vercel's Deployment
-//! Protection to put in front of a test preview, the in-process app harness ([`TestApp`]), the
-//! server as a child process ([`ServerProcess`]) and the log [`Capture`].
+//! Protection to put in front of a test preview, an emulated Vercel function host, the in-process
+//! app harness ([`TestApp`]), the server as a child process ([`ServerProcess`]) and the log
+//! [`Capture`].
 //!
 //! Dev-only: the keys here are test material and must never reach a release build, so this
 //! crate is only ever a `[dev-dependencies]` entry. Everything binds 127.0.0.1:0.
@@ -18,6 +19,7 @@ pub mod protection;
 pub mod redis;
 mod server;
 pub mod token;
+pub mod vercel;
 
 pub use app::{
     Answer, TestApp, TestAppBuilder, assert_answer, send, static_verifier, test_audience,

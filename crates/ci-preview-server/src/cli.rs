@@ -1,5 +1,7 @@
-//! The server's flags and environment (`CONTRACT.md` §6), each flag with its variable, so a
-//! platform can configure it without a command line and a developer can override on one.
+//! The server's flags and environment (`CONTRACT.md` §6), each flag with its variable, so a platform can
+//! configure it without a command line and a developer can override on one. [`StartupArgs`]
+//! are the ones every binary shares (the Vercel function reads them from its environment);
+//! [`Args`] adds what only a server that binds its own socket needs.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -23,6 +25,17 @@ pub struct Args {
     #[arg(long, env = "CI_PREVIEW_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
+    #[command(flatten)]
+    pub startup: StartupArgs,
+
+    /// Limits against slow and idle clients (see `serve.rs`).
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
+}
+
+/// The settings of start-up (policy, keys, replay store, logs), shared by every binary.
+#[derive(Debug, clap::Args)]
+pub struct StartupArgs {
     /// Policy file replacing the compiled-in ci-policy.toml.
     #[arg(long, env = "CI_PREVIEW_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -46,10 +59,6 @@ pub struct Args {
           default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub jwks_refetch_cooldown: u64,
 
-    /// Limits against slow and idle clients (see `serve.rs`).
-    #[command(flatten)]
-    pub serve: crate::serve::ServeArgs,
-
     /// Log line format (logs go to stderr; stdout carries only the ready line).
     #[arg(long, env = "CI_PREVIEW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -60,6 +69,7 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::new(value))
 }
 
+/// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -123,8 +133,8 @@ mod tests {
             "json",
         ])
         .unwrap();
-        assert_eq!(args.log_format, LogFormat::Json);
-        assert_eq!(args.policy.unwrap(), PathBuf::from("p.toml"));
+        assert_eq!(args.startup.log_format, LogFormat::Json);
+        assert_eq!(args.startup.policy.unwrap(), PathBuf::from("p.toml"));
         assert!(Args::try_parse_from(["ci-preview-server", "--log-format", "xml"]).is_err());
     }
 
@@ -136,7 +146,7 @@ mod tests {
             "redis://:hunter2@cache:6379/0",
         ])
         .unwrap();
-        let url = args.redis_url.as_ref().unwrap();
+        let url = args.startup.redis_url.as_ref().unwrap();
         assert_eq!(url.expose_secret(), "redis://:hunter2@cache:6379/0");
         assert!(!format!("{args:?}").contains("hunter2"));
     }

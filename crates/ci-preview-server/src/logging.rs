@@ -5,6 +5,7 @@ use tracing_subscriber::{EnvFilter, filter::LevelFilter};
 
 use crate::cli::LogFormat;
 
+/// Installs the global subscriber; call once, before anything logs.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())

@@ -1,12 +1,15 @@
-//! `cargo xtask smoke [--docker]`: the whole CI-in-preview flow on this machine.
+//! `cargo xtask smoke [--docker | --vercel]`: the whole CI-in-preview flow on this machine.
 //!
 //! The mocks (OIDC issuer, GitHub API with its Actions token endpoint) run in this process; the
 //! server and the client run as the real binaries, so what is exercised is exactly what a
-//! workflow and a preview run. `--docker` puts the server in the FROM-scratch image instead.
+//! workflow and a preview run. `--docker` puts the server in the FROM-scratch image instead;
+//! `--vercel` runs the Vercel function binary (`ci-preview-vercel`) under the emulated Vercel
+//! host instead, and checks that the host got an `end` frame for every request.
 //! Prints a table of steps with timings and exits non-zero when any step fails.
 
 mod refusals;
 mod server;
+mod vercel;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,7 +22,8 @@ use xshell::{Shell, cmd};
 
 use crate::flags::{self, Result, failed};
 use crate::steps::Steps;
-use server::{RunningServer, ServerSpec};
+use server::ServerSpec;
+use vercel::Deployment;
 
 const ENDPOINT: &str = "flags/encrypt-override";
 /// The audience the smoke policy gives the endpoint; the client learns it from health.
@@ -30,16 +34,22 @@ const HEAD_SHA: &str = "0c4e2a1fd3b54c9e8a7f6d5c4b3a29180f7e6d5c";
 pub fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let docker = flags::take_switch(&mut args, "--docker");
+    let vercel = flags::take_switch(&mut args, "--vercel");
     let no_build = flags::take_switch(&mut args, "--no-build");
     flags::reject_rest(&args)?;
+    if docker && vercel {
+        return Err(flags::usage(
+            "--docker and --vercel are two deployments: pick one",
+        ));
+    }
 
     let sh = Shell::new()?;
     sh.change_dir(crate::project_root());
     if !no_build {
-        eprintln!("==> building ci-preview-server and ci-preview");
+        eprintln!("==> building ci-preview-server, ci-preview-vercel and ci-preview");
         cmd!(
             sh,
-            "cargo build --quiet --locked -p ci-preview-server -p ci-preview"
+            "cargo build --quiet --locked -p ci-preview-server -p ci-preview-vercel -p ci-preview"
         )
         .run()?;
     }
@@ -56,15 +66,15 @@ pub fn run(args: &[String]) -> Result {
         .map_err(|e| failed(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         tokio::select! {
-            outcome = flow(image.as_deref()) => outcome,
+            outcome = flow(image.as_deref(), vercel) => outcome,
             _ = tokio::signal::ctrl_c() => Err(failed("interrupted; every process was stopped")),
         }
     })
 }
 
-async fn flow(image: Option<&str>) -> Result {
+async fn flow(image: Option<&str>, vercel: bool) -> Result {
     let mut steps = Steps::default();
-    let outcome = flow_steps(&mut steps, image).await;
+    let outcome = flow_steps(&mut steps, image, vercel).await;
     steps.print();
     match (outcome, steps.failures()) {
         (Err(e), _) => Err(e),
@@ -73,7 +83,7 @@ async fn flow(image: Option<&str>) -> Result {
     }
 }
 
-async fn flow_steps(steps: &mut Steps, image: Option<&str>) -> Result {
+async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Result {
     let work = WorkDir::new()?;
     let (issuer, github) = steps
         .run_async("start mock issuer and mock GitHub", async {
@@ -98,7 +108,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>) -> Result {
     let preview = steps
         .run_async(
             "start server (preview)",
-            RunningServer::start(&preview_spec),
+            Deployment::start(&preview_spec, vercel),
         )
         .await?;
 
@@ -173,7 +183,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>) -> Result {
     let production = steps
         .run_async(
             "start server (production)",
-            RunningServer::start(&production_spec),
+            Deployment::start(&production_spec, vercel),
         )
         .await?;
     let _ = steps
@@ -182,6 +192,14 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>) -> Result {
         })
         .await;
 
+    if vercel {
+        let _ = steps
+            .run_async("vercel: an `end` frame for every request", async {
+                preview.every_request_ended().await?;
+                production.every_request_ended().await
+            })
+            .await;
+    }
     let logs = format!("{}{}", preview.output(), production.output());
     let _ = steps
         .run_async("server logs hold no secret or token", async {
