@@ -2,6 +2,8 @@
 //! token passed every check of its endpoint's policy; a refused request gets the contract's
 //! 401/403/503 and a log line saying why, while the token itself is never logged or echoed.
 
+use std::time::Duration;
+
 use axum::{
     extract::{FromRef, FromRequestParts},
     http::request::Parts,
@@ -15,6 +17,7 @@ use crate::{CiError, EndpointState, TOKEN_HEADER};
 #[derive(Debug, Clone)]
 pub struct VerifiedCaller {
     claims: GitHubClaims,
+    cookie_max_age: Duration,
     _sealed: (),
 }
 
@@ -22,6 +25,13 @@ impl VerifiedCaller {
     /// The verified claims (repository, workflow, ref, run id, …).
     pub fn claims(&self) -> &GitHubClaims {
         &self.claims
+    }
+
+    /// The longest lifetime a cookie issued to this caller may have: the endpoint's
+    /// `cookie_max_age` policy key (default two hours, at most a day). A request may ask for less
+    /// (`maxAge`), never for more.
+    pub fn cookie_max_age(&self) -> Duration {
+        self.cookie_max_age
     }
 
     /// The verified claims, by value.
@@ -66,6 +76,7 @@ where
         );
         Ok(VerifiedCaller {
             claims,
+            cookie_max_age: Duration::from_secs(state.policy().cookie_max_age),
             _sealed: (),
         })
     }

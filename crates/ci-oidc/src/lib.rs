@@ -25,7 +25,10 @@ pub mod verifier;
 pub use config::{GITHUB_ACTIONS_ISSUER, IssuerConfig, UrlError};
 pub use github::GitHubClaims;
 pub use keystore::{KeyStore, KeyStoreError, KeyStoreOptions, SkippedKey};
-pub use policy::{DEFAULT_DENIED_EVENTS, EndpointPolicy, PolicyError, WorkflowClaim};
+pub use policy::{
+    DEFAULT_COOKIE_MAX_AGE_SECS, DEFAULT_DENIED_EVENTS, EndpointPolicy, MAX_COOKIE_MAX_AGE_SECS,
+    MIN_COOKIE_MAX_AGE_SECS, PolicyError, WorkflowClaim,
+};
 pub use registered::{LEEWAY_SECS, MAX_LIFETIME_SECS, TimeRules};
 pub use rejection::{Reason, Rejection, RejectionKind};
 pub use secret::SecretString;

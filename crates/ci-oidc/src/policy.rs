@@ -12,6 +12,18 @@ use serde::Deserialize;
 pub const DEFAULT_DENIED_EVENTS: &[&str] =
     &["pull_request_target", "workflow_run", "issue_comment"];
 
+/// `cookie_max_age` when the policy does not say: two hours, the length of a long CI run. A CI
+/// cookie ends up in traces, HAR files and reports, so it should not outlive the run that made it.
+pub const DEFAULT_COOKIE_MAX_AGE_SECS: u64 = 7200;
+/// The smallest `cookie_max_age` a policy may set (a minute: anything shorter is a typo).
+pub const MIN_COOKIE_MAX_AGE_SECS: u64 = 60;
+/// The largest `cookie_max_age` a policy may set: a day. A CI cookie never needs more.
+pub const MAX_COOKIE_MAX_AGE_SECS: u64 = 86_400;
+
+fn default_cookie_max_age() -> u64 {
+    DEFAULT_COOKIE_MAX_AGE_SECS
+}
+
 /// Which claim names the workflow the policy pins.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +76,11 @@ pub struct EndpointPolicy {
     /// Accept a token only on the deployment of its own run's pull request or branch (issue 6).
     #[serde(default)]
     pub bind_deployment: bool,
+    /// Seconds a cookie issued by this endpoint lives at most (requests may ask for less with
+    /// `maxAge`); [`MIN_COOKIE_MAX_AGE_SECS`]..=[`MAX_COOKIE_MAX_AGE_SECS`], default
+    /// [`DEFAULT_COOKIE_MAX_AGE_SECS`].
+    #[serde(default = "default_cookie_max_age")]
+    pub cookie_max_age: u64,
 }
 
 /// A policy that must not be served; names the key.
@@ -102,6 +119,7 @@ impl EndpointPolicy {
             workflow_claim: WorkflowClaim::WorkflowRef,
             single_use: false,
             bind_deployment: false,
+            cookie_max_age: DEFAULT_COOKIE_MAX_AGE_SECS,
         }
     }
 
@@ -130,6 +148,15 @@ impl EndpointPolicy {
         non_empty("workflows", &self.workflows)?;
         for (i, entry) in self.workflows.iter().enumerate() {
             check_workflow(entry).map_err(|m| PolicyError::new(format!("workflows[{i}]"), m))?;
+        }
+        if !(MIN_COOKIE_MAX_AGE_SECS..=MAX_COOKIE_MAX_AGE_SECS).contains(&self.cookie_max_age) {
+            return Err(PolicyError::new(
+                "cookie_max_age",
+                format!(
+                    "must be between {MIN_COOKIE_MAX_AGE_SECS} and {MAX_COOKIE_MAX_AGE_SECS} \
+                     seconds (a minute to a day; default {DEFAULT_COOKIE_MAX_AGE_SECS})"
+                ),
+            ));
         }
         if let Some(events) = &self.events {
             non_empty("events", events)?;
@@ -262,6 +289,8 @@ mod tests {
                 "repository_owner_ids[0]",
             ),
             (|p| p.events = Some(vec![]), "events"),
+            (|p| p.cookie_max_age = 59, "cookie_max_age"),
+            (|p| p.cookie_max_age = 86_401, "cookie_max_age"),
             (|p| p.events = Some(vec!["Push".into()]), "events[0]"),
         ];
         for (mutate, key) in cases {

@@ -1,18 +1,23 @@
-//! The `flags/encrypt-override` endpoint: a verified CI caller posts `{"flags":{…}}` and gets back
-//! `{"cookie":"…"}`, a `vercel-flag-overrides` value the Flags SDK accepts, without ever holding
-//! `FLAGS_SECRET`.
+//! The `flags/encrypt-override` endpoint: a verified CI caller posts
+//! `{"flags":{…},"maxAge":N?}` and gets back `{"cookie":"…","expires":T}`, a
+//! `vercel-flag-overrides` value the Flags SDK accepts until `T` (Unix seconds), without ever
+//! holding `FLAGS_SECRET`.
 //!
 //! The kit has already refused production (404), bad tokens (401/403) and oversized or non-JSON
 //! bodies (413/400) by the time the handler runs; the handler then checks, in the contract's
-//! order (`DESIGN.md` §2): `flags` is an object (400), the cookie fits in a browser (400
+//! order: `flags` is an object (400), `maxAge` is absent or a positive integer (400) no longer
+//! than the policy's `cookie_max_age` (400 `max_age_too_long`), the cookie fits in a browser (400
 //! `cookie_too_large`), the secret is configured (500 `misconfigured`).
+//!
+//! Why a short lifetime: the SDK's default is a year, and CI cookies end up in traces, HAR files
+//! and reports. A cookie minted for a CI run lives as long as the run (policy default two hours).
 
 use std::ffi::OsString;
 use std::sync::Arc;
 
 use axum::{Json, Router, routing::post};
 use ci_endpoint::{CiError, Endpoint, EndpointState, JsonBody, StartupError, VerifiedCaller};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::codec::{self, FlagsSecret, MAX_TOKEN_LEN};
 
@@ -88,7 +93,9 @@ fn encrypt_override(
         );
         return Err(CiError::bad_request());
     };
-    let token_len = codec::cookie_len_for(&flags);
+    let lifetime = max_age(&mut body, caller)?;
+    let expires = codec::now_unix().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+    let token_len = codec::token_len_for(&flags, expires);
     if token_len > MAX_TOKEN_LEN {
         tracing::info!(
             endpoint = NAME,
@@ -110,7 +117,7 @@ fn encrypt_override(
         );
         return Err(CiError::Misconfigured);
     };
-    let cookie = codec::encrypt_overrides_now(&flags, secret).map_err(|error| {
+    let cookie = codec::encrypt_overrides(&flags, secret, expires).map_err(|error| {
         tracing::error!(endpoint = NAME, %error, "could not encrypt the overrides");
         CiError::Internal
     })?;
@@ -121,7 +128,43 @@ fn encrypt_override(
         run_id = claims.run_id.as_deref(),
         flag_count = flags.len(),
         cookie_len = cookie.len(),
+        lifetime_secs = lifetime,
         "override cookie issued"
     );
-    Ok(Json(json!({ "cookie": cookie })))
+    Ok(Json(json!({ "cookie": cookie, "expires": expires })))
+}
+
+/// The cookie's lifetime in seconds: the request's `maxAge` (an integer > 0, at most the policy's
+/// `cookie_max_age`), else the policy's `cookie_max_age`.
+fn max_age(body: &mut Map<String, Value>, caller: &VerifiedCaller) -> Result<u64, CiError> {
+    let limit = caller.cookie_max_age().as_secs();
+    let Some(value) = body.remove("maxAge") else {
+        return Ok(limit);
+    };
+    let claims = caller.claims();
+    match value.as_u64().filter(|&secs| secs > 0) {
+        Some(secs) if secs <= limit => Ok(secs),
+        Some(secs) => {
+            tracing::info!(
+                endpoint = NAME,
+                repository = claims.repository.as_deref(),
+                run_id = claims.run_id.as_deref(),
+                max_age = secs,
+                cookie_max_age = limit,
+                "request refused: maxAge is above the policy's cookie_max_age"
+            );
+            Err(CiError::BadRequest {
+                reason: Some("max_age_too_long"),
+            })
+        }
+        None => {
+            tracing::info!(
+                endpoint = NAME,
+                repository = claims.repository.as_deref(),
+                run_id = claims.run_id.as_deref(),
+                "request refused: maxAge is not a whole number of seconds above 0"
+            );
+            Err(CiError::bad_request())
+        }
+    }
 }

@@ -19,7 +19,7 @@ async fn success_returns_a_cookie_the_codec_decrypts() {
     assert_eq!(answer.headers["content-type"], "application/json");
     let json: Value = serde_json::from_str(&answer.body).unwrap();
     let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["cookie"]);
+    assert_eq!(keys, ["cookie", "expires"]);
     let cookie = json["cookie"].as_str().unwrap();
     assert!(cookie.starts_with("eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0.."));
     let overrides = decrypt_overrides(cookie, &secret(), now_unix()).expect("decrypts");
@@ -30,9 +30,52 @@ async fn success_returns_a_cookie_the_codec_decrypts() {
     // The caller's key order survives into the cookie, as with the SDK.
     let order: Vec<&String> = overrides.as_object().unwrap().keys().collect();
     assert_eq!(order, ["zeta", "alpha", "🚀"]);
-    // Default SDK lifetime: valid for a year, not for a year and a day.
-    assert!(decrypt_overrides(cookie, &secret(), now_unix() + 31_557_600 - 60).is_some());
-    assert!(decrypt_overrides(cookie, &secret(), now_unix() + 31_557_600 + 60).is_none());
+    // The policy's default lifetime (two hours), not the SDK's year: `expires` says when.
+    assert_expires_in(&json, 7200);
+    assert!(decrypt_overrides(cookie, &secret(), now_unix() + 7200 - 60).is_some());
+    assert!(decrypt_overrides(cookie, &secret(), now_unix() + 7200 + 60).is_none());
+}
+
+/// `expires` is now + `lifetime` (within the test's own run time) and is the cookie's `exp`.
+#[track_caller]
+fn assert_expires_in(json: &Value, lifetime: i64) {
+    let expires = json["expires"].as_i64().expect("numeric expires");
+    let now = now_unix();
+    assert!(
+        (now + lifetime - 5..=now + lifetime).contains(&expires),
+        "expires {expires}, now {now}, lifetime {lifetime}"
+    );
+    let cookie = json["cookie"].as_str().unwrap();
+    assert!(decrypt_overrides(cookie, &secret(), expires - 1).is_some());
+    assert!(decrypt_overrides(cookie, &secret(), expires + 1).is_none());
+}
+
+#[tokio::test]
+async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
+    let (issuer, app) = app_with_policy(Some("preview"), Some(secret()), "cookie_max_age = 600").await;
+    // Absent: the policy's value.
+    let answer = send(&app, post(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_expires_in(&serde_json::from_str(&answer.body).unwrap(), 600);
+    // Shorter than the policy: honoured.
+    for max_age in [1, 120, 600] {
+        let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
+        let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_expires_in(&serde_json::from_str(&answer.body).unwrap(), max_age);
+    }
+    // Longer than the policy: refused with a reason the caller can act on.
+    for max_age in ["601", "86400", "31557600", "18446744073709551615"] {
+        let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
+        let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
+        assert_answer(&answer, 400, r#"{"error":"bad_request","reason":"max_age_too_long"}"#);
+    }
+    // Not a positive whole number of seconds.
+    for max_age in ["0", "-1", "1.5", "60.0", "\"60\"", "null", "true", "[60]", "1e3"] {
+        let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
+        let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
+        assert_answer(&answer, 400, r#"{"error":"bad_request"}"#);
+    }
 }
 
 #[tokio::test]

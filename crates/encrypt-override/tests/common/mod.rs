@@ -25,6 +25,11 @@ pub fn secret() -> FlagsSecret {
 }
 
 pub fn policy(issuer: &MockIssuer) -> Policy {
+    policy_with(issuer, "")
+}
+
+/// The test policy with `extra` lines appended to the endpoint's table (e.g. `cookie_max_age = 600`).
+pub fn policy_with(issuer: &MockIssuer, extra: &str) -> Policy {
     Policy::from_toml_str(&format!(
         r#"[issuer]
 url = "{url}"
@@ -34,6 +39,7 @@ jwks_url = "{jwks}"
 audience = "{AUDIENCE}"
 repositories = ["{DEFAULT_REPOSITORY}"]
 workflows = ["{DEFAULT_WORKFLOW}"]
+{extra}
 "#,
         url = issuer.issuer_url(),
         jwks = issuer.jwks_url(),
@@ -46,6 +52,15 @@ pub async fn app_in(
     environment: Option<&str>,
     secret: Option<FlagsSecret>,
 ) -> (MockIssuer, Router) {
+    app_with_policy(environment, secret, "").await
+}
+
+/// [`app_in`] with `extra` lines in the endpoint's policy table.
+pub async fn app_with_policy(
+    environment: Option<&str>,
+    secret: Option<FlagsSecret>,
+    extra: &str,
+) -> (MockIssuer, Router) {
     let issuer = MockIssuer::start().await;
     let keys = KeyStore::from_jwks_json(issuer.jwks_json().as_bytes()).expect("mock JWKS parses");
     let deployment = Deployment {
@@ -53,7 +68,7 @@ pub async fn app_in(
         ..Deployment::default()
     };
     let router = ci_endpoint::app(
-        policy(&issuer),
+        policy_with(&issuer, extra),
         deployment,
         Verifier::new(issuer.issuer_url(), keys),
         vec![encrypt_override::endpoint(secret)],
