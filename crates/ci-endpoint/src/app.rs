@@ -2,7 +2,11 @@
 //! router. Where the deployment's environment is not served, it builds no endpoint router at all:
 //! every request meets one fallback answering 404 `Not Found`, with nothing read first.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    ffi::OsString,
+    sync::Arc,
+};
 
 use axum::{
     Router,
@@ -10,32 +14,59 @@ use axum::{
     http::{HeaderValue, header},
     middleware::{self, Next},
     response::Response,
-    routing::get,
+    routing::{MethodRouter, get},
 };
 use ci_oidc::{EndpointPolicy, Verifier};
 
 use crate::{
     CI_PREFIX, CiError, Deployment, Policy, PolicyError, ReplayStore, endpoint_path,
-    guards::Guards, health, policy::is_valid_endpoint_name,
+    guards::Guards,
+    health,
+    policy::is_valid_endpoint_name,
+    secret::{Env, Loaded, SecretSpec},
+    span,
 };
 
 /// What an endpoint crate exports: its name (the path under `/api/~/ci/` and the key of its
-/// policy entry), whether it can serve (false when its secret is missing: health says so and the
-/// endpoint answers 500 `misconfigured`), and its router, serving `/`.
-#[derive(Debug)]
+/// policy entry), the handlers of that path, and, if it has one, the variable holding its secret.
+/// The kit reads the secret at start-up ([`Endpoint::with_secret`]) and wraps every request in
+/// one span naming the endpoint and the verified caller, so a handler holds only its own work.
 pub struct Endpoint {
     pub name: &'static str,
-    pub ready: bool,
-    pub router: Router<EndpointState>,
+    route: MethodRouter<EndpointState>,
+    secret: Option<SecretSpec>,
 }
 
 impl Endpoint {
-    pub fn new(name: &'static str, ready: bool, router: Router<EndpointState>) -> Endpoint {
+    /// The endpoint `name` served by `route` (e.g. `post(handle)`) at `/api/~/ci/{name}`.
+    pub fn new(name: &'static str, route: MethodRouter<EndpointState>) -> Endpoint {
         Endpoint {
             name,
-            ready,
-            router,
+            route,
+            secret: None,
         }
+    }
+
+    /// Declares the secret the endpoint needs: the kit reads `var` at start-up. Missing or blank:
+    /// health lists the endpoint `ready:false` and [`crate::Secret::get`] answers 500
+    /// `misconfigured`. Present: `parse` turns it into the secret, or returns what is wrong with
+    /// it and how to make a good one, which stops start-up as `{var}: {message}`.
+    pub fn with_secret<T: Send + Sync + 'static>(
+        mut self,
+        var: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Endpoint {
+        self.secret = Some(SecretSpec::new(var, parse));
+        self
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("secret_var", &self.secret.as_ref().map(|s| s.var))
+            .finish_non_exhaustive()
     }
 }
 
@@ -52,6 +83,8 @@ struct Inner {
     verifier: Verifier,
     deployment: Deployment,
     guards: Guards,
+    secret_var: Option<&'static str>,
+    secret: Option<Loaded>,
 }
 
 impl EndpointState {
@@ -83,8 +116,19 @@ impl EndpointState {
                 verifier,
                 deployment,
                 guards,
+                secret_var: None,
+                secret: None,
             }),
         })
+    }
+
+    /// The state with the endpoint's secret (as read at start-up) attached.
+    fn with_secret(mut self, var: Option<&'static str>, secret: Option<Loaded>) -> EndpointState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.secret_var = var;
+            inner.secret = secret;
+        }
+        self
     }
 
     pub fn name(&self) -> &'static str {
@@ -105,6 +149,15 @@ impl EndpointState {
 
     pub(crate) fn guards(&self) -> &Guards {
         &self.inner.guards
+    }
+
+    pub(crate) fn secret(&self) -> (Option<&'static str>, Option<&Loaded>) {
+        (self.inner.secret_var, self.inner.secret.as_ref())
+    }
+
+    /// False when the endpoint declared a secret and the deployment has none.
+    fn ready(&self) -> bool {
+        self.inner.secret_var.is_none() || self.inner.secret.is_some()
     }
 }
 
@@ -156,12 +209,27 @@ impl StartupError {
 pub struct AppOptions {
     /// Where `single_use` endpoints record tokens; `None`: one in-memory store for the app.
     pub replay_store: Option<ReplayStore>,
+    env: Option<Env>,
 }
 
 impl AppOptions {
     /// Records `single_use` tokens in `store` (e.g. [`ReplayStore::redis`] shared by replicas).
     pub fn with_replay_store(mut self, store: ReplayStore) -> AppOptions {
         self.replay_store = Some(store);
+        self
+    }
+
+    /// Reads endpoint secrets from `vars` only, instead of the process environment (tests, and
+    /// hosts that hand configuration over some other way).
+    pub fn with_env<K: Into<String>, V: Into<OsString>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> AppOptions {
+        let vars: BTreeMap<String, OsString> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self.env = Some(Env(Arc::new(vars)));
         self
     }
 }
@@ -197,7 +265,7 @@ pub fn app_with(
     options: AppOptions,
 ) -> Result<Router, StartupError> {
     let store = options.replay_store.unwrap_or_else(ReplayStore::in_memory);
-    let mut states = Vec::with_capacity(endpoints.len());
+    let mut states: Vec<EndpointState> = Vec::with_capacity(endpoints.len());
     let mut seen = BTreeSet::new();
     for endpoint in &endpoints {
         let name = endpoint.name;
@@ -210,13 +278,25 @@ pub fn app_with(
         let entry = policy
             .endpoint(name)
             .ok_or(StartupError::MissingPolicy { name })?;
-        states.push(EndpointState::with_replay_store(
+        // Read in every environment, so a malformed secret stops start-up before it ships.
+        let secret = match &endpoint.secret {
+            Some(spec) => spec.load(name, options.env.as_ref())?,
+            None => None,
+        };
+        let state = EndpointState::with_replay_store(
             name,
             entry.clone(),
             verifier.clone(),
             deployment.clone(),
             &store,
-        )?);
+        )?
+        .with_secret(endpoint.secret.as_ref().map(|s| s.var), secret);
+        tracing::info!(
+            endpoint = name,
+            ready = state.ready(),
+            "endpoint registered"
+        );
+        states.push(state);
     }
     for orphan in policy
         .endpoints()
@@ -241,7 +321,7 @@ pub fn app_with(
         .map(|(endpoint, state)| health::Listed {
             name: endpoint.name,
             audience: &state.policy().audience,
-            ready: endpoint.ready,
+            ready: state.ready(),
         })
         .collect();
     let health_body = health::render(&deployment, policy.sha256_hex(), &listed);
@@ -254,10 +334,14 @@ pub fn app_with(
         }),
     );
     for (endpoint, state) in endpoints.into_iter().zip(states) {
-        router = router.nest(
-            &endpoint_path(endpoint.name),
-            endpoint.router.with_state(state),
-        );
+        let name = endpoint.name;
+        let routes = Router::new()
+            .route("/", endpoint.route)
+            .with_state(state)
+            .layer(middleware::from_fn(move |request, next| {
+                span::in_request_span(name, request, next)
+            }));
+        router = router.nest(&endpoint_path(name), routes);
     }
     Ok(router
         .fallback(not_found)

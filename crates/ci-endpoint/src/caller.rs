@@ -10,7 +10,7 @@ use axum::{
 };
 use ci_oidc::{GitHubClaims, Reason, Rejection, SecretString};
 
-use crate::{CiError, EndpointState, TOKEN_HEADER};
+use crate::{CiError, EndpointState, TOKEN_HEADER, span};
 
 /// A caller whose GitHub Actions OIDC token was verified against the endpoint's policy. The
 /// private field means only this crate can build one: an endpoint cannot skip the guard chain.
@@ -49,10 +49,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = EndpointState::from_ref(state);
-        let endpoint = state.name();
         let Some(token) = token_from(parts) else {
             tracing::warn!(
-                endpoint,
                 status = 401,
                 "request refused: no usable {TOKEN_HEADER} header"
             );
@@ -62,18 +60,13 @@ where
             .verifier()
             .verify(&token, state.policy())
             .await
-            .map_err(|rejection| refuse(endpoint, &rejection))?;
+            .map_err(|rejection| refuse(&rejection))?;
         // Checks that need more than the token and the policy (issue 6: single use, deployment
         // binding) run here, after the signature is known good and before the handler.
-        state.guards().check(endpoint, &claims).await?;
-        tracing::info!(
-            endpoint,
-            repository = claims.repository.as_deref(),
-            workflow_ref = claims.workflow_ref.as_deref(),
-            event_name = claims.event_name.as_deref(),
-            run_id = claims.run_id.as_deref(),
-            "caller verified"
-        );
+        state.guards().check(state.name(), &claims).await?;
+        // From here on, every log line of the request names the caller (see `span`).
+        span::record_caller(&claims);
+        tracing::info!("caller verified");
         Ok(VerifiedCaller {
             claims,
             cookie_max_age: Duration::from_secs(state.policy().cookie_max_age),
@@ -96,7 +89,7 @@ fn token_from(parts: &Parts) -> Option<SecretString> {
 
 /// Maps a rejection to the contract's answer and logs the detail. `Rejection` never holds the
 /// token, only which check failed and the claim values involved.
-fn refuse(endpoint: &'static str, rejection: &Rejection) -> CiError {
+fn refuse(rejection: &Rejection) -> CiError {
     let reason = rejection.reason();
     let error = match reason {
         Reason::RepoMismatch => CiError::Forbidden {
@@ -106,7 +99,6 @@ fn refuse(endpoint: &'static str, rejection: &Rejection) -> CiError {
         _ => CiError::Unauthorized,
     };
     tracing::warn!(
-        endpoint,
         status = error.status().as_u16(),
         reason = reason.as_str(),
         kind = rejection.kind.as_str(),

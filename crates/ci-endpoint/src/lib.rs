@@ -1,5 +1,5 @@
 //! The kit every CI-in-preview endpoint shares, so that no endpoint can be reached without the
-//! guard chain and every endpoint answers the HTTP contract of `DESIGN.md` §2 the same way.
+//! guard chain and every endpoint answers the HTTP contract the same way.
 //!
 //! The pieces, in the order a request meets them:
 //!
@@ -14,32 +14,39 @@
 //! 3. [`JsonBody`]: the body, limited (64 KiB by default, 413) and parsed (400).
 //! 4. [`CiError`]: the one error type, whose bodies are the contract's byte for byte.
 //!
-//! An endpoint crate exports an [`Endpoint`]: a name, whether it is ready (its secret is present),
-//! and an `axum::Router<EndpointState>` serving `/`. The kit nests it at `/api/~/ci/{name}`.
+//! An endpoint crate exports an [`Endpoint`]: a name, the handler of its path and, if it needs
+//! one, the variable holding its secret. The kit nests it at `/api/~/ci/{name}`, reads and
+//! validates the secret at start-up (malformed stops start-up; missing or blank lists the endpoint
+//! `ready:false` and [`Secret::get`] answers 500 `misconfigured`), and runs each request in one
+//! span carrying `endpoint` and, once [`VerifiedCaller`] has verified the token, `repository`,
+//! `repository_id`, `workflow_ref`, `event_name` and `run_id`: a handler's log lines carry them
+//! without repeating them.
 //!
 //! ```
-//! use axum::{Json, Router, routing::post};
-//! use ci_endpoint::{CiError, Endpoint, EndpointState, JsonBody, VerifiedCaller};
+//! use axum::{Json, routing::post};
+//! use ci_endpoint::{CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Request { flags: serde_json::Map<String, serde_json::Value> }
 //!
+//! struct Key(String);
+//!
 //! async fn handle(
-//!     caller: VerifiedCaller,
+//!     _caller: VerifiedCaller,
+//!     key: Secret<Key>,
 //!     JsonBody(body): JsonBody<Request>,
 //! ) -> Result<Json<serde_json::Value>, CiError> {
-//!     let _ = caller.claims().repository.as_deref();
-//!     Ok(Json(serde_json::json!({ "count": body.flags.len() })))
+//!     let key = key.get()?; // 500 `misconfigured` when the deployment has no EXAMPLE_KEY
+//!     tracing::info!(count = body.flags.len(), "counted"); // endpoint, repository, … come from the span
+//!     Ok(Json(serde_json::json!({ "count": body.flags.len(), "key_len": key.0.len() })))
 //! }
 //!
 //! pub fn endpoint() -> Endpoint {
-//!     Endpoint::new("examples/count", true, Router::<EndpointState>::new().route("/", post(handle)))
+//!     Endpoint::new("examples/count", post(handle))
+//!         .with_secret("EXAMPLE_KEY", |text| Ok(Key(text.trim().to_owned())))
 //! }
 //! # let _ = endpoint();
 //! ```
-//!
-//! Endpoint-specific state (a secret, a client) is captured by the handler closure or added with
-//! an `axum::Extension` layer; the router's own state is always the kit's [`EndpointState`].
 
 mod app;
 pub mod binding;
@@ -51,6 +58,8 @@ mod guards;
 mod health;
 mod policy;
 pub mod replay;
+mod secret;
+mod span;
 
 pub use app::{AppOptions, Endpoint, EndpointState, StartupError, app, app_with};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};
@@ -59,6 +68,7 @@ pub use deployment::Deployment;
 pub use error::CiError;
 pub use policy::{DEFAULT_SERVE_IN, Policy, PolicyError};
 pub use replay::{ReplayError, ReplayStore};
+pub use secret::Secret;
 
 /// Every CI route lives under this prefix; the health route is `{CI_PREFIX}/health`.
 pub const CI_PREFIX: &str = "/api/~/ci";

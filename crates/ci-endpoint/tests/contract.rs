@@ -293,7 +293,7 @@ async fn keys_unavailable_is_503_with_retry_after() {
         policy(&issuer),
         Deployment::in_environment("preview"),
         Verifier::new(issuer.issuer_url(), keys),
-        vec![echo_endpoint(true)],
+        vec![echo_endpoint()],
     )
     .unwrap();
     let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;

@@ -35,11 +35,12 @@ async fn health_has_the_contract_shape_in_order() {
 #[tokio::test]
 async fn health_reports_nulls_and_unready_endpoints() {
     let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = ci_endpoint::app(
+    let app = ci_endpoint::app_with(
         policy(&issuer),
         Deployment::in_environment("development"),
         static_verifier(&issuer),
-        vec![echo_endpoint(false)],
+        vec![echo_endpoint()],
+        echo_options(false),
     )
     .unwrap();
     let answer = send(&app, health_request()).await;

@@ -134,7 +134,7 @@ async fn a_registered_endpoint_needs_a_policy_entry() {
         policy,
         Deployment::in_environment("production"),
         static_verifier(&issuer),
-        vec![echo_endpoint(true)],
+        vec![echo_endpoint()],
     )
     .unwrap_err();
     assert!(matches!(error, StartupError::MissingPolicy { name: ECHO }));
@@ -151,7 +151,7 @@ async fn duplicate_and_unsupported_endpoints_are_refused() {
         policy(&issuer),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),
-        vec![echo_endpoint(true), echo_endpoint(true)],
+        vec![echo_endpoint(), echo_endpoint()],
     )
     .unwrap_err();
     assert!(matches!(
@@ -168,31 +168,27 @@ async fn duplicate_and_unsupported_endpoints_are_refused() {
         Policy::from_toml_str(&text).unwrap(),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),
-        vec![echo_endpoint(true)],
+        vec![echo_endpoint()],
     )
     .unwrap();
 }
 
 #[tokio::test]
 async fn overlapping_endpoint_names_both_route() {
-    use axum::{Router, routing::post};
-    use ci_endpoint::{Endpoint, EndpointState};
+    use axum::routing::post;
+    use ci_endpoint::Endpoint;
     let issuer = ci_fixtures::MockIssuer::start().await;
     let text = format!(
         "{}\n[endpoints.\"test\"]\naudience = \"https://ci.test/api/~/ci/test\"\nrepositories = [\"octo-org/octo-repo\"]\nworkflows = [\"{}\"]\n",
         policy_toml(&issuer),
         ci_fixtures::DEFAULT_WORKFLOW
     );
-    let parent = Endpoint::new(
-        "test",
-        true,
-        Router::<EndpointState>::new().route("/", post(|| async { "parent" })),
-    );
+    let parent = Endpoint::new("test", post(|| async { "parent" }));
     let app = ci_endpoint::app(
         Policy::from_toml_str(&text).unwrap(),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),
-        vec![parent, echo_endpoint(true)],
+        vec![parent, echo_endpoint()],
     )
     .unwrap();
     let request = axum::http::Request::post("/api/~/ci/test")

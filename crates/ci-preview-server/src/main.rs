@@ -29,9 +29,9 @@ const BUILTIN_POLICY: &str = include_str!("../../../ci-policy.toml");
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The endpoints this server serves. Adding one: a crate exporting an `Endpoint`, one line
-/// here, one `[endpoints."NAME"]` entry in `ci-policy.toml`.
-fn endpoints() -> Result<Vec<Endpoint>, ci_endpoint::StartupError> {
-    Ok(vec![encrypt_override::endpoint_from_env()?])
+/// here, one `[endpoints."NAME"]` entry in `ci-policy.toml`. The app reads their secrets.
+fn endpoints() -> Vec<Endpoint> {
+    vec![encrypt_override::endpoint()]
 }
 
 /// Why the server stopped abnormally; decides the exit code.
@@ -84,14 +84,7 @@ async fn run(args: cli::Args) -> Result<(), Failure> {
         "deployment"
     );
 
-    let endpoints = endpoints().map_err(|e| Failure::Config(e.to_string()))?;
-    for endpoint in &endpoints {
-        tracing::info!(
-            endpoint = endpoint.name,
-            ready = endpoint.ready,
-            "endpoint registered"
-        );
-    }
+    let endpoints = endpoints();
 
     let mut issuer = policy.issuer().clone();
     if let (Some(file), Some(dir)) = (&issuer.jwks_file, &policy_dir) {

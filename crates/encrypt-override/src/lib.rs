@@ -14,7 +14,7 @@ pub use codec::{
     SecretError, cookie_len_for, decrypt, decrypt_overrides, encrypt_overrides,
 };
 
-pub use endpoint::{NAME, SECRET_VAR, endpoint, endpoint_from_env, endpoint_from_var};
+pub use endpoint::{NAME, SECRET_VAR, endpoint};
 
 #[cfg(test)]
 mod tests;

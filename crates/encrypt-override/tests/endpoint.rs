@@ -5,13 +5,13 @@
 mod common;
 
 use common::*;
+use encrypt_override::MAX_TOKEN_LEN;
 use encrypt_override::codec::{decrypt_overrides, now_unix};
-use encrypt_override::{MAX_TOKEN_LEN, endpoint_from_var};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn success_returns_a_cookie_the_codec_decrypts() {
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let body =
         r#"{"flags":{"zeta":1,"alpha":{"nested":[true,null]},"🚀":"機能"},"extra":"ignored"}"#;
     let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
@@ -52,7 +52,8 @@ fn assert_expires_in(json: &Value, lifetime: i64) {
 
 #[tokio::test]
 async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
-    let (issuer, app) = app_with_policy(Some("preview"), Some(secret()), "cookie_max_age = 600").await;
+    let (issuer, app) =
+        app_with_policy(Some("preview"), Some(SECRET), "cookie_max_age = 600").await;
     // Absent: the policy's value.
     let answer = send(&app, post(Some(&good_token(&issuer)), GOOD_BODY)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -68,10 +69,16 @@ async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
     for max_age in ["601", "86400", "31557600", "18446744073709551615"] {
         let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
         let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
-        assert_answer(&answer, 400, r#"{"error":"bad_request","reason":"max_age_too_long"}"#);
+        assert_answer(
+            &answer,
+            400,
+            r#"{"error":"bad_request","reason":"max_age_too_long"}"#,
+        );
     }
     // Not a positive whole number of seconds.
-    for max_age in ["0", "-1", "1.5", "60.0", "\"60\"", "null", "true", "[60]", "1e3"] {
+    for max_age in [
+        "0", "-1", "1.5", "60.0", "\"60\"", "null", "true", "[60]", "1e3",
+    ] {
         let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
         let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
         assert_answer(&answer, 400, r#"{"error":"bad_request"}"#);
@@ -80,7 +87,7 @@ async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
 
 #[tokio::test]
 async fn empty_flags_are_fine() {
-    let (issuer, app) = app_in(Some("development"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("development"), Some(SECRET)).await;
     let answer = send(&app, post(Some(&good_token(&issuer)), r#"{"flags":{}}"#)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
 }
@@ -88,7 +95,7 @@ async fn empty_flags_are_fine() {
 #[tokio::test]
 async fn production_and_unset_environments_answer_404_before_anything() {
     for environment in [Some("production"), None, Some("staging")] {
-        let (issuer, app) = app_in(environment, Some(secret())).await;
+        let (issuer, app) = app_in(environment, Some(SECRET)).await;
         let answer = send(&app, post(Some(&good_token(&issuer)), GOOD_BODY)).await;
         assert_answer(&answer, 404, "Not Found");
         assert!(
@@ -104,7 +111,7 @@ async fn production_and_unset_environments_answer_404_before_anything() {
 
 #[tokio::test]
 async fn missing_or_invalid_tokens_answer_401() {
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     assert_answer(
         &send(&app, post(None, GOOD_BODY)).await,
         401,
@@ -123,7 +130,7 @@ async fn missing_or_invalid_tokens_answer_401() {
 
 #[tokio::test]
 async fn another_repository_answers_403_and_other_policy_failures_401() {
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let other_repo = issuer
         .token(AUDIENCE)
         .claim("repository", json!("someone/else"))
@@ -152,7 +159,7 @@ async fn another_repository_answers_403_and_other_policy_failures_401() {
 
 #[tokio::test]
 async fn auth_is_checked_before_the_body() {
-    let (_issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (_issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let huge = format!(r#"{{"flags":{}}}"#, flags_of_json_len(70 * 1024));
     assert_answer(
         &send(&app, post(None, huge)).await,
@@ -168,7 +175,7 @@ async fn auth_is_checked_before_the_body() {
 
 #[tokio::test]
 async fn a_body_over_64_kib_answers_413() {
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let huge = format!(r#"{{"flags":{}}}"#, flags_of_json_len(65 * 1024));
     assert_answer(
         &send(&app, post(Some(&good_token(&issuer)), huge)).await,
@@ -179,7 +186,7 @@ async fn a_body_over_64_kib_answers_413() {
 
 #[tokio::test]
 async fn bodies_without_a_flags_object_answer_400() {
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let token = good_token(&issuer);
     for body in [
         "not json",
@@ -205,7 +212,7 @@ async fn bodies_without_a_flags_object_answer_400() {
 
 #[tokio::test]
 async fn a_cookie_over_4096_bytes_answers_400_cookie_too_large() {
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let token = good_token(&issuer);
     // 2953 bytes of overrides JSON is the most that fits (the vectors' size note).
     let fits = format!(r#"{{"flags":{}}}"#, flags_of_json_len(2953));
@@ -252,7 +259,7 @@ async fn a_missing_secret_answers_500_after_the_body_checks() {
 
 #[tokio::test]
 async fn health_reports_readiness() {
-    for (secret, ready) in [(Some(secret()), true), (None, false)] {
+    for (secret, ready) in [(Some(SECRET), true), (None, false)] {
         let (_issuer, app) = app_in(Some("preview"), secret).await;
         let request = axum::http::Request::get("/api/~/ci/health")
             .body(axum::body::Body::empty())
@@ -268,26 +275,32 @@ async fn health_reports_readiness() {
     }
 }
 
-#[test]
-fn the_secret_variable_decides_readiness_or_stops_start_up() {
-    assert!(!endpoint_from_var(None).unwrap().ready);
-    assert!(!endpoint_from_var(Some("".into())).unwrap().ready);
-    assert!(!endpoint_from_var(Some(" \n".into())).unwrap().ready);
-    let good = endpoint_from_var(Some(SECRET.into())).unwrap();
-    assert!(good.ready);
-    assert_eq!(good.name, "flags/encrypt-override");
+/// Whether health lists the endpoint ready.
+async fn listed_ready(app: &axum::Router) -> bool {
+    let request = axum::http::Request::get("/api/~/ci/health")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let health: Value = serde_json::from_str(&send(app, request).await.body).unwrap();
+    health["endpoints"][0]["ready"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn the_secret_variable_decides_readiness_or_stops_start_up() {
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let start = |value: Option<&str>| app_with_secret(&issuer, Some("preview"), value);
+    for unset in [None, Some(""), Some(" \n")] {
+        assert!(!listed_ready(&start(unset).unwrap()).await, "{unset:?}");
+    }
+    assert!(listed_ready(&start(Some(SECRET)).unwrap()).await);
     // `openssl rand -base64 32` output, newline included.
-    assert!(
-        endpoint_from_var(Some(
-            "03EPRElaZK+T/rqAOo8R4AU1eIOb2fnrH0kvGk91f+g=\n".into()
-        ))
-        .unwrap()
-        .ready
-    );
+    let openssl = "03EPRElaZK+T/rqAOo8R4AU1eIOb2fnrH0kvGk91f+g=\n";
+    assert!(listed_ready(&start(Some(openssl)).unwrap()).await);
     for bad in ["abcdefghijklmnopqrstuvwxyz012345", "not base64!", "c2hvcnQ"] {
-        let message = endpoint_from_var(Some(bad.into())).unwrap_err().to_string();
+        let message = start(Some(bad)).unwrap_err().to_string();
         assert!(message.starts_with("FLAGS_SECRET: "), "{message}");
         assert!(message.contains("openssl rand -base64 32"), "{message}");
         assert!(!message.contains(bad), "{message}");
     }
+    // Malformed stops start-up in every environment, production included.
+    assert!(app_with_secret(&issuer, Some("production"), Some("c2hvcnQ")).is_err());
 }

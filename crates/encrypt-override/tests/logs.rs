@@ -42,7 +42,7 @@ async fn logs_carry_the_caller_and_the_count_but_no_secret_material() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (issuer, app) = app_in(Some("preview"), Some(secret())).await;
+    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
     let token = good_token(&issuer);
     let body = format!(r#"{{"flags":{{"a":"{VALUE}","b":{{"c":"{VALUE}"}}}}}}"#);
     let answer = send(&app, post(Some(&token), body)).await;

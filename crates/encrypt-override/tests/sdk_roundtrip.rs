@@ -133,8 +133,9 @@ fn the_flags_sdk_refuses_what_it_should() {
 #[tokio::test]
 async fn the_flags_sdk_decrypts_a_cookie_the_endpoint_served() {
     let Some(dir) = sdk_dir() else { return };
-    let (issuer, app) = common::app_in(Some("preview"), Some(common::secret())).await;
-    let body = r#"{"flags":{"ciInPreviewSmoke":true,"variant":"b","🚀":{"n":[1,null]}},"maxAge":900}"#;
+    let (issuer, app) = common::app_in(Some("preview"), Some(common::SECRET)).await;
+    let body =
+        r#"{"flags":{"ciInPreviewSmoke":true,"variant":"b","🚀":{"n":[1,null]}},"maxAge":900}"#;
     let answer = common::send(&app, common::post(Some(&common::good_token(&issuer)), body)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let answer: Value = serde_json::from_str(&answer.body).unwrap();

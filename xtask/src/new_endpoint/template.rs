@@ -32,11 +32,14 @@ const LIB_RS: &str = r#"//! The `{{NAME}}` CI-in-preview endpoint.
 //!
 //! Scaffolded by `cargo xtask new-endpoint`. The handler takes a `VerifiedCaller`, which only the
 //! kit can construct: by the time it runs, the deployment environment, the OIDC token and this
-//! endpoint's entry in `ci-policy.toml` have all been checked. Replace the work in `handle`; keep
-//! secrets in the deployment and out of answers and logs.
+//! endpoint's entry in `ci-policy.toml` have all been checked, and every log line of the request
+//! carries the endpoint and the caller (repository, run id, …) from the kit's span. Replace the
+//! work in `handle`. If the endpoint needs a secret, declare it with
+//! `Endpoint::with_secret("VAR", parse)` and take a `ci_endpoint::Secret<T>`: the kit reads and
+//! checks it at start-up. Keep secrets in the deployment and out of answers and logs.
 
-use axum::{Json, Router, routing::post};
-use ci_endpoint::{CiError, Endpoint, EndpointState, JsonBody, VerifiedCaller};
+use axum::{Json, routing::post};
+use ci_endpoint::{CiError, Endpoint, JsonBody, VerifiedCaller};
 use serde_json::{Value, json};
 
 /// The path under `/api/~/ci/` and the key of the policy entry.
@@ -44,8 +47,7 @@ pub const NAME: &str = "{{NAME}}";
 
 /// The endpoint, ready to be listed in the server's `endpoints()`.
 pub fn endpoint() -> Endpoint {
-    let router = Router::<EndpointState>::new().route("/", post(handle));
-    Endpoint::new(NAME, true, router)
+    Endpoint::new(NAME, post(handle))
 }
 
 async fn handle(
@@ -55,14 +57,8 @@ async fn handle(
     let Value::Object(fields) = body else {
         return Err(CiError::bad_request());
     };
+    tracing::info!(fields = fields.len(), "request served");
     let claims = caller.claims();
-    tracing::info!(
-        endpoint = NAME,
-        repository = claims.repository.as_deref(),
-        run_id = claims.run_id.as_deref(),
-        fields = fields.len(),
-        "request served"
-    );
     Ok(Json(json!({
         "repository": claims.repository,
         "run_id": claims.run_id,

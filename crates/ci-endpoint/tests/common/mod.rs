@@ -10,7 +10,9 @@ use axum::{
     http::{HeaderMap, Request, StatusCode},
     routing::post,
 };
-use ci_endpoint::{CiError, Deployment, Endpoint, EndpointState, JsonBody, Policy, VerifiedCaller};
+use ci_endpoint::{
+    AppOptions, CiError, Deployment, Endpoint, JsonBody, Policy, Secret, VerifiedCaller,
+};
 use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
 use ci_oidc::{KeyStore, Verifier};
 use http_body_util::BodyExt;
@@ -55,9 +57,12 @@ struct EchoRequest {
     flags: Map<String, Value>,
 }
 
+/// The variable holding the echo endpoint's (pretend) secret.
+pub const ECHO_SECRET_VAR: &str = "ECHO_SECRET";
+
 async fn echo(
-    ready: bool,
     caller: VerifiedCaller,
+    secret: Secret<String>,
     JsonBody(body): JsonBody<EchoRequest>,
 ) -> Result<Json<Value>, CiError> {
     let encoded = serde_json::to_string(&body.flags).map_err(|_| CiError::Internal)?;
@@ -66,19 +71,26 @@ async fn echo(
             reason: Some("cookie_too_large"),
         });
     }
-    if !ready {
-        return Err(CiError::Misconfigured);
-    }
+    secret.get()?;
     Ok(Json(json!({
         "repository": caller.claims().repository,
         "flags": body.flags,
     })))
 }
 
-pub fn echo_endpoint(ready: bool) -> Endpoint {
-    let router = Router::<EndpointState>::new()
-        .route("/", post(move |caller, body| echo(ready, caller, body)));
-    Endpoint::new(ECHO, ready, router)
+/// The echo endpoint, whose secret is `ECHO_SECRET`.
+pub fn echo_endpoint() -> Endpoint {
+    Endpoint::new(ECHO, post(echo)).with_secret(ECHO_SECRET_VAR, |text| Ok(text.to_owned()))
+}
+
+/// App options whose environment holds the echo secret when `ready`.
+pub fn echo_options(ready: bool) -> AppOptions {
+    let vars: &[(&str, &str)] = if ready {
+        &[(ECHO_SECRET_VAR, "echo-secret")]
+    } else {
+        &[]
+    };
+    AppOptions::default().with_env(vars.iter().copied())
 }
 
 /// The app for `environment` with the echo endpoint.
@@ -90,11 +102,12 @@ pub async fn app_in(environment: Option<&str>, ready: bool) -> (MockIssuer, Rout
         git_ref: Some("feature/ci".to_owned()),
         pull_request: Some("12".to_owned()),
     };
-    let router = ci_endpoint::app(
+    let router = ci_endpoint::app_with(
         policy(&issuer),
         deployment,
         static_verifier(&issuer),
-        vec![echo_endpoint(ready)],
+        vec![echo_endpoint()],
+        echo_options(ready),
     )
     .expect("app builds");
     (issuer, router)

@@ -7,11 +7,11 @@
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use ci_endpoint::{AppOptions, Deployment, Policy, ReplayStore};
+use ci_endpoint::{Deployment, Policy, ReplayStore};
 use ci_fixtures::MockIssuer;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::common::{echo_endpoint, policy_toml, static_verifier};
+use crate::common::{echo_endpoint, echo_options, policy_toml, static_verifier};
 
 /// A deployment of PR 12 from branch `feature/preview-smoke` (the default token's `head_ref`).
 pub fn pr_deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deployment {
@@ -35,7 +35,7 @@ pub fn guarded_app(
     deployment: Deployment,
     store: Option<ReplayStore>,
 ) -> Router {
-    let mut options = AppOptions::default();
+    let mut options = echo_options(true);
     if let Some(store) = store {
         options = options.with_replay_store(store);
     }
@@ -43,7 +43,7 @@ pub fn guarded_app(
         policy_with(issuer, extra),
         deployment,
         static_verifier(issuer),
-        vec![echo_endpoint(true)],
+        vec![echo_endpoint()],
         options,
     )
     .expect("app builds")

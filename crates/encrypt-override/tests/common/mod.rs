@@ -8,10 +8,10 @@ use axum::{
     body::Body,
     http::{HeaderMap, Request, StatusCode},
 };
-use ci_endpoint::{Deployment, Policy};
+use ci_endpoint::{AppOptions, Deployment, Policy, StartupError};
 use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
 use ci_oidc::{KeyStore, Verifier};
-use encrypt_override::{FlagsSecret, NAME};
+use encrypt_override::{FlagsSecret, NAME, SECRET_VAR};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -47,34 +47,49 @@ workflows = ["{DEFAULT_WORKFLOW}"]
     .expect("test policy is valid")
 }
 
-/// The server's router in `environment`, with the endpoint holding `secret` (or none).
-pub async fn app_in(
-    environment: Option<&str>,
-    secret: Option<FlagsSecret>,
-) -> (MockIssuer, Router) {
+/// The server's router in `environment`, with `FLAGS_SECRET` set to `secret` (or unset).
+pub async fn app_in(environment: Option<&str>, secret: Option<&str>) -> (MockIssuer, Router) {
     app_with_policy(environment, secret, "").await
 }
 
 /// [`app_in`] with `extra` lines in the endpoint's policy table.
 pub async fn app_with_policy(
     environment: Option<&str>,
-    secret: Option<FlagsSecret>,
+    secret: Option<&str>,
     extra: &str,
 ) -> (MockIssuer, Router) {
     let issuer = MockIssuer::start().await;
+    let router = build(&issuer, environment, secret, extra).expect("app builds");
+    (issuer, router)
+}
+
+/// The server's router, or the start-up error, with `FLAGS_SECRET` set to `secret` (or unset).
+pub fn app_with_secret(
+    issuer: &MockIssuer,
+    environment: Option<&str>,
+    secret: Option<&str>,
+) -> Result<Router, StartupError> {
+    build(issuer, environment, secret, "")
+}
+
+fn build(
+    issuer: &MockIssuer,
+    environment: Option<&str>,
+    secret: Option<&str>,
+    extra: &str,
+) -> Result<Router, StartupError> {
     let keys = KeyStore::from_jwks_json(issuer.jwks_json().as_bytes()).expect("mock JWKS parses");
     let deployment = Deployment {
         environment: environment.map(str::to_owned),
         ..Deployment::default()
     };
-    let router = ci_endpoint::app(
-        policy_with(&issuer, extra),
+    ci_endpoint::app_with(
+        policy_with(issuer, extra),
         deployment,
         Verifier::new(issuer.issuer_url(), keys),
-        vec![encrypt_override::endpoint(secret)],
+        vec![encrypt_override::endpoint()],
+        AppOptions::default().with_env(secret.map(|s| (SECRET_VAR, s))),
     )
-    .expect("app builds");
-    (issuer, router)
 }
 
 pub fn good_token(issuer: &MockIssuer) -> String {
