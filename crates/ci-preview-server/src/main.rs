@@ -31,7 +31,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The endpoints this server serves. Adding one: a crate exporting an `Endpoint`, one line
 /// here, one `[endpoints."NAME"]` entry in `ci-policy.toml`. The app reads their secrets.
 fn endpoints() -> Vec<Endpoint> {
-    vec![encrypt_override::endpoint()]
+    vec![encrypt_override::endpoint(), encrypt_session::endpoint()]
 }
 
 /// Why the server stopped abnormally; decides the exit code.

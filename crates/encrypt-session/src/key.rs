@@ -149,7 +149,7 @@ fn thumbprint(key: &[u8]) -> String {
     // encoding is left behind.
     let mut jwk = Zeroizing::new(String::with_capacity(128));
     jwk.push_str(r#"{"k":""#);
-    URL_SAFE_NO_PAD.encode_string(key, &mut *jwk);
+    URL_SAFE_NO_PAD.encode_string(key, &mut jwk);
     jwk.push_str(r#"","kty":"oct"}"#);
     URL_SAFE_NO_PAD.encode(Sha512::digest(jwk.as_bytes()))
 }

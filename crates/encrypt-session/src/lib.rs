@@ -6,15 +6,19 @@
 //! work without a server, for tests and tools that read what the endpoint issued.
 
 mod codec;
+mod endpoint;
 mod key;
+mod origin;
 
 pub use codec::{
     CLOCK_TOLERANCE, DecodeError, EncodeError, MAX_COOKIE_LEN, cookie_len, decode, encode, seal,
     session_payload,
 };
+pub use endpoint::{NAME, SECRET_VAR, endpoint, endpoint_with};
 pub use key::{
     AuthSecret, COOKIE_NAME, MIN_SECRET_LEN, SECURE_COOKIE_NAME, SecretError, SessionKey,
 };
+pub use origin::CookieNames;
 
 #[cfg(test)]
 mod tests;

@@ -1,63 +1,16 @@
 //! Live interop with the real Auth.js: sessions we encode are decoded by `@auth/core`'s `decode`,
 //! and sessions the package encodes are read by our `decode`, through `interop/authjs-check.mjs`.
+//! (`tests/endpoint.rs` has the same check on cookies the endpoint itself issued.)
 //!
 //! Needs Node and a folder where `npm install @auth/core@0.41.3` ran, named by
 //! `CI_PREVIEW_AUTHJS_CHECK_DIR` (`.ci/run` sets it). Without it the test says it skipped, unless
 //! `CI_PREVIEW_REQUIRE_AUTHJS=1`, where a silent skip would hide a broken interop check.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod common;
 
+use common::{SECRET, authjs, authjs_dir, now};
 use encrypt_session::{AuthSecret, COOKIE_NAME, SECURE_COOKIE_NAME, decode, encode};
 use serde_json::{Map, Value, json};
-
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/authjs-check.mjs");
-const SECRET: &str = "q2Gd4vNfT0hF0m2Y1nTxyQ8y7Wl0a1r0l2YwZWQK9y5f";
-
-fn authjs_dir() -> Option<PathBuf> {
-    match std::env::var_os("CI_PREVIEW_AUTHJS_CHECK_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None if std::env::var("CI_PREVIEW_REQUIRE_AUTHJS").as_deref() == Ok("1") => panic!(
-            "CI_PREVIEW_REQUIRE_AUTHJS=1 but CI_PREVIEW_AUTHJS_CHECK_DIR is not set: run \
-             `D=$(mktemp -d) && npm install --prefix $D @auth/core@0.41.3` and export \
-             CI_PREVIEW_AUTHJS_CHECK_DIR=$D"
-        ),
-        None => {
-            eprintln!(
-                "skipped: the Auth.js round trip needs CI_PREVIEW_AUTHJS_CHECK_DIR (a folder with \
-                 `npm install @auth/core@0.41.3`)"
-            );
-            None
-        }
-    }
-}
-
-/// Runs the script; `Ok(stdout)` or `Err(stderr)` when the package refuses.
-fn authjs(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("node")
-        .arg(SCRIPT)
-        .args(args)
-        .env("AUTHJS_DIR", dir)
-        .env("AUTH_SECRET", SECRET)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node (needed for the Auth.js round trip): {e}"));
-    if out.status.success() {
-        Ok(String::from_utf8(out.stdout)
-            .expect("utf-8")
-            .trim()
-            .to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
 
 fn sessions() -> Vec<Map<String, Value>> {
     [
