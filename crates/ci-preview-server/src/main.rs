@@ -36,7 +36,7 @@ fn endpoints() -> Vec<Endpoint> {
 
 /// Why the server stopped abnormally; decides the exit code.
 enum Failure {
-    /// Bad flags, policy, secret, or an endpoint without a policy entry: exit 2.
+    /// Bad flags, policy or secret: exit 2.
     Config(String),
     /// Keys unreachable at start-up, address in use, I/O: exit 1.
     Runtime(String),
