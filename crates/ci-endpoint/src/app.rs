@@ -176,6 +176,10 @@ impl std::fmt::Debug for EndpointState {
 pub enum StartupError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(
+        "the policy names none of this server's endpoints ({available}): add an [endpoints.\"NAME\"] entry for each one to serve"
+    )]
+    NoEndpointServed { available: String },
     #[error("endpoint {name:?} is registered twice")]
     DuplicateEndpoint { name: &'static str },
     #[error(
@@ -235,7 +239,8 @@ impl AppOptions {
 ///
 /// The policy opts endpoints in: a registered endpoint without a policy entry is not mounted
 /// (404, absent from health; logged as a warning), so a deployment serves only what its policy
-/// names although the server carries every endpoint crate. A policy entry with no registered
+/// names although the server carries every endpoint crate; a policy naming none of them is an
+/// error. A policy entry with no registered
 /// endpoint grants nothing, so it is logged as a warning and otherwise ignored (a policy may be
 /// shared by builds with fewer endpoints). The checks run in every environment, so
 /// a broken configuration fails in preview before it ships anywhere.
@@ -304,6 +309,12 @@ pub fn app_with(
         );
         states.push(state);
         served.push(endpoint);
+    }
+    if served.is_empty() && !seen.is_empty() {
+        // A policy that names none of the server's endpoints is a mistake (a typo, another
+        // deployment's file), not a choice: stop rather than start a server that serves nothing.
+        let available = seen.iter().copied().collect::<Vec<_>>().join(", ");
+        return Err(StartupError::NoEndpointServed { available });
     }
     for orphan in policy
         .endpoints()

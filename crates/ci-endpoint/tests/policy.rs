@@ -131,16 +131,17 @@ async fn an_endpoint_without_a_policy_entry_is_not_served() {
     // The policy opts endpoints in: the server carries every endpoint crate, and one the policy
     // does not name has no callers to verify against, so it is not mounted (fail closed).
     let issuer = ci_fixtures::MockIssuer::start().await;
-    let policy = Policy::from_toml_str(&policy_toml(&issuer).replace(ECHO, "test/other")).unwrap();
+    let unlisted =
+        ci_endpoint::Endpoint::new("test/unlisted", axum::routing::post(|| async { "served" }));
     let app = ci_endpoint::app(
-        policy,
+        Policy::from_toml_str(&policy_toml(&issuer)).unwrap(),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),
-        vec![echo_endpoint()],
+        vec![echo_endpoint(), unlisted],
     )
-    .expect("starts without serving the endpoint");
+    .expect("starts, serving only what the policy names");
     let token = issuer.token(AUDIENCE).build();
-    let request = axum::http::Request::post(format!("/api/~/ci/{ECHO}"))
+    let request = axum::http::Request::post("/api/~/ci/test/unlisted")
         .header("x-github-oidc-token", token)
         .header("content-type", "application/json")
         .body(axum::body::Body::from("{}"))
@@ -157,10 +158,26 @@ async fn an_endpoint_without_a_policy_entry_is_not_served() {
         .await
         .unwrap()
         .to_bytes();
+    let body = String::from_utf8_lossy(&body);
     assert!(
-        !String::from_utf8_lossy(&body).contains(ECHO),
-        "health lists it"
+        body.contains(ECHO) && !body.contains("test/unlisted"),
+        "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_policy_naming_none_of_the_endpoints_stops_start_up() {
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let policy = Policy::from_toml_str(&policy_toml(&issuer).replace(ECHO, "test/other")).unwrap();
+    let error = ci_endpoint::app(
+        policy,
+        Deployment::in_environment("production"),
+        static_verifier(&issuer),
+        vec![echo_endpoint()],
+    )
+    .unwrap_err();
+    assert!(matches!(error, StartupError::NoEndpointServed { .. }));
+    assert!(error.to_string().contains(ECHO), "{error}");
 }
 
 #[tokio::test]
