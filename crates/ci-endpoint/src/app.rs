@@ -177,9 +177,9 @@ pub enum StartupError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     #[error(
-        "endpoint {name:?} is compiled in but the policy has no [endpoints.{name:?}] entry: add one (audience, repositories, workflows)"
+        "the policy names none of this server's endpoints ({available}): add an [endpoints.\"NAME\"] entry for each one to serve"
     )]
-    MissingPolicy { name: &'static str },
+    NoEndpointServed { available: String },
     #[error("endpoint {name:?} is registered twice")]
     DuplicateEndpoint { name: &'static str },
     #[error(
@@ -237,9 +237,12 @@ impl AppOptions {
 /// Builds the server's router: `GET /api/~/ci/health` and each endpoint at `/api/~/ci/{name}`,
 /// or, where the deployment's environment is not served, a router answering only 404.
 ///
-/// Every registered endpoint needs a policy entry (else an error). A policy entry with no
-/// registered endpoint grants nothing, so it is logged as a warning and otherwise ignored (a
-/// policy may be shared by builds with fewer endpoints). The checks run in every environment, so
+/// The policy opts endpoints in: a registered endpoint without a policy entry is not mounted
+/// (404, absent from health; logged as a warning), so a deployment serves only what its policy
+/// names although the server carries every endpoint crate; a policy naming none of them is an
+/// error. A policy entry with no registered
+/// endpoint grants nothing, so it is logged as a warning and otherwise ignored (a policy may be
+/// shared by builds with fewer endpoints). The checks run in every environment, so
 /// a broken configuration fails in preview before it ships anywhere.
 pub fn app(
     policy: Policy,
@@ -274,8 +277,9 @@ pub fn app_with(
         );
     }
     let mut states: Vec<EndpointState> = Vec::with_capacity(endpoints.len());
+    let mut served: Vec<Endpoint> = Vec::with_capacity(endpoints.len());
     let mut seen = BTreeSet::new();
-    for endpoint in &endpoints {
+    for endpoint in endpoints {
         let name = endpoint.name;
         if !is_valid_endpoint_name(name) {
             return Err(StartupError::InvalidEndpointName { name });
@@ -283,9 +287,16 @@ pub fn app_with(
         if !seen.insert(name) {
             return Err(StartupError::DuplicateEndpoint { name });
         }
-        let entry = policy
-            .endpoint(name)
-            .ok_or(StartupError::MissingPolicy { name })?;
+        // The policy opts endpoints in: a server carries every endpoint crate, a deployment serves
+        // the ones its policy names. Without an entry there is nothing to verify callers against,
+        // so the endpoint is not mounted at all (404, absent from health).
+        let Some(entry) = policy.endpoint(name) else {
+            tracing::warn!(
+                endpoint = name,
+                "the policy has no [endpoints.{name:?}] entry: not served (404)"
+            );
+            continue;
+        };
         // Read in every environment, so a malformed secret stops start-up before it ships.
         let secret = match &endpoint.secret {
             Some(spec) => spec.load(name, options.env.as_ref())?,
@@ -305,6 +316,13 @@ pub fn app_with(
             "endpoint registered"
         );
         states.push(state);
+        served.push(endpoint);
+    }
+    if served.is_empty() && !seen.is_empty() {
+        // A policy that names none of the server's endpoints is a mistake (a typo, another
+        // deployment's file), not a choice: stop rather than start a server that serves nothing.
+        let available = seen.iter().copied().collect::<Vec<_>>().join(", ");
+        return Err(StartupError::NoEndpointServed { available });
     }
     for orphan in policy
         .endpoints()
@@ -323,7 +341,7 @@ pub fn app_with(
         return Ok(Router::new().fallback(not_found));
     }
 
-    let listed: Vec<health::Listed<'_>> = endpoints
+    let listed: Vec<health::Listed<'_>> = served
         .iter()
         .zip(&states)
         .map(|(endpoint, state)| health::Listed {
@@ -341,7 +359,7 @@ pub fn app_with(
             async move { health::respond(body) }
         }),
     );
-    for (endpoint, state) in endpoints.into_iter().zip(states) {
+    for (endpoint, state) in served.into_iter().zip(states) {
         let name = endpoint.name;
         let routes = Router::new()
             .route("/", endpoint.route)

@@ -7,5 +7,5 @@ use ci_endpoint::{Endpoint, StartupError};
 
 /// The endpoints this deployment serves, each reading its secret from the environment.
 pub fn endpoints() -> Result<Vec<Endpoint>, StartupError> {
-    Ok(vec![encrypt_override::endpoint()])
+    Ok(vec![encrypt_override::endpoint(), encrypt_session::endpoint()])
 }

@@ -9,6 +9,7 @@
 
 mod refusals;
 mod server;
+mod session;
 mod vercel;
 
 use std::path::{Path, PathBuf};
@@ -93,7 +94,11 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         })
         .await?;
     let secret = random_secret()?;
-    let policy = work.write("ci-policy.toml", &issuer.policy_toml(ENDPOINT, AUDIENCE))?;
+    let auth_secret = random_secret()?;
+    let policy = work.write(
+        "ci-policy.toml",
+        &(issuer.policy_toml(ENDPOINT, AUDIENCE) + &session::policy_entry()),
+    )?;
     let server_bin = server::binary("ci-preview-server");
     let spec = |port, environment| ServerSpec {
         binary: &server_bin,
@@ -103,6 +108,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         environment,
         commit: HEAD_SHA,
         flags_secret: &secret,
+        auth_secret: &auth_secret,
     };
     let preview_spec = spec(server::free_port()?, "preview");
     let preview = steps
@@ -167,6 +173,26 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         })
         .await?;
 
+    steps
+        .run_async(
+            "client: call auth/encrypt-session, session decodes",
+            async {
+                let data = session::request().to_string();
+                let out = client
+                    .run(&[
+                        "call",
+                        session::ENDPOINT,
+                        "--url",
+                        &preview.url,
+                        "--data",
+                        &data,
+                    ])
+                    .await?;
+                session::check_answer(&out, &auth_secret)
+            },
+        )
+        .await?;
+
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -204,7 +230,11 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
     let _ = steps
         .run_async("server logs hold no secret or token", async {
             let minted = github.mints();
-            check_logs(&logs, &secret, minted.iter().map(|m| m.token.as_str()))
+            check_logs(
+                &logs,
+                &[&secret, &auth_secret],
+                minted.iter().map(|m| m.token.as_str()),
+            )
         })
         .await;
     steps
@@ -244,9 +274,11 @@ async fn check_production(http: &reqwest::Client, url: &str, issuer: &MockIssuer
     Ok(())
 }
 
-fn check_logs<'a>(logs: &str, secret: &str, tokens: impl Iterator<Item = &'a str>) -> Result {
-    if logs.contains(secret) {
-        return Err(failed("FLAGS_SECRET appears in the server's output"));
+fn check_logs<'a>(logs: &str, secrets: &[&str], tokens: impl Iterator<Item = &'a str>) -> Result {
+    if secrets.iter().any(|secret| logs.contains(secret)) {
+        return Err(failed(
+            "FLAGS_SECRET or AUTH_SECRET appears in the server's output",
+        ));
     }
     for token in tokens {
         // Any of the three JWT segments would be a leak; the signature is the telling one.
@@ -323,7 +355,8 @@ fn pull_request_event(head_sha: &str) -> Value {
     })
 }
 
-/// A fresh 32-byte FLAGS_SECRET, as `crypto.randomBytes(32).toString('base64url')` makes them.
+/// A fresh 32-byte secret, as `crypto.randomBytes(32).toString('base64url')` makes them; serves
+/// as FLAGS_SECRET and (43 characters, like `npx auth secret`) as AUTH_SECRET.
 fn random_secret() -> Result<String> {
     use std::io::Read as _;
     let mut bytes = [0u8; 32];

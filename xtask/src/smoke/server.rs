@@ -23,6 +23,7 @@ pub struct ServerSpec<'a> {
     pub environment: &'a str,
     pub commit: &'a str,
     pub flags_secret: &'a str,
+    pub auth_secret: &'a str,
 }
 
 /// A running server; stops it on drop.
@@ -57,7 +58,14 @@ impl RunningServer {
                 // environment, so the secret never appears in a command line (`ps`).
                 cmd.args(["run", "--rm", "--network", "host", "--name", &name])
                     .args(["-e", "CI_PREVIEW_LISTEN", "-e", "CI_PREVIEW_ENV"])
-                    .args(["-e", "VERCEL_GIT_COMMIT_SHA", "-e", "FLAGS_SECRET"])
+                    .args([
+                        "-e",
+                        "VERCEL_GIT_COMMIT_SHA",
+                        "-e",
+                        "FLAGS_SECRET",
+                        "-e",
+                        "AUTH_SECRET",
+                    ])
                     .args(["-e", "RUST_LOG", "-v"])
                     .arg(format!("{}:/etc/ci-policy.toml:ro", spec.policy.display()))
                     .arg(image)
@@ -70,6 +78,10 @@ impl RunningServer {
             .env("CI_PREVIEW_ENV", spec.environment)
             .env("VERCEL_GIT_COMMIT_SHA", spec.commit)
             .env("FLAGS_SECRET", spec.flags_secret)
+            .env("AUTH_SECRET", spec.auth_secret)
+            // The session cookie's name must follow the request (plain HTTP here), not the shell.
+            .env_remove("AUTH_URL")
+            .env_remove("NEXTAUTH_URL")
             .env("RUST_LOG", "info")
             .env_remove("VERCEL_ENV")
             .env_remove("PORT");

@@ -1,0 +1,142 @@
+//! Set-up shared by this crate's endpoint tests: the real kit (`ci_endpoint::app`) around the
+//! endpoint with a mock issuer, an in-process `send`, and the Node half of the live Auth.js check.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::{Router, body::Body, http::Request};
+use ci_endpoint::{AppOptions, Deployment, Policy, StartupError};
+use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
+use ci_oidc::{KeyStore, Verifier};
+use encrypt_session::{CookieNames, NAME, SECRET_VAR};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+pub const PATH: &str = "/api/~/ci/auth/encrypt-session";
+pub const AUDIENCE: &str = "https://ci.test/api/~/ci/auth/encrypt-session";
+pub const SECRET: &str = "q2Gd4vNfT0hF0m2Y1nTxyQ8y7Wl0a1r0l2YwZWQK9y5f";
+/// The policy's `cookie_max_age` in these tests.
+pub const CAP: u64 = 900;
+
+/// The server's router in `environment`, with `AUTH_SECRET` set to `secret` (or unset) and the
+/// app's URL (`AUTH_URL`) set to `auth_url` (or unset).
+pub async fn app(
+    environment: &str,
+    secret: Option<&str>,
+    auth_url: Option<&str>,
+) -> (MockIssuer, Router) {
+    let issuer = MockIssuer::start().await;
+    let router = build(&issuer, environment, secret, auth_url).expect("app");
+    (issuer, router)
+}
+
+/// The router, or the start-up error.
+pub fn build(
+    issuer: &MockIssuer,
+    environment: &str,
+    secret: Option<&str>,
+    auth_url: Option<&str>,
+) -> Result<Router, StartupError> {
+    let policy = Policy::from_toml_str(&format!(
+        "[issuer]\nurl = {url:?}\n\n[endpoints.{NAME:?}]\naudience = {AUDIENCE:?}\n\
+         repositories = [{DEFAULT_REPOSITORY:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n\
+         cookie_max_age = {CAP}\n",
+        url = issuer.issuer_url(),
+    ))
+    .expect("policy");
+    let keys = KeyStore::from_jwks_json(issuer.jwks_json().as_bytes()).expect("keys");
+    let deployment = Deployment {
+        environment: Some(environment.to_owned()),
+        ..Deployment::default()
+    };
+    let names = CookieNames::from_app_url(auth_url).expect("a valid AUTH_URL");
+    ci_endpoint::app_with(
+        policy,
+        deployment,
+        Verifier::new(issuer.issuer_url(), keys),
+        vec![encrypt_session::endpoint_with(names)],
+        AppOptions::default().with_env(secret.map(|s| (SECRET_VAR, s))),
+    )
+}
+
+/// Posts `body` with `token` and extra `headers`; the status and body text.
+pub async fn post(
+    router: &Router,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut request = Request::post(PATH).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("x-github-oidc-token", token);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    send(
+        router,
+        request.body(Body::from(body.to_owned())).expect("request"),
+    )
+    .await
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> (u16, String) {
+    let response = router.clone().oneshot(request).await.expect("response");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// The folder with `@auth/core` installed, or `None` (skip) unless the check is required.
+pub fn authjs_dir() -> Option<PathBuf> {
+    match std::env::var_os("CI_PREVIEW_AUTHJS_CHECK_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None if std::env::var("CI_PREVIEW_REQUIRE_AUTHJS").as_deref() == Ok("1") => panic!(
+            "CI_PREVIEW_REQUIRE_AUTHJS=1 but CI_PREVIEW_AUTHJS_CHECK_DIR is not set: run \
+             `D=$(mktemp -d) && npm install --prefix $D @auth/core@0.41.3` and export \
+             CI_PREVIEW_AUTHJS_CHECK_DIR=$D"
+        ),
+        None => {
+            eprintln!(
+                "skipped: the Auth.js round trip needs CI_PREVIEW_AUTHJS_CHECK_DIR (a folder with \
+                 `npm install @auth/core@0.41.3`)"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `interop/authjs-check.mjs` with [`SECRET`]; `Ok(stdout)` or `Err(stderr)` on refusal.
+pub fn authjs(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/authjs-check.mjs");
+    let out = Command::new("node")
+        .arg(script)
+        .args(args)
+        .env("AUTHJS_DIR", dir)
+        .env("AUTH_SECRET", SECRET)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node (needed for the Auth.js round trip): {e}"));
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
