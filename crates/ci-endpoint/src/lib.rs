@@ -58,9 +58,9 @@ mod guards;
 mod health;
 mod policy;
 pub mod replay;
-mod tilde;
 mod secret;
 mod span;
+mod tilde;
 
 pub use app::{AppOptions, Endpoint, EndpointState, StartupError, app, app_with};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};

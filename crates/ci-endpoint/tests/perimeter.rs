@@ -88,11 +88,12 @@ async fn binding_refuses_the_same_pull_request_of_another_allowed_repository() {
                 "workflows = [\"",
                 "workflows = [\"octo-org/other-repo/.github/workflows/ci-in-preview-smoke.yaml\", \"",
             );
-        ci_endpoint::app(
+        ci_endpoint::app_with(
             ci_endpoint::Policy::from_toml_str(&format!("{text}{extra}")).unwrap(),
             pr_deployment(Some("12"), Some("feature/preview-smoke")),
             static_verifier(&issuer),
-            vec![echo_endpoint(true)],
+            vec![echo_endpoint()],
+            ci_endpoint::AppOptions::default().with_env([(ECHO_SECRET_VAR, "echo-secret")]),
         )
         .unwrap()
     };

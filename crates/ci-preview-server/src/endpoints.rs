@@ -7,5 +7,8 @@ use ci_endpoint::{Endpoint, StartupError};
 
 /// The endpoints this deployment serves, each reading its secret from the environment.
 pub fn endpoints() -> Result<Vec<Endpoint>, StartupError> {
-    Ok(vec![encrypt_override::endpoint(), encrypt_session::endpoint()])
+    Ok(vec![
+        encrypt_override::endpoint(),
+        encrypt_session::endpoint(),
+    ])
 }

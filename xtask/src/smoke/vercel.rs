@@ -3,7 +3,6 @@
 //! Under the host every request goes through its front door, which adds the internal headers
 //! the Vercel runtime keys its `end` frames on, so the run also proves each request ended.
 
-use std::process::ExitStatus;
 use std::time::Duration;
 
 use ci_fixtures::vercel::VercelHost;
@@ -79,11 +78,15 @@ impl Deployment {
         }
     }
 
-    /// SIGTERM, and the exit status.
-    pub async fn stop(self) -> Result<ExitStatus> {
+    /// SIGTERM, and the exit code (-1 for a death by signal).
+    pub async fn stop(self) -> Result<i32> {
         match self.inner {
             Inner::Server(server) => server.stop().await,
-            Inner::Vercel(host) => host.stop().await.map_err(failed),
+            Inner::Vercel(host) => host
+                .stop()
+                .await
+                .map(|status| status.code().unwrap_or(-1))
+                .map_err(failed),
         }
     }
 }

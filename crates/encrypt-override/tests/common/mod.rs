@@ -20,7 +20,7 @@ pub fn secret() -> FlagsSecret {
 /// The server's router in `environment`, with `FLAGS_SECRET` set to `secret` (or unset).
 pub async fn app_in(environment: Option<&str>, secret: Option<&str>) -> (MockIssuer, Router) {
     let issuer = MockIssuer::start().await;
-    let router = build(&issuer, environment, secret, extra).expect("app builds");
+    let router = app_with_secret(&issuer, environment, secret).expect("app builds");
     (issuer, router)
 }
 
