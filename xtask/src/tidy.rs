@@ -25,7 +25,16 @@ use crate::flags::{self, Result, failed};
 const MAX_LINES: usize = 400;
 
 /// Source files allowed over [`MAX_LINES`], each with the reason. Prefer splitting the file.
-const LONG_FILES: &[(&str, &str)] = &[];
+const LONG_FILES: &[(&str, &str)] = &[
+    (
+        "crates/ci-oidc/tests/rejections.rs",
+        "the rejection table: one row per attack, read as one list; split, it would hide gaps",
+    ),
+    (
+        "crates/ci-oidc/tests/policy_properties.rs",
+        "the policy's property suite: each property next to the generators it shares",
+    ),
+];
 
 /// Marker a file can carry instead of a [`LONG_FILES`] entry, followed by its reason.
 const LONG_FILE_MARKER: &str = "tidy: long-file ";
