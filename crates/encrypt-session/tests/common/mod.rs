@@ -1,5 +1,6 @@
-//! Set-up shared by this crate's endpoint tests: the real kit (`ci_endpoint::app`) around the
-//! endpoint with a mock issuer, an in-process `send`, and the Node half of the live Auth.js check.
+//! Set-up shared by this crate's endpoint tests: `ci_fixtures::TestApp` around the endpoint
+//! (the real kit, a mock issuer, the policy's `cookie_max_age` at [`CAP`]) and the Node half of
+//! the live Auth.js check.
 
 #![allow(dead_code)]
 
@@ -8,12 +9,9 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::{Router, body::Body, http::Request};
-use ci_endpoint::{AppOptions, Deployment, Policy, StartupError};
-use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW, MockIssuer};
-use ci_oidc::{KeyStore, Verifier};
-use encrypt_session::{CookieNames, NAME, SECRET_VAR};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use ci_endpoint::{Deployment, StartupError};
+use ci_fixtures::{MockIssuer, TestApp};
+use encrypt_session::{CookieNames, SECRET_VAR};
 
 pub const PATH: &str = "/api/~/ci/auth/encrypt-session";
 pub const AUDIENCE: &str = "https://ci.test/api/~/ci/auth/encrypt-session";
@@ -40,26 +38,17 @@ pub fn build(
     secret: Option<&str>,
     auth_url: Option<&str>,
 ) -> Result<Router, StartupError> {
-    let policy = Policy::from_toml_str(&format!(
-        "[issuer]\nurl = {url:?}\n\n[endpoints.{NAME:?}]\naudience = {AUDIENCE:?}\n\
-         repositories = [{DEFAULT_REPOSITORY:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n\
-         cookie_max_age = {CAP}\n",
-        url = issuer.issuer_url(),
-    ))
-    .expect("policy");
-    let keys = KeyStore::from_jwks_json(issuer.jwks_json().as_bytes()).expect("keys");
-    let deployment = Deployment {
-        environment: Some(environment.to_owned()),
-        ..Deployment::default()
-    };
     let names = CookieNames::from_app_url(auth_url).expect("a valid AUTH_URL");
-    ci_endpoint::app_with(
-        policy,
-        deployment,
-        Verifier::new(issuer.issuer_url(), keys),
-        vec![encrypt_session::endpoint_with(names)],
-        AppOptions::default().with_env(secret.map(|s| (SECRET_VAR, s))),
-    )
+    let mut app = TestApp::builder(encrypt_session::endpoint_with(names))
+        .deployment(Deployment {
+            environment: Some(environment.to_owned()),
+            ..Deployment::default()
+        })
+        .policy_keys(&format!("cookie_max_age = {CAP}\n"));
+    if let Some(secret) = secret {
+        app = app.var(SECRET_VAR, secret);
+    }
+    app.router_for(issuer)
 }
 
 /// Posts `body` with `token` and extra `headers`; the status and body text.
@@ -84,15 +73,8 @@ pub async fn post(
 }
 
 pub async fn send(router: &Router, request: Request<Body>) -> (u16, String) {
-    let response = router.clone().oneshot(request).await.expect("response");
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let answer = ci_fixtures::send(router, request).await;
+    (answer.status.as_u16(), answer.body)
 }
 
 pub fn now() -> u64 {
