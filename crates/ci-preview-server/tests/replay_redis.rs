@@ -263,17 +263,40 @@ async fn bind_deployment_follows_the_deployment_variables() {
     let client = reqwest::Client::new();
     // The default token is a pull_request run of PR 12 from `feature/preview-smoke`.
     let token = issuer.token(&aud).build();
+    // The deployment names its repository too (binding includes it), as Vercel does.
+    let this_repo = [
+        ("VERCEL_GIT_REPO_OWNER", "octo-org"),
+        ("VERCEL_GIT_REPO_SLUG", "octo-repo"),
+        ("VERCEL_GIT_REPO_ID", "123456789"),
+    ];
+    let with_repo = |vars: &[(&'static str, &'static str)]| {
+        let mut env = this_repo.to_vec();
+        env.extend_from_slice(vars);
+        env
+    };
     for (env, status) in [
-        (vec![("VERCEL_GIT_PULL_REQUEST_ID", "12")], 200),
-        (vec![("VERCEL_GIT_PULL_REQUEST_ID", "13")], 401),
+        (with_repo(&[("VERCEL_GIT_PULL_REQUEST_ID", "12")]), 200),
+        (with_repo(&[("VERCEL_GIT_PULL_REQUEST_ID", "13")]), 401),
         (
-            vec![
+            with_repo(&[
                 ("VERCEL_GIT_PULL_REQUEST_ID", ""),
                 ("VERCEL_GIT_COMMIT_REF", "feature/preview-smoke"),
-            ],
+            ]),
             200,
         ),
-        (vec![("VERCEL_GIT_COMMIT_REF", "main")], 401),
+        (with_repo(&[("VERCEL_GIT_COMMIT_REF", "main")]), 401),
+        // The same PR number in another repository's preview.
+        (
+            vec![
+                ("VERCEL_GIT_REPO_OWNER", "octo-org"),
+                ("VERCEL_GIT_REPO_SLUG", "other-repo"),
+                ("VERCEL_GIT_REPO_ID", "555"),
+                ("VERCEL_GIT_PULL_REQUEST_ID", "12"),
+            ],
+            401,
+        ),
+        // A deployment that cannot say which repository it is: fail closed.
+        (vec![("VERCEL_GIT_PULL_REQUEST_ID", "12")], 401),
         (vec![], 401),
     ] {
         let server = start_ready(&policy, &env).await;
