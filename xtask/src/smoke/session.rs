@@ -4,7 +4,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ci_fixtures::{DEFAULT_REPOSITORY, DEFAULT_WORKFLOW};
 use serde_json::{Value, json};
 
 use crate::flags::{Result, failed};
@@ -14,10 +13,7 @@ const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/auth/encrypt-sessio
 
 /// The endpoint's `[endpoints."auth/encrypt-session"]` section of the smoke policy.
 pub fn policy_entry() -> String {
-    format!(
-        "\n[endpoints.{ENDPOINT:?}]\naudience = {AUDIENCE:?}\n\
-         repositories = [{DEFAULT_REPOSITORY:?}]\nworkflows = [{DEFAULT_WORKFLOW:?}]\n"
-    )
+    format!("\n{}", ci_fixtures::policy_entry(ENDPOINT, AUDIENCE))
 }
 
 /// The `--data` the smoke sends: a test user's session, for ten minutes.

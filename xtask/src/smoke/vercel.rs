@@ -39,6 +39,7 @@ impl Deployment {
             ("VERCEL_ENV", spec.environment),
             ("VERCEL_GIT_COMMIT_SHA", spec.commit),
             ("FLAGS_SECRET", spec.flags_secret),
+            ("AUTH_SECRET", spec.auth_secret),
             ("RUST_LOG", "info"),
         ];
         let host = VercelHost::start(&server::binary("ci-preview-vercel"), &env)
