@@ -34,6 +34,34 @@ impl VerifiedCaller {
         self.cookie_max_age
     }
 
+    /// The lifetime, in seconds, of a cookie issued for a request asking for `requested` (its
+    /// `maxAge`): absent means [`cookie_max_age`](Self::cookie_max_age); a whole number of seconds
+    /// above 0 and at most that is granted; more is `400 max_age_too_long` (the caller can ask for
+    /// less), anything else a plain 400. Every cookie-issuing endpoint answers `maxAge` this way.
+    pub fn cookie_lifetime(&self, requested: Option<&serde_json::Value>) -> Result<u64, CiError> {
+        let limit = self.cookie_max_age.as_secs();
+        let Some(requested) = requested else {
+            return Ok(limit);
+        };
+        match requested.as_u64().filter(|&secs| secs > 0) {
+            Some(secs) if secs <= limit => Ok(secs),
+            Some(secs) => {
+                tracing::info!(
+                    max_age = secs,
+                    cookie_max_age = limit,
+                    "request refused: maxAge is above the policy's cookie_max_age"
+                );
+                Err(CiError::BadRequest {
+                    reason: Some("max_age_too_long"),
+                })
+            }
+            None => {
+                tracing::info!("request refused: maxAge is not a whole number of seconds above 0");
+                Err(CiError::bad_request())
+            }
+        }
+    }
+
     /// The verified claims, by value.
     pub fn into_claims(self) -> GitHubClaims {
         self.claims

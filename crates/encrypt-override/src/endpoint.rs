@@ -1,15 +1,10 @@
-//! The `flags/encrypt-override` endpoint: a verified CI caller posts
-//! `{"flags":{…},"maxAge":N?}` and gets back `{"cookie":"…","expires":T}`, a
-//! `vercel-flag-overrides` value the Flags SDK accepts until `T` (Unix seconds), without ever
-//! holding `FLAGS_SECRET`. The kit has refused production (404), bad tokens (401/403) and bad
-//! bodies (413/400), read the secret at start-up and put the caller in every log line's span; the
-//! handler checks, in the contract's order (`CONTRACT.md` §2): `flags` is an object (400), `maxAge` is absent or a
-//! positive integer (400) no longer than the policy's `cookie_max_age` (400 `max_age_too_long`),
-//! the cookie fits in a browser (400 `cookie_too_large`), the secret is configured (500
-//! `misconfigured`).
-//!
-//! Why a short lifetime: the SDK's default is a year, and CI cookies end up in traces, HAR files
-//! and reports. A cookie minted for a CI run lives as long as the run (policy default two hours).
+//! The `flags/encrypt-override` endpoint: a verified CI caller posts `{"flags":{…},"maxAge":N?}`
+//! and gets back `{"cookie":"…","expires":T}`, a `vercel-flag-overrides` value the Flags SDK
+//! accepts until `T`, without ever holding `FLAGS_SECRET`. The kit has refused production, bad
+//! tokens and bad bodies, read the secret and put the caller in the span; the handler checks, in
+//! the contract's order (`CONTRACT.md` §2): `flags` is an object, `maxAge` (the kit's
+//! `cookie_lifetime`: CI cookies end up in traces and reports, so they live as long as a run, not
+//! the SDK's year), the cookie fits in a browser, the secret is configured.
 
 use axum::{Json, routing::post};
 use ci_endpoint::{CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
@@ -39,7 +34,7 @@ async fn encrypt_override(
         tracing::info!("request refused: `flags` is missing or not an object");
         return Err(CiError::bad_request());
     };
-    let lifetime = max_age(body.get("maxAge"), &caller)?;
+    let lifetime = caller.cookie_lifetime(body.get("maxAge"))?;
     let expires = codec::now_unix().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
     let token_len = codec::token_len_for(flags, expires);
     if token_len > MAX_TOKEN_LEN {
@@ -65,30 +60,4 @@ async fn encrypt_override(
         "override cookie issued"
     );
     Ok(Json(json!({ "cookie": cookie, "expires": expires })))
-}
-
-/// The cookie's lifetime in seconds: the request's `maxAge` (an integer > 0, at most the policy's
-/// `cookie_max_age`), else the policy's `cookie_max_age`.
-fn max_age(value: Option<&Value>, caller: &VerifiedCaller) -> Result<u64, CiError> {
-    let limit = caller.cookie_max_age().as_secs();
-    let Some(value) = value else {
-        return Ok(limit);
-    };
-    match value.as_u64().filter(|&secs| secs > 0) {
-        Some(secs) if secs <= limit => Ok(secs),
-        Some(secs) => {
-            tracing::info!(
-                max_age = secs,
-                cookie_max_age = limit,
-                "request refused: maxAge is above the policy's cookie_max_age"
-            );
-            Err(CiError::BadRequest {
-                reason: Some("max_age_too_long"),
-            })
-        }
-        None => {
-            tracing::info!("request refused: maxAge is not a whole number of seconds above 0");
-            Err(CiError::bad_request())
-        }
-    }
 }

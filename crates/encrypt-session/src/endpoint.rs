@@ -81,20 +81,7 @@ fn encrypt_session(
             "`session` is missing or not an object",
         ));
     };
-    let cap = caller.cookie_max_age().as_secs();
-    let max_age = match body.get("maxAge") {
-        None => cap,
-        Some(value) => match value.as_u64().filter(|&n| n > 0) {
-            Some(n) if n > cap => {
-                return Err(refuse(
-                    Some("max_age_too_long"),
-                    "`maxAge` is above the policy's cookie_max_age",
-                ));
-            }
-            Some(n) => n,
-            None => return Err(refuse(None, "`maxAge` is not a positive integer")),
-        },
-    };
+    let max_age = caller.cookie_lifetime(body.get("maxAge"))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
