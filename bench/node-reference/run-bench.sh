@@ -16,8 +16,13 @@ export PORT GET_PATH=${GET_PATH:-}
 on_cpus() { local cpus=$1; shift; if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi; }
 
 log=$(mktemp)
+# The subshell execs into the server, so `$server` is the server's own pid and the trap's kill
+# reaches it (a backgrounded shell function would leave the server running, still listening).
 # shellcheck disable=SC2086 # SERVER_CMD is a command line on purpose
-on_cpus "${SERVER_CPUS:-}" $SERVER_CMD >"$log" 2>&1 &
+(
+  if [ -n "${SERVER_CPUS:-}" ]; then exec taskset -c "$SERVER_CPUS" $SERVER_CMD; fi
+  exec $SERVER_CMD
+) >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 url="http://127.0.0.1:$PORT"
