@@ -56,13 +56,6 @@ pub struct BindingMismatch {
 impl DeploymentBinding {
     /// The binding of `deployment`. Blank values count as unknown.
     pub fn of(deployment: &Deployment) -> DeploymentBinding {
-        let known = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
         if let Some(number) = known(&deployment.pull_request) {
             if !number.bytes().all(|b| b.is_ascii_digit()) {
                 return DeploymentBinding::InvalidPullRequest { value: number };
@@ -148,13 +141,6 @@ pub struct RepositoryBinding {
 impl RepositoryBinding {
     /// The repository binding of `deployment`. Blank values count as unknown.
     pub fn of(deployment: &Deployment) -> RepositoryBinding {
-        let known = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
         RepositoryBinding {
             name: known(&deployment.repository),
             id: known(&deployment.repository_id),
@@ -213,6 +199,15 @@ pub fn check_deployment_binding(
 
 fn quoted(value: Option<&str>) -> String {
     value.map_or_else(|| "(missing)".to_owned(), |v| format!("{v:?}"))
+}
+
+/// A deployment value, trimmed; blank counts as unknown.
+fn known(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
