@@ -166,8 +166,9 @@ fn a_tag_whose_release_is_not_published_falls_back_to_a_source_build() {
     let run = setup.run();
     assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr());
     assert!(
-        run.stderr()
-            .contains(&format!("no release of {REPO} at {COMMIT} (tags there: {TAG})")),
+        run.stderr().contains(&format!(
+            "no release of {REPO} at {COMMIT} (tags there: {TAG})"
+        )),
         "{}",
         run.stderr()
     );
@@ -345,7 +346,10 @@ fn assert_the_client_alone_on_path(setup: &Setup, says: &str) {
     assert_eq!(entries, ["ci-preview"]);
     let outputs = setup.read("github_output");
     assert!(
-        outputs.contains(&format!("client-path={}\n", bin.join("ci-preview").display())),
+        outputs.contains(&format!(
+            "client-path={}\n",
+            bin.join("ci-preview").display()
+        )),
         "{outputs}"
     );
     assert!(outputs.contains("client-source=given\n"), "{outputs}");
