@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use crate::guards_support::*;
-use ci_endpoint::Deployment;
+use ci_endpoint::server::Deployment;
 use ci_fixtures::DEFAULT_WORKFLOW;
 
 const UNAUTHORIZED: &str = r#"{"error":"unauthorized"}"#;

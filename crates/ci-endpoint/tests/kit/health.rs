@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use axum::{body::Body, http::Request};
-use ci_endpoint::{Deployment, Policy};
+use ci_endpoint::server::{Deployment, Policy};
 use serde_json::{Value, json};
 
 fn health_request() -> Request<Body> {

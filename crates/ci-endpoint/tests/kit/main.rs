@@ -14,3 +14,4 @@ mod policy;
 mod replay_redis;
 mod replay_redis_tls;
 mod single_use;
+mod writing;

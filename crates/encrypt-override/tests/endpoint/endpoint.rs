@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use encrypt_override::MAX_TOKEN_LEN;
-use encrypt_override::codec::{decrypt_overrides, now_unix};
+use encrypt_override::{decrypt_overrides, now_unix};
 use serde_json::{Value, json};
 
 #[tokio::test]
