@@ -64,7 +64,7 @@ async fn handle(
 }
 "#;
 
-const TEST_RS: &str = r##"//! The endpoint behind the real guard chain (`ci_fixtures::TestApp` runs `ci_endpoint::app` with
+const TEST_RS: &str = r##"//! The endpoint behind the real guard chain (`ci_fixtures::TestApp` runs `ci_endpoint::server::app` with
 //! a mock OIDC issuer): the refusals first, then the answer.
 
 use ci_fixtures::{DEFAULT_REPOSITORY, TestApp, assert_answer};
