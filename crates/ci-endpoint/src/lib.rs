@@ -49,6 +49,7 @@
 //! ```
 
 mod app;
+mod audit;
 pub mod binding;
 mod body;
 mod caller;
@@ -60,9 +61,11 @@ mod policy;
 pub mod replay;
 mod secret;
 mod span;
+mod stealth;
 mod tilde;
 
 pub use app::{AppOptions, Endpoint, EndpointState, StartupError, app, app_with};
+pub use audit::{AUDIT_TARGET, SummaryValue};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};
 pub use caller::VerifiedCaller;
 pub use deployment::Deployment;
@@ -70,6 +73,7 @@ pub use error::CiError;
 pub use policy::{DEFAULT_SERVE_IN, Policy, PolicyError};
 pub use replay::{ReplayError, ReplayStore};
 pub use secret::Secret;
+pub use stealth::STEALTH_FLOOR;
 
 /// Every CI route lives under this prefix; the health route is `{CI_PREFIX}/health`.
 pub const CI_PREFIX: &str = "/api/~/ci";

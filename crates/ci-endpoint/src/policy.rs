@@ -40,6 +40,8 @@ impl PolicyError {
 struct PolicyFile {
     #[serde(default = "default_serve_in")]
     serve_in: Vec<String>,
+    #[serde(default)]
+    stealth: bool,
     issuer: IssuerConfig,
     #[serde(default)]
     endpoints: BTreeMap<String, EndpointPolicy>,
@@ -54,6 +56,7 @@ fn default_serve_in() -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Policy {
     serve_in: Vec<String>,
+    stealth: bool,
     issuer: IssuerConfig,
     endpoints: BTreeMap<String, EndpointPolicy>,
     sha256_hex: String,
@@ -76,6 +79,7 @@ impl Policy {
         }
         Ok(Policy {
             serve_in: file.serve_in,
+            stealth: file.stealth,
             issuer: file.issuer,
             endpoints: file.endpoints,
             sha256_hex: sha256_hex(text.as_bytes()),
@@ -85,6 +89,12 @@ impl Policy {
     /// The environments CI routes are served in.
     pub fn serve_in(&self) -> &[String] {
         &self.serve_in
+    }
+
+    /// `stealth = true`: every request not verified answers like a path that does not exist
+    /// (default false; see `CONTRACT.md` §4).
+    pub fn stealth(&self) -> bool {
+        self.stealth
     }
 
     /// The trusted issuer (`[issuer]`).

@@ -30,21 +30,16 @@ async fn encrypt_override(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, CiError> {
     // Like the prototype: any other key is ignored, and `flags` keeps the caller's key order.
+    // Refusals are logged by the kit, once, with their reason (the audit line of the call).
     let Some(Value::Object(flags)) = body.get("flags") else {
-        tracing::info!("request refused: `flags` is missing or not an object");
         return Err(CiError::bad_request());
     };
+    caller.summarize("flag_count", flags.len());
     let lifetime = caller.cookie_lifetime(body.get("maxAge"))?;
     let expires = codec::now_unix().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
     let token_len = codec::token_len_for(flags, expires);
+    caller.summarize("cookie_len", token_len);
     if token_len > MAX_TOKEN_LEN {
-        let (flag_count, max) = (flags.len(), MAX_TOKEN_LEN);
-        tracing::info!(
-            flag_count,
-            token_len,
-            max,
-            "request refused: cookie too large"
-        );
         return Err(CiError::BadRequest {
             reason: Some("cookie_too_large"),
         });
@@ -53,11 +48,6 @@ async fn encrypt_override(
         tracing::error!(%error, "could not encrypt the overrides");
         CiError::Internal
     })?;
-    tracing::info!(
-        flag_count = flags.len(),
-        cookie_len = cookie.len(),
-        lifetime_secs = lifetime,
-        "override cookie issued"
-    );
+    caller.summarize("lifetime_secs", lifetime);
     Ok(Json(json!({ "cookie": cookie, "expires": expires })))
 }
