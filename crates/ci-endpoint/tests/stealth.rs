@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use axum::{Json, Router, body::Body, http::Request, routing::post};
-use ci_endpoint::{Deployment, Endpoint, JsonBody, Policy, STEALTH_FLOOR, VerifiedCaller};
+use ci_endpoint::server::{Deployment, Policy, STEALTH_FLOOR};
+use ci_endpoint::{Endpoint, JsonBody, VerifiedCaller};
 use ci_fixtures::{Answer, MockIssuer, send, static_verifier};
 use serde_json::{Map, Value, json};
 
@@ -35,7 +36,8 @@ fn app(issuer: &MockIssuer, stealth: bool) -> Router {
         ..Deployment::default()
     };
     let endpoint = Endpoint::new(NAME, post(hidden));
-    ci_endpoint::app(policy, deployment, static_verifier(issuer), vec![endpoint]).expect("app")
+    ci_endpoint::server::app(policy, deployment, static_verifier(issuer), vec![endpoint])
+        .expect("app")
 }
 
 fn request(method: &str, path: &str, token: Option<&str>, body: &str) -> Request<Body> {
