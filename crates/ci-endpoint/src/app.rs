@@ -33,32 +33,59 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
+    /// The policy is not valid (or an endpoint's settings are not): the key is named.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The policy names none of the endpoints given, so nothing would be served.
     #[error(
         "the policy names none of this server's endpoints ({available}): add an [endpoints.\"NAME\"] entry for each one to serve"
     )]
-    NoEndpointServed { available: String },
+    NoEndpointServed {
+        /// The endpoints given, comma-separated.
+        available: String,
+    },
+    /// Two endpoints share a name.
     #[error("endpoint {name:?} is registered twice")]
-    DuplicateEndpoint { name: &'static str },
+    DuplicateEndpoint {
+        /// The name.
+        name: &'static str,
+    },
+    /// An endpoint name that cannot be a path segment or a policy key.
     #[error(
         "endpoint name {name:?} is invalid: lower-case segments of a-z, 0-9, '-' or '_' joined by '/', not \"health\""
     )]
-    InvalidEndpointName { name: &'static str },
+    InvalidEndpointName {
+        /// The name.
+        name: &'static str,
+    },
+    /// A destructive endpoint whose policy entry lacks the strict posture.
     #[error(
         "endpoint {name:?} is destructive, so its policy entry must have the strict posture: {missing} (see Endpoint::destructive)"
     )]
-    DestructiveNotStrict { name: &'static str, missing: String },
+    DestructiveNotStrict {
+        /// The endpoint.
+        name: &'static str,
+        /// What the entry lacks.
+        missing: String,
+    },
+    /// Two secrets of one type: the handler could not tell them apart.
     #[error(
         "endpoint {name:?} declares two secrets of type {type_name}: give each its own type (a newtype)"
     )]
     DuplicateSecretType {
+        /// The endpoint.
         name: &'static str,
+        /// The shared type.
         type_name: &'static str,
     },
     /// An endpoint's own configuration, e.g. a malformed secret: `name` is the variable or key.
     #[error("{name}: {message}")]
-    Config { name: String, message: String },
+    Config {
+        /// The variable or key.
+        name: String,
+        /// What is wrong with it (never its value).
+        message: String,
+    },
 }
 
 impl StartupError {

@@ -17,6 +17,9 @@ use crate::{
     span, stealth,
 };
 
+/// The 400 reason for a `maxAge` above the policy's `cookie_max_age`.
+const MAX_AGE_TOO_LONG: &str = "max_age_too_long";
+
 /// A caller whose GitHub Actions OIDC token was verified against the endpoint's policy. The
 /// private field means only this crate can build one: an endpoint cannot skip the guard chain.
 #[derive(Debug, Clone)]
@@ -65,7 +68,7 @@ impl VerifiedCaller {
                 self.summarize("max_age", secs);
                 self.summarize("cookie_max_age", limit);
                 Err(CiError::BadRequest {
-                    reason: Some("max_age_too_long"),
+                    reason: Some(MAX_AGE_TOO_LONG),
                 })
             }
             None => Err(CiError::bad_request()),

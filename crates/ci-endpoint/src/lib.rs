@@ -55,6 +55,8 @@
 //! [`Redacted`] for secret-holding types. [`server`] holds the wiring binaries and tests use.
 //! `system-docs/ENDPOINT-KIT.md` shows each name with an example.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod app;
 mod audit;
 mod binding;

@@ -23,7 +23,12 @@ pub enum PolicyError {
     Syntax(String),
     /// Well-formed TOML with a value the policy does not allow.
     #[error("invalid policy: {key}: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// The key at fault, e.g. `endpoints."NAME".workflows[0]`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl PolicyError {
