@@ -3,6 +3,7 @@
 //!
 //! One test binary per crate (a module per suite) links once instead of once per file.
 
+mod audit;
 mod binding;
 mod common;
 mod contract;
@@ -14,4 +15,5 @@ mod policy;
 mod replay_redis;
 mod replay_redis_tls;
 mod single_use;
+mod stealth;
 mod writing;

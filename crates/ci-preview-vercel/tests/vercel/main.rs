@@ -4,3 +4,4 @@
 
 mod host;
 mod template;
+mod template_project;

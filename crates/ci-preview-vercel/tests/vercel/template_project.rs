@@ -180,7 +180,7 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
             registry_packages(&committed),
             registry_packages(&resolved),
             "templates/vercel/Cargo.lock does not pin what the template resolves to: refresh it \
-             with {UPDATE_LOCK_VAR}=1 cargo test -p ci-preview-vercel --test template_project"
+             with {UPDATE_LOCK_VAR}=1 cargo test -p ci-preview-vercel --test vercel template_project::"
         );
     }
 
