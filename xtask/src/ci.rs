@@ -85,7 +85,7 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
     Ok(())
 }
 
-/// Whether `e2e` can run: Node.js with npm, and Chromium (`CHROMIUM_PATH`, default
+/// Whether `e2e` can run: Node.js with npm, `redis-server`, and Chromium (`CHROMIUM_PATH`, default
 /// `/usr/bin/chromium`). Without them it is skipped, loudly, unless `CI_PREVIEW_REQUIRE_E2E=1`
 /// makes that an error.
 fn e2e_available() -> Result<bool> {
@@ -98,19 +98,23 @@ fn e2e_available() -> Result<bool> {
             .is_ok_and(|s| s.success())
     };
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let missing: Vec<&str> = [("node", runs("node")), ("npm", runs("npm"))]
-        .into_iter()
-        .chain([(chromium.as_str(), std::path::Path::new(&chromium).exists())])
-        .filter(|(_, present)| !present)
-        .map(|(name, _)| name)
-        .collect();
+    let missing: Vec<&str> = [
+        ("node", runs("node")),
+        ("npm", runs("npm")),
+        ("redis-server", runs("redis-server")),
+    ]
+    .into_iter()
+    .chain([(chromium.as_str(), std::path::Path::new(&chromium).exists())])
+    .filter(|(_, present)| !present)
+    .map(|(name, _)| name)
+    .collect();
     if missing.is_empty() {
         return Ok(true);
     }
     if std::env::var_os("CI_PREVIEW_REQUIRE_E2E").is_some_and(|v| v == "1") {
         return Err(failed(format!(
             "`e2e` needs {missing:?} and CI_PREVIEW_REQUIRE_E2E=1: install them (`apt-get install \
-             chromium nodejs npm`) or unset the variable"
+             chromium nodejs npm redis-server`) or unset the variable"
         )));
     }
     eprintln!("\nSKIPPED: `cargo xtask e2e` (missing: {missing:?})\n");

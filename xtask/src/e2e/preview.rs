@@ -51,6 +51,7 @@ pub struct Preview {
     function: VercelHost,
     next: app::App,
     _issuer: MockIssuer,
+    _redis: ci_fixtures::redis::RedisServer,
 }
 
 impl Preview {
@@ -61,6 +62,12 @@ impl Preview {
         protection: Protection,
     ) -> Result<Preview> {
         let secrets = Secrets::new()?;
+        // The example's session endpoint is `single_use`, which under Vercel's host (many
+        // instances) needs the shared replay store: a Redis of the run's own.
+        let redis = ci_fixtures::redis::RedisServer::start().ok_or_else(|| {
+            failed("e2e needs redis-server (apt-get install redis-server): the example's policy is single_use")
+        })?;
+        let redis_url = redis.url();
         let (issuer, github) = steps
             .run_async("start mock issuer and mock GitHub", async {
                 let issuer = MockIssuer::start().await;
@@ -108,6 +115,7 @@ impl Preview {
         function_env.extend([
             ("CI_PREVIEW_POLICY", policy.as_str()),
             ("CI_PREVIEW_SELF_URL", url.as_str()),
+            ("CI_PREVIEW_REDIS_URL", redis_url.as_str()),
             // The function's own requests to its deployment go through the edge, as on Vercel.
             ("HTTPS_PROXY", resolver.url()),
             ("SSL_CERT_FILE", ca.as_str()),
@@ -161,6 +169,7 @@ impl Preview {
             function,
             next,
             _issuer: issuer,
+            _redis: redis,
         })
     }
 

@@ -236,16 +236,12 @@ mod tests {
         assert!(Rewrites::parse(conditional, vec![]).is_err());
     }
 
-    /// The example is the template plus an app: its function file and its rewrite are the
-    /// template's, so what `e2e` proves holds for a project set up from either.
+    /// The example routes CI paths as the template does, so what `e2e` proves holds for a
+    /// project set up from either.
     #[test]
-    fn the_example_matches_the_template() {
+    fn the_example_rewrites_as_the_template() {
         let root = crate::project_root();
         let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-        assert_eq!(
-            read("examples/nextjs/api/ci-in-preview.rs"),
-            read("templates/vercel/api/ci-in-preview.rs")
-        );
         let rewrites =
             |p: &str| serde_json::from_str::<Value>(&read(p)).unwrap()["rewrites"].clone();
         assert_eq!(
