@@ -42,6 +42,13 @@ pub enum CiError {
     /// 500 `{"error":"internal"}`: anything else that went wrong on our side.
     #[error("internal error")]
     Internal,
+    /// 502 `{"error":"bad_gateway","reason":…}`: an upstream the endpoint calls failed
+    /// (`upstream_unreachable`, `upstream_redirect`, `upstream_error`, `upstream_too_large`, …).
+    #[error("bad gateway: {reason}")]
+    BadGateway { reason: &'static str },
+    /// 504 `{"error":"gateway_timeout","reason":…}`: an upstream did not answer in time.
+    #[error("gateway timeout: {reason}")]
+    GatewayTimeout { reason: &'static str },
 }
 
 impl CiError {
@@ -60,6 +67,8 @@ impl CiError {
             CiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             CiError::Misconfigured | CiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             CiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            CiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            CiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -77,6 +86,8 @@ impl CiError {
             CiError::Misconfigured => r#"{"error":"misconfigured"}"#.to_owned(),
             CiError::Unavailable => r#"{"error":"unavailable"}"#.to_owned(),
             CiError::Internal => r#"{"error":"internal"}"#.to_owned(),
+            CiError::BadGateway { reason } => with_reason("bad_gateway", reason),
+            CiError::GatewayTimeout { reason } => with_reason("gateway_timeout", reason),
         }
     }
 }
@@ -144,6 +155,20 @@ mod tests {
             (CiError::Misconfigured, 500, r#"{"error":"misconfigured"}"#),
             (CiError::Unavailable, 503, r#"{"error":"unavailable"}"#),
             (CiError::Internal, 500, r#"{"error":"internal"}"#),
+            (
+                CiError::BadGateway {
+                    reason: "upstream_redirect",
+                },
+                502,
+                r#"{"error":"bad_gateway","reason":"upstream_redirect"}"#,
+            ),
+            (
+                CiError::GatewayTimeout {
+                    reason: "upstream_timeout",
+                },
+                504,
+                r#"{"error":"gateway_timeout","reason":"upstream_timeout"}"#,
+            ),
         ];
         for (error, status, body) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");

@@ -1,0 +1,87 @@
+//! The `tokens/mint` endpoint: a verified CI caller posts `{"subject":"…","claims":{…}?,"maxAge":N?}`
+//! and gets back `{"token":"…","expires":T}`, a JWT the app accepts for that test user until `T`,
+//! signed with the preview's key (`TOKENS_MINT_KEY`, read at start-up); CI never holds the key.
+//! Refused with a reason: a subject outside the policy's `subjects` (`subject_not_allowed`), a
+//! claim the policy does not let callers set (`claim_not_allowed`), a `maxAge` above the policy's
+//! `token_max_age` (`max_age_too_long`); unknown body keys and a bad `maxAge` are a plain 400.
+
+use std::sync::Arc;
+
+use axum::{Json, routing::post};
+use ci_endpoint::{CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::{KEY_VAR, MintAlgorithm, MintConfig, MintKey};
+
+/// The endpoint's name: its path under `/api/~/ci/` and the key of its policy entry.
+pub const NAME: &str = "tokens/mint";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    subject: String,
+    #[serde(default)]
+    claims: Map<String, Value>,
+    #[serde(rename = "maxAge")]
+    max_age: Option<Value>,
+}
+
+/// The endpoint minting by `config` with `algorithm`'s key from `TOKENS_MINT_KEY`.
+pub fn endpoint_with(config: MintConfig, algorithm: MintAlgorithm) -> Endpoint {
+    let config = Arc::new(config);
+    let handler = move |caller, key, body| mint(caller, key, Arc::clone(&config), body);
+    Endpoint::new(NAME, post(handler)).with_secret(KEY_VAR, algorithm.key_parser())
+}
+
+async fn mint(
+    caller: VerifiedCaller,
+    key: Secret<MintKey>,
+    config: Arc<MintConfig>,
+    JsonBody(request): JsonBody<MintRequest>,
+) -> Result<Json<Value>, CiError> {
+    let refuse = |reason: Option<&'static str>, why: String| {
+        tracing::info!(reason, "request refused: {why}");
+        CiError::BadRequest { reason }
+    };
+    let subject = request.subject;
+    if !config.subjects.contains(&subject) {
+        return Err(refuse(
+            Some("subject_not_allowed"),
+            format!("{subject:?} is not in `subjects`"),
+        ));
+    }
+    if let Some(name) = request
+        .claims
+        .keys()
+        .find(|n| !config.caller_claims.contains(n))
+    {
+        return Err(refuse(
+            Some("claim_not_allowed"),
+            format!("{name:?} is not in `caller_claims`"),
+        ));
+    }
+    let cap = config.token_max_age;
+    let lifetime = match request.max_age.map(|v| v.as_u64().filter(|&secs| secs > 0)) {
+        None => cap,
+        Some(Some(secs)) if secs <= cap => secs,
+        Some(Some(secs)) => {
+            return Err(refuse(
+                Some("max_age_too_long"),
+                format!("maxAge {secs} > {cap}"),
+            ));
+        }
+        Some(None) => return Err(refuse(None, "maxAge is not seconds above 0".into())),
+    };
+    let key = key.get()?;
+    let caller = serde_json::to_value(caller.claims()).unwrap_or_default();
+    let (token, expires) = config
+        .claims_for(&subject, request.claims, &caller, lifetime)
+        .and_then(|(claims, exp)| Ok((key.sign(&claims, config.kid.as_deref())?, exp)))
+        .map_err(|error| {
+            tracing::error!(%error, "could not mint the token");
+            CiError::Internal
+        })?;
+    tracing::info!(subject, lifetime, algorithm = %key.algorithm(), "token minted");
+    Ok(Json(json!({ "token": token, "expires": expires })))
+}
