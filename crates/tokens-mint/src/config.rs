@@ -13,8 +13,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 
+use ci_endpoint::CiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::MintKey;
 
 /// Claims the endpoint sets itself: neither the policy's `claims` nor a caller may name them.
 pub const RESERVED_CLAIMS: &[&str] = &["sub", "exp", "iat", "nbf", "jti"];
@@ -168,6 +171,26 @@ impl MintConfig {
         claims.insert("exp".into(), exp.into());
         claims.insert("jti".into(), URL_SAFE_NO_PAD.encode(jti).into());
         Ok((Value::Object(claims), exp))
+    }
+}
+
+impl MintConfig {
+    /// The signed token for [`MintConfig::claims_for`] and its `exp`; a template the caller's
+    /// token cannot fill or a failed signature is logged and answers 500 `internal`.
+    pub(crate) fn mint(
+        &self,
+        key: &MintKey,
+        subject: &str,
+        extra: Map<String, Value>,
+        caller: &Value,
+        lifetime: u64,
+    ) -> Result<(String, u64), CiError> {
+        self.claims_for(subject, extra, caller, lifetime)
+            .and_then(|(claims, exp)| Ok((key.sign(&claims, self.kid.as_deref())?, exp)))
+            .map_err(|error| {
+                tracing::error!(%error, "could not mint the token");
+                CiError::Internal
+            })
     }
 }
 

@@ -22,8 +22,11 @@ pub fn endpoint(
     client: &UpstreamClient,
 ) -> Result<Endpoint, ConfigError> {
     let upstream = Arc::new(Upstream::new(config, client)?);
-    // `{}` always fits, so a proxy that forwards no body still accepts the client's empty object.
-    let limit = BodyLimit(upstream.config.max_request_bytes.max(2));
+    // A proxy forwarding no body reads a little, to refuse a body by name rather than by size.
+    let limit = BodyLimit(match upstream.config.max_request_bytes {
+        0 => 1024,
+        max => max,
+    });
     let var = upstream.var.clone();
     let handler = move |caller, secret, body| proxy(caller, secret, Arc::clone(&upstream), body);
     let endpoint = Endpoint::new(name, post(handler).layer(Extension(limit)));
