@@ -188,8 +188,10 @@ impl RepositoryBinding {
 }
 
 /// The binding rule as one pure function: `Ok` when `claims` may be used on `deployment`
-/// (its repository first, then its pull request or branch).
-pub fn check_deployment_binding(
+/// (its repository first, then its pull request or branch). The guards hold the two bindings
+/// apart (built once per endpoint); the tests state the rule through this.
+#[cfg(test)]
+pub(crate) fn check_deployment_binding(
     deployment: &Deployment,
     claims: &GitHubClaims,
 ) -> Result<(), BindingMismatch> {

@@ -27,7 +27,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-pub use crate::secret::{FlagsSecret, KEY_LEN, SecretError};
+pub(crate) use crate::secret::FlagsSecret;
+#[cfg(test)]
+pub(crate) use crate::secret::SecretError;
 
 /// The protected header segment the SDK emits: `{"alg":"dir","enc":"A256GCM"}`.
 pub const PROTECTED_HEADER_B64: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
@@ -120,14 +122,6 @@ pub fn encrypt_overrides(
     // which made the first cookie of every fresh process ~30 ms slower (measured with strace).
     getrandom::fill(&mut iv).map_err(|_| EncryptError::Random)?;
     seal_with_iv(flags, secret, exp, iv)
-}
-
-/// [`encrypt_overrides`] with the SDK's default lifetime from the current clock.
-pub fn encrypt_overrides_now(
-    flags: &Map<String, Value>,
-    secret: &FlagsSecret,
-) -> Result<String, EncryptError> {
-    encrypt_overrides(flags, secret, default_exp(now_unix()))
 }
 
 /// The sealing step with a caller-chosen IV. Crate-private on purpose: reusing an IV under the
