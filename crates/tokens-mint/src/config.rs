@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use ci_endpoint::CiError;
+use ci_endpoint::{CiError, ConfigError, EndpointConfig};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -68,37 +68,51 @@ fn default_max_age() -> u64 {
     DEFAULT_TOKEN_MAX_AGE
 }
 
-/// A policy key that cannot be served, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub key: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
-}
-
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.into(),
-    }
+    ConfigError::new(key, message)
 }
 
 impl MintConfig {
-    /// Parses the policy entry's keys (those of [`MintConfig`]) and validates them.
+    /// Parses a `config` table's text and validates it (tests, tools; the kit reads the policy).
     pub fn from_toml(text: &str) -> Result<MintConfig, ConfigError> {
         let config: MintConfig =
-            toml::from_str(text).map_err(|e| invalid("tokens/mint", e.message().to_owned()))?;
+            toml::from_str(text).map_err(|e| invalid("", e.message().to_owned()))?;
         config.validate()?;
         Ok(config)
     }
 
+    /// The claims of a token for `subject` with the caller's own `extra` claims, its verified
+    /// GitHub claims (`caller`, as JSON) filling the templates, issued now for `lifetime` seconds
+    /// with a random 128-bit `jti`; and its `exp`. `Err` says what could not be filled.
+    pub fn claims_for(
+        &self,
+        subject: &str,
+        extra: Map<String, Value>,
+        caller: &Value,
+        lifetime: u64,
+    ) -> Result<(Value, u64), String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut jti = [0u8; 16];
+        getrandom::fill(&mut jti).map_err(|e| format!("no randomness for the jti: {e}"))?;
+        let mut claims = Map::new();
+        for (name, value) in &self.claims {
+            claims.insert(name.clone(), render_value(value, subject, caller)?);
+        }
+        claims.extend(extra);
+        let exp = now.saturating_add(lifetime);
+        claims.insert("sub".into(), subject.into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), exp.into());
+        claims.insert("jti".into(), URL_SAFE_NO_PAD.encode(jti).into());
+        Ok((Value::Object(claims), exp))
+    }
+}
+
+impl EndpointConfig for MintConfig {
     /// Checks every key; the error names the first that is wrong.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self) -> Result<(), ConfigError> {
         if self.subjects.is_empty() {
             return Err(invalid(
                 "subjects",
@@ -143,34 +157,6 @@ impl MintConfig {
             }
         }
         Ok(())
-    }
-
-    /// The claims of a token for `subject` with the caller's own `extra` claims, its verified
-    /// GitHub claims (`caller`, as JSON) filling the templates, issued now for `lifetime` seconds
-    /// with a random 128-bit `jti`; and its `exp`. `Err` says what could not be filled.
-    pub fn claims_for(
-        &self,
-        subject: &str,
-        extra: Map<String, Value>,
-        caller: &Value,
-        lifetime: u64,
-    ) -> Result<(Value, u64), String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut jti = [0u8; 16];
-        getrandom::fill(&mut jti).map_err(|e| format!("no randomness for the jti: {e}"))?;
-        let mut claims = Map::new();
-        for (name, value) in &self.claims {
-            claims.insert(name.clone(), render_value(value, subject, caller)?);
-        }
-        claims.extend(extra);
-        let exp = now.saturating_add(lifetime);
-        claims.insert("sub".into(), subject.into());
-        claims.insert("iat".into(), now.into());
-        claims.insert("exp".into(), exp.into());
-        claims.insert("jti".into(), URL_SAFE_NO_PAD.encode(jti).into());
-        Ok((Value::Object(claims), exp))
     }
 }
 
@@ -351,11 +337,11 @@ mod tests {
                 "subjects = [\"u\"]\ncaller_claims = [\"a\", \"a\"]",
                 "caller_claims[1]",
             ),
-            ("subjects = [\"u\"]\nsubject = \"typo\"", "tokens/mint"),
+            ("subjects = [\"u\"]\nsubject = \"typo\"", ""),
         ];
         for (text, key) in cases {
             let error = MintConfig::from_toml(text).expect_err(text);
-            assert_eq!(error.key, key, "{text}: {error}");
+            assert_eq!(error.key(), key, "{text}: {error}");
         }
     }
 }

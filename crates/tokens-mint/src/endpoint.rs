@@ -1,14 +1,10 @@
-//! The `tokens/mint` endpoint: a verified CI caller posts `{"subject":"…","claims":{…}?,"maxAge":N?}`
-//! and gets back `{"token":"…","expires":T}`, a JWT the app accepts for that test user until `T`,
-//! signed with the preview's key (`TOKENS_MINT_KEY`, read at start-up); CI never holds the key.
-//! Refused with a reason: a subject outside the policy's `subjects` (`subject_not_allowed`), a
-//! claim the policy does not let callers set (`claim_not_allowed`), a `maxAge` above the policy's
-//! `token_max_age` (`max_age_too_long`); unknown body keys and a bad `maxAge` are a plain 400.
-
-use std::sync::Arc;
+//! The `tokens/mint` endpoint: a verified CI caller posts `{"subject","claims"?,"maxAge"?}` and
+//! gets `{"token","expires"}`, a JWT for that test user signed with the preview's key. Refused with
+//! a reason: a subject outside the policy's `subjects` (`subject_not_allowed`), a claim outside its
+//! `caller_claims` (`claim_not_allowed`), a `maxAge` above `token_max_age` (`max_age_too_long`).
 
 use axum::{Json, routing::post};
-use ci_endpoint::{CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
+use ci_endpoint::{CiError, Config, Endpoint, JsonBody, Secret, VerifiedCaller};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -18,26 +14,30 @@ use crate::{KEY_VAR, MintAlgorithm, MintConfig, MintKey};
 pub const NAME: &str = "tokens/mint";
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct MintRequest {
     subject: String,
     #[serde(default)]
     claims: Map<String, Value>,
-    #[serde(rename = "maxAge")]
-    max_age: Option<Value>,
+    max_age: Option<u64>,
 }
 
-/// The endpoint minting by `config` with `algorithm`'s key from `TOKENS_MINT_KEY`.
-pub fn endpoint_with(config: MintConfig, algorithm: MintAlgorithm) -> Endpoint {
-    let config = Arc::new(config);
-    let handler = move |caller, key, body| mint(caller, key, Arc::clone(&config), body);
-    Endpoint::new(NAME, post(handler)).with_secret(KEY_VAR, algorithm.key_parser())
+/// The endpoint, signing with the algorithm `TOKENS_MINT_ALGORITHM` names as this process starts.
+pub fn endpoint() -> Endpoint {
+    endpoint_with(MintAlgorithm::from_env())
+}
+
+/// The endpoint for `algorithm`; `None` refuses any `TOKENS_MINT_KEY` at start-up.
+pub fn endpoint_with(algorithm: Option<MintAlgorithm>) -> Endpoint {
+    let parser = MintAlgorithm::key_parser(algorithm);
+    let endpoint = Endpoint::new(NAME, post(mint)).with_secret(KEY_VAR, parser);
+    endpoint.with_config::<MintConfig>().destructive() // a token is a login: the strict posture
 }
 
 async fn mint(
     caller: VerifiedCaller,
     key: Secret<MintKey>,
-    config: Arc<MintConfig>,
+    config: Config<MintConfig>,
     JsonBody(request): JsonBody<MintRequest>,
 ) -> Result<Json<Value>, CiError> {
     let refuse = |reason: Option<&'static str>| {
@@ -47,22 +47,15 @@ async fn mint(
     if !config.subjects.contains(&request.subject) {
         return Err(refuse(Some("subject_not_allowed")));
     }
-    if request
-        .claims
-        .keys()
-        .any(|n| !config.caller_claims.contains(n))
-    {
+    let allowed = |claim: &String| config.caller_claims.contains(claim);
+    if !request.claims.keys().all(allowed) {
         return Err(refuse(Some("claim_not_allowed")));
     }
-    let lifetime = match request
-        .max_age
-        .as_ref()
-        .map(|v| v.as_u64().filter(|&s| s > 0))
-    {
+    let lifetime = match request.max_age {
         None => config.token_max_age,
-        Some(Some(secs)) if secs <= config.token_max_age => secs,
-        Some(Some(_)) => return Err(refuse(Some("max_age_too_long"))),
-        Some(None) => return Err(refuse(None)),
+        Some(0) => return Err(refuse(None)),
+        Some(secs) if secs <= config.token_max_age => secs,
+        Some(_) => return Err(refuse(Some("max_age_too_long"))),
     };
     let key = key.get()?;
     let caller = serde_json::to_value(caller.claims()).unwrap_or_default();

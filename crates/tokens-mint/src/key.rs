@@ -52,13 +52,21 @@ impl MintAlgorithm {
         }
     }
 
-    /// The start-up parser of [`KEY_VAR`] for this algorithm (the kit takes a plain `fn`).
-    pub fn key_parser(self) -> fn(&str) -> Result<MintKey, String> {
-        match self {
-            MintAlgorithm::Hs256 => |text| MintKey::parse(MintAlgorithm::Hs256, text),
-            MintAlgorithm::Rs256 => |text| MintKey::parse(MintAlgorithm::Rs256, text),
-            MintAlgorithm::Es256 => |text| MintKey::parse(MintAlgorithm::Es256, text),
-            MintAlgorithm::EdDsa => |text| MintKey::parse(MintAlgorithm::EdDsa, text),
+    /// The algorithm [`ALGORITHM_VAR`] names in this process's environment; `None` when it is
+    /// unset or names none (the key is then refused at start-up, saying so).
+    pub fn from_env() -> Option<MintAlgorithm> {
+        std::env::var(ALGORITHM_VAR).ok()?.parse().ok()
+    }
+
+    /// The start-up parser of [`KEY_VAR`] for `algorithm` (the kit takes a plain `fn`); without
+    /// an algorithm, one that refuses any key: a key's algorithm is named, never guessed.
+    pub fn key_parser(algorithm: Option<MintAlgorithm>) -> fn(&str) -> Result<MintKey, String> {
+        match algorithm {
+            Some(MintAlgorithm::Hs256) => |text| MintKey::parse(MintAlgorithm::Hs256, text),
+            Some(MintAlgorithm::Rs256) => |text| MintKey::parse(MintAlgorithm::Rs256, text),
+            Some(MintAlgorithm::Es256) => |text| MintKey::parse(MintAlgorithm::Es256, text),
+            Some(MintAlgorithm::EdDsa) => |text| MintKey::parse(MintAlgorithm::EdDsa, text),
+            None => MintKey::refuse_without_algorithm,
         }
     }
 
@@ -122,6 +130,19 @@ impl MintKey {
         key.sign(&serde_json::json!({ "probe": true }), None)
             .map_err(|_| format!("is not a usable {algorithm} signing key"))?;
         Ok(key)
+    }
+
+    fn refuse_without_algorithm(_: &str) -> Result<MintKey, String> {
+        let found = std::env::var(ALGORITHM_VAR).unwrap_or_default();
+        Err(format!(
+            "is set but {ALGORITHM_VAR} is {}: name the algorithm the app verifies the tokens \
+             with: HS256, RS256, ES256 or EdDSA",
+            if found.trim().is_empty() {
+                "not".to_owned()
+            } else {
+                format!("{:?}, not one of them", found.trim())
+            }
+        ))
     }
 
     /// The algorithm the key signs with.

@@ -12,8 +12,8 @@ mod endpoint;
 mod key;
 
 pub use config::{
-    CALLER_FIELDS, ConfigError, DEFAULT_TOKEN_MAX_AGE, MAX_TOKEN_MAX_AGE, MintConfig,
-    REGISTERED_CLAIMS, RESERVED_CLAIMS,
+    CALLER_FIELDS, DEFAULT_TOKEN_MAX_AGE, MAX_TOKEN_MAX_AGE, MintConfig, REGISTERED_CLAIMS,
+    RESERVED_CLAIMS,
 };
-pub use endpoint::{NAME, endpoint_with};
+pub use endpoint::{NAME, endpoint, endpoint_with};
 pub use key::{ALGORITHM_VAR, KEY_VAR, MIN_HS256_SECRET_LEN, MintAlgorithm, MintKey};

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ci_endpoint::{ConfigError, EndpointConfig};
 use http::{HeaderName, Method};
 use serde::Deserialize;
 
@@ -13,8 +14,10 @@ use serde::Deserialize;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 0;
 /// `max_response_bytes` when the policy does not say: 64 KiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
-/// The largest body either way a policy may allow: 1 MiB (a CI provisioning call is small).
+/// The largest answer a policy may allow: 1 MiB (a CI provisioning call is small).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest `max_request_bytes`: the kit's body limit, 64 KiB.
+pub const MAX_REQUEST_BYTES: usize = ci_endpoint::DEFAULT_BODY_LIMIT;
 /// `timeout_secs` when the policy does not say.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// The longest `timeout_secs` a policy may set.
@@ -68,24 +71,8 @@ fn default_timeout_secs() -> u64 {
     DEFAULT_TIMEOUT_SECS
 }
 
-/// A policy key that cannot be served, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub key: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
-}
-
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.into(),
-    }
+    ConfigError::new(key, message)
 }
 
 /// One header value: literal text and `${VAR}` references, in order.
@@ -96,68 +83,12 @@ pub(crate) enum Part {
 }
 
 impl ProxyConfig {
-    /// Parses a `config` table's text (tests, tools) and validates it.
+    /// Parses a `config` table's text (tests, tools; the kit reads the policy) and validates it.
     pub fn from_toml(text: &str) -> Result<ProxyConfig, ConfigError> {
         let config: ProxyConfig =
-            toml::from_str(text).map_err(|e| invalid("config", e.message().to_owned()))?;
+            toml::from_str(text).map_err(|e| invalid("", e.message().to_owned()))?;
         config.validate()?;
         Ok(config)
-    }
-
-    /// Checks every key; the error names the first that is wrong.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.parsed_url()?;
-        self.parsed_method()?;
-        for (name, value) in &self.headers {
-            let key = format!("headers.{name}");
-            let parsed = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(&key, "is not a valid header name"))?;
-            if FORBIDDEN_HEADERS.contains(&parsed.as_str()) {
-                return Err(invalid(key, "is set by the HTTP client; remove it"));
-            }
-            let parts = parse_value(value).map_err(|m| invalid(&key, m))?;
-            let literal: String = parts
-                .iter()
-                .map(|p| match p {
-                    Part::Text(t) => t.as_str(),
-                    Part::Var(_) => "x",
-                })
-                .collect();
-            http::HeaderValue::from_str(&literal)
-                .map_err(|_| invalid(&key, "is not a valid header value"))?;
-        }
-        if self.variables().len() > 1 {
-            return Err(invalid(
-                "headers",
-                "name at most one ${VAR} per proxy endpoint (one secret per endpoint)",
-            ));
-        }
-        if self.max_request_bytes > MAX_BODY_BYTES {
-            return Err(invalid(
-                "max_request_bytes",
-                format!("must be at most {MAX_BODY_BYTES}"),
-            ));
-        }
-        if !(1..=MAX_BODY_BYTES).contains(&self.max_response_bytes) {
-            return Err(invalid(
-                "max_response_bytes",
-                format!("must be 1..={MAX_BODY_BYTES}"),
-            ));
-        }
-        if !(1..=MAX_TIMEOUT_SECS).contains(&self.timeout_secs) {
-            return Err(invalid(
-                "timeout_secs",
-                format!("must be 1..={MAX_TIMEOUT_SECS} seconds"),
-            ));
-        }
-        match &self.json_fields {
-            Some(_) if self.max_request_bytes == 0 => Err(invalid(
-                "json_fields",
-                "needs max_request_bytes above 0 (no body is forwarded otherwise)",
-            )),
-            Some(fields) if fields.is_empty() => Err(invalid("json_fields", "must not be empty")),
-            _ => Ok(()),
-        }
     }
 
     /// The URL; https only, with a host, without user info or fragment.
@@ -213,6 +144,64 @@ impl ProxyConfig {
     /// The whole call's deadline.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
+    }
+}
+
+impl EndpointConfig for ProxyConfig {
+    /// Checks every key; the error names the first that is wrong.
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.parsed_url()?;
+        self.parsed_method()?;
+        for (name, value) in &self.headers {
+            let key = format!("headers.{name}");
+            let parsed = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(&key, "is not a valid header name"))?;
+            if FORBIDDEN_HEADERS.contains(&parsed.as_str()) {
+                return Err(invalid(key, "is set by the HTTP client; remove it"));
+            }
+            let parts = parse_value(value).map_err(|m| invalid(&key, m))?;
+            let literal: String = parts
+                .iter()
+                .map(|p| match p {
+                    Part::Text(t) => t.as_str(),
+                    Part::Var(_) => "x",
+                })
+                .collect();
+            http::HeaderValue::from_str(&literal)
+                .map_err(|_| invalid(&key, "is not a valid header value"))?;
+        }
+        if self.variables().len() > 1 {
+            return Err(invalid(
+                "headers",
+                "name at most one ${VAR} per proxy endpoint (one secret per endpoint)",
+            ));
+        }
+        if self.max_request_bytes > MAX_REQUEST_BYTES {
+            return Err(invalid(
+                "max_request_bytes",
+                format!("must be at most {MAX_REQUEST_BYTES}"),
+            ));
+        }
+        if !(1..=MAX_BODY_BYTES).contains(&self.max_response_bytes) {
+            return Err(invalid(
+                "max_response_bytes",
+                format!("must be 1..={MAX_BODY_BYTES}"),
+            ));
+        }
+        if !(1..=MAX_TIMEOUT_SECS).contains(&self.timeout_secs) {
+            return Err(invalid(
+                "timeout_secs",
+                format!("must be 1..={MAX_TIMEOUT_SECS} seconds"),
+            ));
+        }
+        match &self.json_fields {
+            Some(_) if self.max_request_bytes == 0 => Err(invalid(
+                "json_fields",
+                "needs max_request_bytes above 0 (no body is forwarded otherwise)",
+            )),
+            Some(fields) if fields.is_empty() => Err(invalid("json_fields", "must not be empty")),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -338,11 +327,11 @@ mod tests {
                 &format!("{BASE}max_request_bytes = 10\njson_fields = []"),
                 "json_fields",
             ),
-            (&format!("{BASE}path = \"/x\""), "config"),
+            (&format!("{BASE}path = \"/x\""), ""),
         ];
         for (text, key) in cases {
             let error = ProxyConfig::from_toml(text).expect_err(text);
-            assert_eq!(error.key, key, "{text}: {error}");
+            assert_eq!(error.key(), key, "{text}: {error}");
         }
     }
 }

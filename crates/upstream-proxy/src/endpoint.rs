@@ -1,78 +1,60 @@
-//! A `proxy/…` endpoint: a verified CI caller posts a JSON body and gets back the JSON answer of
-//! the one upstream its policy entry declares, called with the preview's secret, which CI never
-//! sees. The caller chooses no URL, path, method or header; its body is forwarded only when the
-//! policy allows one (`max_request_bytes`), and only with the listed fields (`json_fields`).
-//! Refused with a reason: a body where none is forwarded (`body_not_accepted`), a field not
-//! listed (`field_not_allowed`), a listed-fields body that is not an object (`body_not_an_object`);
-//! too long is 413. The upstream's failures are 502/504 with a reason (`upstream.rs`).
+//! A `proxy/…` endpoint: a verified CI caller posts JSON and gets the JSON answer of the one
+//! upstream its policy entry declares, called with the preview's secret. The caller chooses no
+//! URL, path, method or header; its body goes on only if the policy allows (`max_request_bytes`,
+//! `json_fields`). Refused with a reason: a body where none is forwarded (`body_not_accepted`), a
+//! field not listed (`field_not_allowed`) or not an object (`body_not_an_object`). The upstream's
+//! failures are 502/504 with a reason (`upstream.rs`).
 
-use std::sync::Arc;
-
-use axum::{Extension, Json, routing::post};
-use ci_endpoint::{BodyLimit, CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
+use axum::{Json, routing::post};
+use ci_endpoint::{CiError, Config, Endpoint, JsonBody, Secret, VerifiedCaller};
 use serde_json::Value;
 
-use crate::config::{ConfigError, ProxyConfig};
-use crate::upstream::{Upstream, UpstreamClient, UpstreamSecret};
+use crate::{ProxyConfig, UpstreamClient, UpstreamSecret};
 
-/// The endpoint `name` (`proxy/…`) calling the upstream `config` declares through `client`.
-pub fn endpoint(
-    name: &'static str,
-    config: ProxyConfig,
-    client: &UpstreamClient,
-) -> Result<Endpoint, ConfigError> {
-    let upstream = Arc::new(Upstream::new(config, client)?);
-    // A proxy forwarding no body reads a little, to refuse a body by name rather than by size.
-    let limit = BodyLimit(match upstream.config.max_request_bytes {
-        0 => 1024,
-        max => max,
-    });
-    let var = upstream.var.clone();
-    let handler = move |caller, secret, body| proxy(caller, secret, Arc::clone(&upstream), body);
-    let endpoint = Endpoint::new(name, post(handler).layer(Extension(limit)));
-    // The variable's name comes from the policy, the kit keeps names for the process's life.
-    Ok(match var {
-        Some(var) => endpoint.with_secret(Box::leak(var.into_boxed_str()), UpstreamSecret::parse),
-        None => endpoint,
-    })
+/// The endpoint `name` (`proxy/…`) with [`UpstreamClient::shared`]: see [`endpoint_with`].
+pub fn endpoint(name: &'static str, secret_var: &'static str) -> Endpoint {
+    endpoint_with(name, secret_var, UpstreamClient::shared())
+}
+
+/// The endpoint `name` (`proxy/…`), its upstream in its policy entry's `config`, the `${VAR}` of
+/// its headers read from `var` at start-up, calling through `client`.
+pub fn endpoint_with(name: &'static str, var: &'static str, client: UpstreamClient) -> Endpoint {
+    let handler = move |caller, config, secret, body| {
+        proxy(caller, config, secret, client.clone(), var, body)
+    };
+    Endpoint::new(name, post(handler))
+        .with_config::<ProxyConfig>()
+        .with_secret(var, UpstreamSecret::parse)
+        .destructive() // a provisioning call has effects: the strict posture
 }
 
 async fn proxy(
     _caller: VerifiedCaller,
+    config: Config<ProxyConfig>,
     secret: Secret<UpstreamSecret>,
-    upstream: Arc<Upstream>,
+    client: UpstreamClient,
+    var: &str,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, CiError> {
-    let refuse = |reason: &'static str, why: &str| {
-        tracing::info!(reason, "request refused: {why}");
+    let refuse = |reason| {
+        tracing::info!(reason, "request refused");
         CiError::BadRequest {
             reason: Some(reason),
         }
     };
-    let config = &upstream.config;
-    let forwarded = match (&body, &config.json_fields) {
-        (Value::Object(map), _) if config.max_request_bytes == 0 && map.is_empty() => None,
-        (_, _) if config.max_request_bytes == 0 => {
-            return Err(refuse(
-                "body_not_accepted",
-                "this proxy forwards no body: send {}",
-            ));
+    let empty = body.as_object().is_some_and(|map| map.is_empty());
+    let forwarded = match (config.max_request_bytes, &body, &config.json_fields) {
+        (0, _, _) if empty => None,
+        (0, _, _) => return Err(refuse("body_not_accepted")),
+        (_, Value::Object(map), Some(fields)) if !map.keys().all(|k| fields.contains(k)) => {
+            return Err(refuse("field_not_allowed"));
         }
-        (Value::Object(map), Some(fields)) => match map.keys().find(|k| !fields.contains(k)) {
-            Some(_) => return Err(refuse("field_not_allowed", "a field outside `json_fields`")),
-            None => Some(body.to_string().into_bytes()),
-        },
-        (_, Some(_)) => {
-            return Err(refuse(
-                "body_not_an_object",
-                "`json_fields` needs an object",
-            ));
-        }
-        (_, None) => Some(body.to_string().into_bytes()),
+        (_, Value::Object(_), _) | (_, _, None) => Some(body.to_string().into_bytes()),
+        (_, _, Some(_)) => return Err(refuse("body_not_an_object")),
     };
-    let secret = match upstream.var {
-        Some(_) => Some(secret.get()?.expose()),
-        None => None,
-    };
-    upstream.call(forwarded, secret).await.map(Json)
+    if forwarded.as_deref().map_or(0, <[u8]>::len) > config.max_request_bytes {
+        return Err(CiError::PayloadTooLarge);
+    }
+    let secret = secret.get()?.expose();
+    client.call(&config, var, forwarded, secret).await.map(Json)
 }

@@ -11,10 +11,10 @@ mod endpoint;
 mod upstream;
 
 pub use config::{
-    ConfigError, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_SECS,
-    MAX_BODY_BYTES, MAX_TIMEOUT_SECS, ProxyConfig,
+    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_SECS, MAX_BODY_BYTES,
+    MAX_REQUEST_BYTES, MAX_TIMEOUT_SECS, ProxyConfig,
 };
-pub use endpoint::endpoint;
+pub use endpoint::{endpoint, endpoint_with};
 pub use upstream::{REDACTED, UPSTREAM_CA_FILE_VAR, UpstreamClient, UpstreamSecret};
 
 /// Every proxy endpoint's name starts with this.

@@ -4,15 +4,16 @@
 //! scrubbed from it. Failures become the contract's 502/504 with a reason, logged here once.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
 use ci_endpoint::CiError;
-use http::{HeaderName, HeaderValue, Method, header};
+use http::{HeaderName, HeaderValue, header};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::config::{ConfigError, Part, ProxyConfig, parse_value};
+use crate::config::{Part, ProxyConfig, parse_value};
 
 /// The variable naming a PEM file of extra roots the upstream client trusts besides the Mozilla
 /// set: an upstream behind a private CA, or a test CA. Read at start-up.
@@ -21,11 +22,26 @@ pub const UPSTREAM_CA_FILE_VAR: &str = "CI_PREVIEW_UPSTREAM_CA_FILE";
 /// What `[redacted]` replaces the secret with in anything passed back or logged.
 pub const REDACTED: &str = "[redacted]";
 
-/// The HTTP client of the proxy endpoints; build it once and share it.
+/// The HTTP client of the proxy endpoints; build it once and share it (clones share it). One
+/// that could not be built answers every call 500 `misconfigured`, with the reason logged.
 #[derive(Clone, Debug)]
-pub struct UpstreamClient(reqwest::Client);
+pub struct UpstreamClient(Result<reqwest::Client, Arc<str>>);
 
 impl UpstreamClient {
+    /// The process's one client, [`UpstreamClient::from_env`] built on first use; a failure is
+    /// logged then (at start-up, when the endpoints are made) and makes every call `misconfigured`.
+    pub fn shared() -> UpstreamClient {
+        static SHARED: OnceLock<UpstreamClient> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                UpstreamClient::from_env().unwrap_or_else(|error| {
+                    tracing::error!("proxy endpoints cannot call their upstreams: {error}");
+                    UpstreamClient(Err(error.into()))
+                })
+            })
+            .clone()
+    }
+
     /// Trusts the Mozilla roots compiled into the binary, and the PEM certificates of
     /// [`UPSTREAM_CA_FILE_VAR`] when it is set.
     pub fn from_env() -> Result<UpstreamClient, String> {
@@ -56,7 +72,7 @@ impl UpstreamClient {
             .no_proxy()
             .tls_certs_only(roots)
             .build()
-            .map(UpstreamClient)
+            .map(|client| UpstreamClient(Ok(client)))
             .map_err(|e| format!("cannot build the upstream HTTP client: {e}"))
     }
 }
@@ -87,66 +103,52 @@ impl fmt::Debug for UpstreamSecret {
     }
 }
 
-/// One endpoint's declared upstream, ready to call.
-#[derive(Debug)]
-pub(crate) struct Upstream {
-    pub(crate) config: ProxyConfig,
-    pub(crate) var: Option<String>,
-    url: url::Url,
-    method: Method,
-    headers: Vec<(HeaderName, Vec<Part>)>,
-    client: reqwest::Client,
-}
-
-impl Upstream {
-    pub(crate) fn new(
-        config: ProxyConfig,
-        client: &UpstreamClient,
-    ) -> Result<Upstream, ConfigError> {
-        config.validate()?;
-        let headers = config
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let name = HeaderName::from_bytes(name.as_bytes()).expect("validated");
-                (name, parse_value(value).expect("validated"))
-            })
-            .collect();
-        Ok(Upstream {
-            url: config.parsed_url()?,
-            method: config.parsed_method()?,
-            var: config.variables().into_iter().next(),
-            headers,
-            client: client.0.clone(),
-            config,
-        })
-    }
-
-    /// Calls the upstream with `body` (JSON) and the secret; the answer's JSON, scrubbed.
+impl UpstreamClient {
+    /// Calls the upstream with `body` (JSON) and the secret of `var`; the answer's JSON, scrubbed.
     pub(crate) async fn call(
         &self,
+        config: &ProxyConfig,
+        var: &str,
         body: Option<Vec<u8>>,
-        secret: Option<&str>,
+        secret: &str,
     ) -> Result<Value, CiError> {
         let started = Instant::now();
-        let mut request = self.client.request(self.method.clone(), self.url.clone());
-        for (name, parts) in &self.headers {
+        if config.variables().iter().any(|named| named != var) {
+            tracing::error!(
+                "the policy's headers name a variable other than {var}, this endpoint's"
+            );
+            return Err(CiError::Misconfigured);
+        }
+        // Validated at start-up (EndpointConfig); a failure here is a bug, answered 500.
+        let internal = |what: &str| {
+            tracing::error!("the proxy's {what} does not parse although start-up validated it");
+            CiError::Internal
+        };
+        let url = config.parsed_url().map_err(|_| internal("url"))?;
+        let method = config.parsed_method().map_err(|_| internal("method"))?;
+        let client = self.0.as_ref().map_err(|error| {
+            tracing::error!("no upstream client: {error}");
+            CiError::Misconfigured
+        })?;
+        let mut request = client.request(method, url);
+        for (name, value) in &config.headers {
+            let parts = parse_value(value).map_err(|_| internal("headers"))?;
             let text: Zeroizing<String> = Zeroizing::new(
                 parts
                     .iter()
                     .map(|p| match p {
                         Part::Text(t) => t.as_str(),
-                        Part::Var(_) => secret.unwrap_or_default(),
+                        Part::Var(_) => secret,
                     })
                     .collect(),
             );
-            let mut value = HeaderValue::from_str(&text).map_err(|_| CiError::Internal)?;
+            let mut value = HeaderValue::from_str(&text).map_err(|_| internal("headers"))?;
             value.set_sensitive(true);
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| internal("headers"))?;
             request = request.header(name, value);
         }
         if let Some(body) = body {
-            if !self
-                .config
+            if !config
                 .headers
                 .keys()
                 .any(|k| k.eq_ignore_ascii_case("content-type"))
@@ -155,10 +157,10 @@ impl Upstream {
             }
             request = request.body(body);
         }
-        let cap = self.config.max_response_bytes;
-        let outcome = tokio::time::timeout(self.config.timeout(), exchange(request, cap)).await;
+        let cap = config.max_response_bytes;
+        let outcome = tokio::time::timeout(config.timeout(), exchange(request, cap)).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let scrub = |text: &str| scrub_text(text, secret);
+        let scrub = |text: &str| scrub_text(text, Some(secret));
         let (status, bytes) = match outcome {
             Ok(Ok(answer)) => answer,
             Ok(Err(failure)) => {
@@ -171,7 +173,7 @@ impl Upstream {
                 });
             }
             Err(_) => {
-                let timeout_secs = self.config.timeout_secs;
+                let timeout_secs = config.timeout_secs;
                 tracing::warn!(
                     reason = "upstream_timeout",
                     elapsed_ms,
@@ -202,7 +204,7 @@ impl Upstream {
                 reason: "upstream_not_json",
             });
         };
-        scrub_value(&mut answer, secret);
+        scrub_value(&mut answer, Some(secret));
         tracing::info!(status, len, elapsed_ms, "upstream answered");
         Ok(answer)
     }

@@ -1,68 +1,18 @@
 //! A `proxy/…` endpoint through the real kit against wiremock upstreams behind an https front
-//! with a test CA: the declared call and nothing of the caller's, an upstream echoing the secret
-//! header back, one redirecting to another host, one that hangs, one answering 10 MB, one whose
-//! certificate the proxy does not trust, and the refusals of the caller's body.
+//! with a test CA: the declared call and nothing of the caller's, one redirecting to another host,
+//! one that hangs, one answering 10 MB, one whose certificate the proxy does not trust, and the
+//! refusals of the caller's body (`logs.rs`: an upstream echoing the secret back).
+
+mod common;
 
 use std::time::{Duration, Instant};
 
-use ci_fixtures::{Capture, HttpsFront, TestApp, assert_answer};
-use serde_json::{Value, json};
-use upstream_proxy::{ProxyConfig, UpstreamClient};
+use ci_fixtures::{HttpsFront, TestApp, assert_answer};
+use common::*;
+use serde_json::json;
+use upstream_proxy::UpstreamClient;
 use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-const NAME: &str = "proxy/test-upstream";
-const VAR: &str = "UPSTREAM_KEY";
-const SECRET: &str = "sk_test_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
-
-/// A wiremock upstream, its https front, and the endpoint calling it.
-struct Setup {
-    upstream: MockServer,
-    _front: HttpsFront,
-    app: TestApp,
-}
-
-async fn setup(extra: &str) -> Setup {
-    setup_with(extra, true, Some(SECRET), "preview").await
-}
-
-async fn setup_with(extra: &str, trust: bool, secret: Option<&str>, env: &str) -> Setup {
-    let upstream = MockServer::start().await;
-    let front = HttpsFront::start(*upstream.address()).await;
-    let config = ProxyConfig::from_toml(&format!(
-        "url = \"{}/v1/testing_tokens\"\nmethod = \"POST\"\ntimeout_secs = 2\n\
-         headers = {{ Authorization = \"Bearer ${{{VAR}}}\", Accept = \"application/json\" }}\n{extra}",
-        front.url()
-    ))
-    .expect("test config");
-    let roots = if trust { front.ca_pem() } else { "" };
-    let client = UpstreamClient::with_extra_roots_pem(roots.as_bytes()).expect("client");
-    let endpoint = upstream_proxy::endpoint(NAME, config, &client).expect("endpoint");
-    let mut builder = TestApp::builder(endpoint).environment(Some(env));
-    if let Some(secret) = secret {
-        builder = builder.var(VAR, secret);
-    }
-    Setup {
-        upstream,
-        _front: front,
-        app: builder.start().await,
-    }
-}
-
-impl Setup {
-    async fn call(&self, body: &str) -> ci_fixtures::Answer {
-        let token = self.app.good_token();
-        let request =
-            axum::http::Request::post(format!("{}?url=https://evil.example/", self.app.path()))
-                .header("content-type", "application/json")
-                .header("x-github-oidc-token", token)
-                .header("authorization", "Bearer caller-chosen")
-                .header("x-upstream-path", "/admin")
-                .body(axum::body::Body::from(body.to_owned()))
-                .expect("request");
-        self.app.send(request).await
-    }
-}
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn forwards_the_declared_call_and_nothing_of_the_callers() {
@@ -138,53 +88,6 @@ async fn the_callers_body_is_refused_where_the_policy_does_not_forward_it() {
             .expect("recorded")
             .is_empty()
     );
-}
-
-/// Answers with every request header it got, as JSON.
-struct EchoHeaders;
-
-impl Respond for EchoHeaders {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let headers: serde_json::Map<String, Value> = request
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or_default())))
-            .collect();
-        // Once plainly and once JSON-escaped, the way a hostile upstream might hide it.
-        let escaped: String = SECRET
-            .chars()
-            .map(|c| format!("\\u{:04x}", c as u32))
-            .collect();
-        let body = format!(
-            r#"{{"headers":{},"hidden":"{escaped}"}}"#,
-            Value::Object(headers)
-        );
-        ResponseTemplate::new(200).set_body_raw(body, "application/json")
-    }
-}
-
-#[tokio::test]
-async fn an_upstream_echoing_the_secret_gets_it_scrubbed_from_the_answer_and_the_logs() {
-    let (capture, _guard) = Capture::start();
-    let setup = setup("").await;
-    Mock::given(method("POST"))
-        .respond_with(EchoHeaders)
-        .mount(&setup.upstream)
-        .await;
-    let answer = setup.call("{}").await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    assert!(
-        !answer.body.contains(SECRET),
-        "the secret came back: {}",
-        answer.body
-    );
-    let json = answer.json();
-    assert_eq!(json["headers"]["authorization"], "Bearer [redacted]");
-    assert_eq!(json["hidden"], "[redacted]");
-    let _ = setup.call(r#"{"x":1}"#).await;
-    let logs = capture.text();
-    assert!(logs.contains("upstream answered"), "{logs}");
-    assert!(!logs.contains(SECRET), "the secret was logged");
 }
 
 #[tokio::test]
@@ -304,4 +207,50 @@ async fn no_secret_is_misconfigured_and_production_has_no_route() {
             .expect("recorded")
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_bad_declaration_stops_start_up_and_a_foreign_variable_is_misconfigured() {
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let client = UpstreamClient::with_extra_roots_pem(b"").expect("client");
+    let build = |config: &str| {
+        TestApp::builder(upstream_proxy::endpoint_with(NAME, VAR, client.clone()))
+            .strict()
+            .policy_keys(&format!("[endpoints.\"{NAME}\".config]\n{config}\n"))
+            .var(VAR, SECRET)
+            .router_for(&issuer)
+    };
+    for (config, key) in [
+        (
+            "url = \"http://127.0.0.1:9/x\"\nmethod = \"POST\"",
+            "config.url",
+        ),
+        (
+            "url = \"https://a.test/\"\nmethod = \"TRACE\"",
+            "config.method",
+        ),
+        ("method = \"POST\"", "config"),
+        (
+            "url = \"https://a.test/\"\nmethod = \"GET\"\nretries = 3",
+            "config",
+        ),
+    ] {
+        let error = build(config).expect_err(config).to_string();
+        assert!(error.contains(key), "{config}: {error}");
+    }
+    let foreign =
+        build("url = \"https://a.test/\"\nmethod = \"POST\"\nheaders = { A = \"${OTHER}\" }")
+            .expect("valid on its own");
+    let answer = ci_fixtures::send(
+        &foreign,
+        axum::http::Request::post(ci_endpoint::endpoint_path(NAME))
+            .header(
+                "x-github-oidc-token",
+                issuer.token(&ci_fixtures::test_audience(NAME)).build(),
+            )
+            .body(axum::body::Body::from("{}"))
+            .expect("request"),
+    )
+    .await;
+    assert_answer(&answer, 500, r#"{"error":"misconfigured"}"#);
 }

@@ -15,23 +15,19 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use ci_fixtures::TestApp;
 use serde_json::Value;
-use tokens_mint::{KEY_VAR, MintAlgorithm, MintConfig};
+use tokens_mint::{KEY_VAR, MintAlgorithm};
 
 /// The HS256 secret of these tests (48 bytes, like a Supabase JWT secret).
 pub const HS256_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
 
-/// The policy's `config` keys of these tests.
+/// The policy entry's `config` table of these tests.
 pub const CONFIG: &str = r#"
+[endpoints."tokens/mint".config]
 subjects = ["user-1", "user-2"]
 caller_claims = ["name", "app_metadata"]
 token_max_age = 900
 kid = "test-key-1"
-[claims]
-iss = "https://app.test/auth/v1"
-aud = "authenticated"
-role = "authenticated"
-email = "{subject}@e2e.test"
-ci = { repository_id = "{repository_id}", run = "{run_id}" }
+claims = { iss = "https://app.test/auth/v1", aud = "authenticated", role = "authenticated", email = "{subject}@e2e.test", ci = { repository_id = "{repository_id}", run = "{run_id}" } }
 "#;
 
 /// One signing key: what the endpoint is given and what a verifier needs.
@@ -94,8 +90,9 @@ pub async fn app(algorithm: MintAlgorithm, key: Option<&str>) -> TestApp {
 }
 
 pub async fn app_in(environment: &str, algorithm: MintAlgorithm, key: Option<&str>) -> TestApp {
-    let config = MintConfig::from_toml(CONFIG).expect("test config");
-    let mut builder = TestApp::builder(tokens_mint::endpoint_with(config, algorithm))
+    let mut builder = TestApp::builder(tokens_mint::endpoint_with(Some(algorithm)))
+        .strict()
+        .policy_keys(CONFIG)
         .environment(Some(environment));
     if let Some(key) = key {
         builder = builder.var(KEY_VAR, key);
