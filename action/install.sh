@@ -19,17 +19,17 @@
 #                                 [default: from GITHUB_ACTION_PATH]; empty means a local action
 #   CI_PREVIEW_ACTION_PATH        the action's source tree, for the source build
 #                                 [default: GITHUB_ACTION_PATH, else this script's parent folder]
-#   CI_PREVIEW_FROM_SOURCE        `auto` builds from source when no released binary fits, `never`
-#                                 refuses instead [default: auto]
+#   CI_PREVIEW_FROM_SOURCE        `auto` builds from source when the ref has no release or the
+#                                 platform no released binary, `never` refuses [default: auto]
 #   CI_PREVIEW_RELEASE_URL        base of the release downloads; http only to 127.0.0.1/localhost
 #                                 [default: $GITHUB_SERVER_URL/<repository>/releases/download]
 #   CI_PREVIEW_INSTALL_DIR        where the client goes [default: $RUNNER_TEMP/ci-preview-client]
 #   RUNNER_OS, RUNNER_ARCH        the platform, as the runner names it [default: uname -s, uname -m]
-#   GH_TOKEN                      for `gh` (tags lookup, attestation verify); the action passes
-#                                 the job's token
-# Needs bash, curl, sha256sum and, for a download, the GitHub CLI (`gh` 2.68.0 or later, the first
-# whose `attestation verify` has every flag used below; GitHub-hosted runners have it); a source
-# build needs cargo.
+#   GH_TOKEN                      for `gh` (tags and release lookups, attestation verify); the
+#                                 action passes the job's token
+# Needs bash, curl, sha256sum and, for a download, the GitHub CLI (`gh` 2.68.0 or later, whose
+# `attestation verify` has every flag used below; GitHub-hosted runners have it); a source build
+# needs cargo.
 #
 # Which path runs:
 #   - no release tag is or points at the ref (a branch, an unreleased commit), or no binary is
@@ -51,9 +51,9 @@ set -euo pipefail
 # The platforms the release workflow builds (.github/workflows/release.yml).
 readonly RELEASED_PLATFORMS="linux-x86_64 linux-aarch64"
 readonly SIGNER_WORKFLOW_PATH=".github/workflows/release.yml"
-# The `gh attestation verify` flags used below. gh 2.68.0 is the first release with all of them
-# (`--source-ref` and `--source-digest` came last, cli/cli#10308); an older gh would fail the
-# check as if the attestation were bad, so it is asked which flags it has first.
+# The `gh attestation verify` flags used below; gh 2.68.0 or later has all of them (`--source-ref`
+# and `--source-digest` came last, cli/cli#10308). A gh without one would fail the check as if
+# the attestation were bad, so it is asked which flags it has first.
 readonly VERIFY_FLAGS="--repo --signer-workflow --source-ref --source-digest --deny-self-hosted-runners"
 readonly MIN_GH_VERSION=2.68.0
 

@@ -26,39 +26,66 @@ use crate::{
     policy::{Policy, PolicyError, is_valid_endpoint_name},
     secret::Env,
     server::replay::ReplayStore,
-    span, tilde,
+    span, stealth, tilde,
 };
 
 /// Why the app could not be built. The server exits with status 2 (configuration error).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
+    /// The policy is not valid (or an endpoint's settings are not): the key is named.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The policy names none of the endpoints given, so nothing would be served.
     #[error(
         "the policy names none of this server's endpoints ({available}): add an [endpoints.\"NAME\"] entry for each one to serve"
     )]
-    NoEndpointServed { available: String },
+    NoEndpointServed {
+        /// The endpoints given, comma-separated.
+        available: String,
+    },
+    /// Two endpoints share a name.
     #[error("endpoint {name:?} is registered twice")]
-    DuplicateEndpoint { name: &'static str },
+    DuplicateEndpoint {
+        /// The name.
+        name: &'static str,
+    },
+    /// An endpoint name that cannot be a path segment or a policy key.
     #[error(
         "endpoint name {name:?} is invalid: lower-case segments of a-z, 0-9, '-' or '_' joined by '/', not \"health\""
     )]
-    InvalidEndpointName { name: &'static str },
+    InvalidEndpointName {
+        /// The name.
+        name: &'static str,
+    },
+    /// A destructive endpoint whose policy entry lacks the strict posture.
     #[error(
         "endpoint {name:?} is destructive, so its policy entry must have the strict posture: {missing} (see Endpoint::destructive)"
     )]
-    DestructiveNotStrict { name: &'static str, missing: String },
+    DestructiveNotStrict {
+        /// The endpoint.
+        name: &'static str,
+        /// What the entry lacks.
+        missing: String,
+    },
+    /// Two secrets of one type: the handler could not tell them apart.
     #[error(
         "endpoint {name:?} declares two secrets of type {type_name}: give each its own type (a newtype)"
     )]
     DuplicateSecretType {
+        /// The endpoint.
         name: &'static str,
+        /// The shared type.
         type_name: &'static str,
     },
     /// An endpoint's own configuration, e.g. a malformed secret: `name` is the variable or key.
     #[error("{name}: {message}")]
-    Config { name: String, message: String },
+    Config {
+        /// The variable or key.
+        name: String,
+        /// What is wrong with it (never its value).
+        message: String,
+    },
 }
 
 impl StartupError {
@@ -220,12 +247,28 @@ pub fn app_with(
         })
         .collect();
     let health_body = health::render(&deployment, policy.sha256_hex(), &listed);
+    // Under stealth, health answers only a caller whose token one of the endpoints accepts.
+    let stealth = policy.stealth();
+    let health_verifies = stealth.then(|| Arc::new(states.clone()));
+    if stealth {
+        tracing::info!(
+            floor_ms = stealth::STEALTH_FLOOR.as_millis() as u64,
+            "stealth mode: every unverified request answers 404 Not Found"
+        );
+    }
 
     let mut router = Router::new().route(
         &format!("{CI_PREFIX}/health"),
-        get(move || {
+        get(move |request: Request| {
             let body = health_body.clone();
-            async move { health::respond(body) }
+            let verifies = health_verifies.clone();
+            async move {
+                if let Some(states) = verifies {
+                    let (parts, _) = request.into_parts();
+                    stealth::verify_for_health(&states, &parts).await;
+                }
+                health::respond(body)
+            }
         }),
     );
     for (endpoint, state) in served.into_iter().zip(states) {
@@ -242,10 +285,17 @@ pub fn app_with(
         .fallback(not_found)
         .layer(middleware::from_fn(no_store));
     // Routing matches raw paths: decode an encoded `~` in the prefix before it (see `tilde.rs`).
-    Ok(Router::new().fallback_service(tower::util::MapRequest::new(
+    let router = Router::new().fallback_service(tower::util::MapRequest::new(
         router,
         tilde::decode_prefix as fn(Request) -> Request,
-    )))
+    ));
+    if !stealth {
+        return Ok(router);
+    }
+    // Around everything, so that no answer (axum's own 405 with its `Allow` included) escapes it.
+    Ok(router
+        .layer(middleware::from_fn(stealth::hide_unverified))
+        .layer(middleware::from_fn(no_store)))
 }
 
 async fn not_found() -> CiError {

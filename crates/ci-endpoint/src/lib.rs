@@ -55,7 +55,10 @@
 //! [`Redacted`] for secret-holding types. [`server`] holds the wiring binaries and tests use.
 //! `system-docs/ENDPOINT-KIT.md` shows each name with an example.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod app;
+mod audit;
 mod binding;
 mod body;
 mod caller;
@@ -71,8 +74,10 @@ mod redacted;
 mod secret;
 pub mod server;
 mod span;
+mod stealth;
 mod tilde;
 
+pub use audit::{AUDIT_TARGET, SummaryValue};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};
 pub use caller::VerifiedCaller;
 pub use config::{Config, ConfigError, EndpointConfig};

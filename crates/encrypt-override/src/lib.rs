@@ -5,6 +5,8 @@
 //! callers the endpoint kit has verified. The codec ([`encrypt_overrides`], [`decrypt`] and
 //! friends) works without a server, for tests and tools.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod codec;
 mod endpoint;
 mod secret;

@@ -122,7 +122,10 @@ pub enum ReplayError {
     Timeout(Duration),
     /// The in-memory store holds its maximum of live entries.
     #[error("replay store full: {capacity} live entries")]
-    Full { capacity: usize },
+    Full {
+        /// The store's capacity.
+        capacity: usize,
+    },
     /// The store's configuration is unusable (a malformed URL): a start-up error.
     #[error("replay store configuration: {0}")]
     Config(String),
