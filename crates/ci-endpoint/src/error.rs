@@ -53,10 +53,16 @@ pub enum CiError {
     /// 502 `{"error":"bad_gateway","reason":…}`: an upstream the endpoint calls failed
     /// (`upstream_unreachable`, `upstream_redirect`, `upstream_error`, `upstream_too_large`, …).
     #[error("bad gateway: {reason}")]
-    BadGateway { reason: &'static str },
+    BadGateway {
+        /// Which way the upstream failed.
+        reason: &'static str,
+    },
     /// 504 `{"error":"gateway_timeout","reason":…}`: an upstream did not answer in time.
     #[error("gateway timeout: {reason}")]
-    GatewayTimeout { reason: &'static str },
+    GatewayTimeout {
+        /// Which wait ran out (`upstream_timeout`).
+        reason: &'static str,
+    },
 }
 
 impl CiError {
@@ -91,6 +97,8 @@ impl CiError {
             CiError::Misconfigured => "misconfigured",
             CiError::Unavailable => "unavailable",
             CiError::Internal => "internal",
+            CiError::BadGateway { .. } => "bad_gateway",
+            CiError::GatewayTimeout { .. } => "gateway_timeout",
         }
     }
 
@@ -99,6 +107,7 @@ impl CiError {
         match self {
             CiError::Forbidden { reason } => Some(reason),
             CiError::BadRequest { reason } => *reason,
+            CiError::BadGateway { reason } | CiError::GatewayTimeout { reason } => Some(reason),
             _ => None,
         }
     }

@@ -7,6 +7,8 @@
 //! from the allowlist and, within the cap, a lifetime. The key and its algorithm come from the
 //! preview's environment ([`KEY_VAR`], [`ALGORITHM_VAR`]) and are parsed at start-up.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod config;
 mod endpoint;
 mod key;

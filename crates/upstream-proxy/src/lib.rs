@@ -6,6 +6,8 @@
 //! caller chooses nothing of the target. The call verifies TLS, follows no redirect, has a
 //! deadline, reads at most `max_response_bytes` and scrubs the secret from the answer and logs.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod config;
 mod endpoint;
 mod upstream;
