@@ -16,6 +16,7 @@ mod github;
 mod health;
 mod hosts;
 mod jwe;
+mod policy_check;
 mod poll;
 mod preview;
 mod protection;
@@ -68,6 +69,8 @@ enum Command {
     Smoke(smoke::Args),
     /// Get a flag-override cookie for e2e tests: Playwright storageState, $GITHUB_ENV or stdout.
     Flags(flags::Args),
+    /// Check a pull request's policy change: `policy check --base REF`.
+    Policy(policy_check::Args),
 }
 
 impl Command {
@@ -79,6 +82,7 @@ impl Command {
             Self::Call(_) => "call",
             Self::Smoke(_) => "smoke",
             Self::Flags(_) => "flags",
+            Self::Policy(_) => "policy",
         }
     }
 }
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
             Command::Call(args) => call::run(args).await,
             Command::Smoke(args) => smoke::run(args).await,
             Command::Flags(args) => flags::run(args).await,
+            Command::Policy(args) => policy_check::run(args).await,
         }
     });
     match outcome {
