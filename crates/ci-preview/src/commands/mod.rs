@@ -5,6 +5,7 @@
 pub mod call;
 pub mod discover;
 pub mod flags;
+pub mod policy;
 pub mod smoke;
 pub mod token;
 pub mod wait;
