@@ -42,6 +42,11 @@ pub enum CiError {
     /// 500 `{"error":"internal"}`: anything else that went wrong on our side.
     #[error("internal error")]
     Internal,
+    /// 502 `{"error":"bad_gateway","reason":…}`: a service the endpoint relies on (e.g. the
+    /// platform's edge) did not answer as it should. The reason is one of the endpoint's own
+    /// fixed words; the detail goes to the log.
+    #[error("bad gateway: {reason}")]
+    BadGateway { reason: &'static str },
 }
 
 impl CiError {
@@ -60,6 +65,7 @@ impl CiError {
             CiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             CiError::Misconfigured | CiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             CiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            CiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -77,6 +83,7 @@ impl CiError {
             CiError::Misconfigured => r#"{"error":"misconfigured"}"#.to_owned(),
             CiError::Unavailable => r#"{"error":"unavailable"}"#.to_owned(),
             CiError::Internal => r#"{"error":"internal"}"#.to_owned(),
+            CiError::BadGateway { reason } => with_reason("bad_gateway", reason),
         }
     }
 }
@@ -144,6 +151,13 @@ mod tests {
             (CiError::Misconfigured, 500, r#"{"error":"misconfigured"}"#),
             (CiError::Unavailable, 503, r#"{"error":"unavailable"}"#),
             (CiError::Internal, 500, r#"{"error":"internal"}"#),
+            (
+                CiError::BadGateway {
+                    reason: "edge_unreachable",
+                },
+                502,
+                r#"{"error":"bad_gateway","reason":"edge_unreachable"}"#,
+            ),
         ];
         for (error, status, body) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");

@@ -10,5 +10,6 @@ pub fn endpoints() -> Result<Vec<Endpoint>, StartupError> {
     Ok(vec![
         encrypt_override::endpoint(),
         encrypt_session::endpoint(),
+        protection_cookie::endpoint()?,
     ])
 }
