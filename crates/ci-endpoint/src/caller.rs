@@ -12,6 +12,9 @@ use ci_oidc::{GitHubClaims, Reason, Rejection, SecretString};
 
 use crate::{CiError, EndpointState, TOKEN_HEADER, span};
 
+/// The 400 reason for a `maxAge` above the policy's `cookie_max_age`.
+const MAX_AGE_TOO_LONG: &str = "max_age_too_long";
+
 /// A caller whose GitHub Actions OIDC token was verified against the endpoint's policy. The
 /// private field means only this crate can build one: an endpoint cannot skip the guard chain.
 #[derive(Debug, Clone)]
@@ -52,7 +55,7 @@ impl VerifiedCaller {
                     "request refused: maxAge is above the policy's cookie_max_age"
                 );
                 Err(CiError::BadRequest {
-                    reason: Some("max_age_too_long"),
+                    reason: Some(MAX_AGE_TOO_LONG),
                 })
             }
             None => {

@@ -24,14 +24,20 @@ pub enum CiError {
     Unauthorized,
     /// 403 `{"error":"forbidden","reason":…}`; the prototype's only reason is `repo_mismatch`.
     #[error("forbidden: {reason}")]
-    Forbidden { reason: &'static str },
+    Forbidden {
+        /// The machine-readable reason.
+        reason: &'static str,
+    },
     /// 413 `{"error":"payload_too_large"}`.
     #[error("payload too large")]
     PayloadTooLarge,
     /// 400 `{"error":"bad_request"}`, or with a machine-readable reason
     /// (`{"error":"bad_request","reason":"cookie_too_large"}`).
     #[error("bad request")]
-    BadRequest { reason: Option<&'static str> },
+    BadRequest {
+        /// The machine-readable reason, if the caller can act on one.
+        reason: Option<&'static str>,
+    },
     /// 500 `{"error":"misconfigured"}`: the endpoint's secret is missing in this deployment.
     #[error("misconfigured")]
     Misconfigured,
@@ -46,7 +52,10 @@ pub enum CiError {
     /// platform's edge) did not answer as it should. The reason is one of the endpoint's own
     /// fixed words; the detail goes to the log.
     #[error("bad gateway: {reason}")]
-    BadGateway { reason: &'static str },
+    BadGateway {
+        /// The machine-readable reason (`edge_unreachable`, …).
+        reason: &'static str,
+    },
 }
 
 impl CiError {

@@ -1,6 +1,6 @@
 //! Checks that run after a token's signature and policy have passed and before the handler, for
 //! properties the token alone cannot prove: deployment binding (`bind_deployment`, see
-//! [`crate::binding`]) and single use (`single_use`, see [`crate::replay`]).
+//! [`crate::binding`]) and single use (`single_use`, see [`crate::server::replay`]).
 //!
 //! Order matters: the binding (pure, cheap) first, the replay record last, so that a token
 //! refused for any reason is never recorded and only fully verified tokens can occupy the store.
@@ -10,9 +10,10 @@
 use ci_oidc::{EndpointPolicy, GitHubClaims, Verifier, unix_now};
 
 use crate::{
-    CiError, Deployment,
+    CiError,
     binding::{DeploymentBinding, RepositoryBinding},
-    replay::{RETENTION_MARGIN_SECS, Recorded, ReplayKey, ReplayStore},
+    deployment::Deployment,
+    server::replay::{RETENTION_MARGIN_SECS, Recorded, ReplayKey, ReplayStore},
 };
 
 /// The post-verification checks of one endpoint.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use ci_oidc::{EndpointPolicy, IssuerConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 /// Environments that serve CI routes when the policy does not say (`serve_in`).
 pub const DEFAULT_SERVE_IN: [&str; 2] = ["preview", "development"];
@@ -23,7 +23,12 @@ pub enum PolicyError {
     Syntax(String),
     /// Well-formed TOML with a value the policy does not allow.
     #[error("invalid policy: {key}: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// The key at fault, e.g. `endpoints."NAME".workflows[0]`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl PolicyError {
@@ -42,7 +47,41 @@ struct PolicyFile {
     serve_in: Vec<String>,
     issuer: IssuerConfig,
     #[serde(default)]
-    endpoints: BTreeMap<String, EndpointPolicy>,
+    endpoints: BTreeMap<String, Entry>,
+}
+
+/// One `[endpoints."NAME"]` table: who may call (ci-oidc's [`EndpointPolicy`], unknown keys
+/// refused) and, in its `config` sub-table, the endpoint's own settings, which only the endpoint's
+/// type can check ([`crate::EndpointConfig`]).
+struct Entry {
+    policy: EndpointPolicy,
+    config: Option<toml::Table>,
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Entry, D::Error> {
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let config = match table.remove("config") {
+            None => None,
+            Some(toml::Value::Table(config)) => Some(config),
+            Some(_) => {
+                return Err(D::Error::custom(
+                    "`config` must be a table: [endpoints.\"NAME\".config]",
+                ));
+            }
+        };
+        let policy: EndpointPolicy = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                if path == "." {
+                    D::Error::custom(inner)
+                } else {
+                    D::Error::custom(format!("{path}: {inner}"))
+                }
+            })?;
+        Ok(Entry { policy, config })
+    }
 }
 
 fn default_serve_in() -> Vec<String> {
@@ -56,6 +95,7 @@ pub struct Policy {
     serve_in: Vec<String>,
     issuer: IssuerConfig,
     endpoints: BTreeMap<String, EndpointPolicy>,
+    configs: BTreeMap<String, toml::Table>,
     sha256_hex: String,
 }
 
@@ -68,16 +108,23 @@ impl Policy {
         file.issuer
             .validate()
             .map_err(|e| PolicyError::invalid(e.key, e.message))?;
-        for (name, endpoint) in &file.endpoints {
-            validate_endpoint_name(name)?;
-            endpoint.validate().map_err(|e| {
+        let mut endpoints = BTreeMap::new();
+        let mut configs = BTreeMap::new();
+        for (name, entry) in file.endpoints {
+            validate_endpoint_name(&name)?;
+            entry.policy.validate().map_err(|e| {
                 PolicyError::invalid(format!("endpoints.{name:?}.{}", e.key), e.message)
             })?;
+            if let Some(config) = entry.config {
+                configs.insert(name.clone(), config);
+            }
+            endpoints.insert(name, entry.policy);
         }
         Ok(Policy {
             serve_in: file.serve_in,
             issuer: file.issuer,
-            endpoints: file.endpoints,
+            endpoints,
+            configs,
             sha256_hex: sha256_hex(text.as_bytes()),
         })
     }
@@ -100,6 +147,11 @@ impl Policy {
     /// The entry for one endpoint.
     pub fn endpoint(&self, name: &str) -> Option<&EndpointPolicy> {
         self.endpoints.get(name)
+    }
+
+    /// The `config` table of one endpoint's entry, if it has one.
+    pub(crate) fn endpoint_config(&self, name: &str) -> Option<&toml::Table> {
+        self.configs.get(name)
     }
 
     /// Lower-case hex SHA-256 of the policy file's bytes.

@@ -91,11 +91,6 @@ pub struct EndpointPolicy {
     /// [`DEFAULT_COOKIE_MAX_AGE_SECS`].
     #[serde(default = "default_cookie_max_age")]
     pub cookie_max_age: u64,
-    /// Hosts the deployment answers on besides the ones its platform names (`VERCEL_URL`,
-    /// `VERCEL_BRANCH_URL`): custom preview domains. Read by endpoints that act on the host a
-    /// request arrived on (`vercel/protection-cookie`); exact lower-case host names, no wildcards.
-    #[serde(default)]
-    pub preview_hosts: Vec<String>,
 }
 
 /// A policy that must not be served; names the key.
@@ -135,7 +130,6 @@ impl EndpointPolicy {
             single_use: false,
             bind_deployment: false,
             cookie_max_age: DEFAULT_COOKIE_MAX_AGE_SECS,
-            preview_hosts: Vec::new(),
         }
     }
 
@@ -198,15 +192,6 @@ impl EndpointPolicy {
                 ),
             ));
         }
-        for (i, host) in self.preview_hosts.iter().enumerate() {
-            if !is_host_name(host) {
-                return Err(PolicyError::new(
-                    format!("preview_hosts[{i}]"),
-                    "must be a lower-case host name such as \"preview.example.com\" (no scheme, \
-                     path, port or wildcard)",
-                ));
-            }
-        }
         if let Some(events) = &self.events {
             non_empty("events", events)?;
             for (i, event) in events.iter().enumerate() {
@@ -222,19 +207,6 @@ impl EndpointPolicy {
         }
         Ok(())
     }
-}
-
-/// A lower-case DNS name: labels of `a-z`, `0-9`, `-` (not at either end), at least two labels.
-fn is_host_name(host: &str) -> bool {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    host.len() <= 253 && host.contains('.') && host.split('.').all(label_ok)
 }
 
 fn has_space(s: &str) -> bool {

@@ -151,7 +151,7 @@ async fn serves_the_contract_over_http_and_stops_on_sigterm() {
         .to_owned();
     let secret = encrypt_override::FlagsSecret::parse(SECRET).unwrap();
     assert_eq!(
-        encrypt_override::codec::decrypt(&cookie, &secret).unwrap(),
+        encrypt_override::decrypt(&cookie, &secret).unwrap(),
         json!({"ciInPreviewSmoke": true})
     );
     assert_eq!(

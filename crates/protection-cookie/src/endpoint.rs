@@ -12,16 +12,16 @@
 //! `edge_refused` or `no_cookie`, see [`crate::prime`]). The secret is in no answer, log line or
 //! error text; the cookie's value is in the answer only.
 
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Json, routing::post};
 use ci_endpoint::{
-    CiError, Endpoint, EndpointState, JsonBody, Secret, StartupError, VerifiedCaller,
+    CiError, Config, ConfigError, Endpoint, EndpointConfig, JsonBody, Secret, VerifiedCaller,
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::hosts::{OwnHosts, SELF_CA_VAR};
+use crate::hosts::{OwnHosts, SELF_CA_VAR, is_host_name};
 use crate::prime::{Primed, Primer};
 
 /// The endpoint's name: its path under `/api/~/ci/` and the key of its policy entry.
@@ -53,24 +53,73 @@ impl std::fmt::Debug for BypassSecret {
     }
 }
 
+/// The endpoint's settings: `[endpoints."vercel/protection-cookie".config]`.
+///
+/// ```toml
+/// [endpoints."vercel/protection-cookie".config]
+/// preview_hosts = ["preview.example.com"]
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Hosts the deployment answers on besides `VERCEL_URL` and `VERCEL_BRANCH_URL` (custom
+    /// preview domains): exact lower-case host names, primed over https. No wildcards: each
+    /// listed host receives the bypass secret.
+    #[serde(default)]
+    pub preview_hosts: Vec<String>,
+}
+
+impl EndpointConfig for Settings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (i, host) in self.preview_hosts.iter().enumerate() {
+            if !is_host_name(host) {
+                return Err(ConfigError::new(
+                    format!("preview_hosts[{i}]"),
+                    "must be a lower-case host name such as \"preview.example.com\" (no scheme, \
+                     path, port or wildcard)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The endpoint, with the deployment's hosts from the environment (`VERCEL_URL`,
-/// `VERCEL_BRANCH_URL`, `CI_PREVIEW_SELF_URL`, `CI_PREVIEW_SELF_CA`).
-pub fn endpoint() -> Result<Endpoint, StartupError> {
-    let hosts =
-        OwnHosts::from_env().map_err(|(var, message)| StartupError::config(var, message))?;
+/// `VERCEL_BRANCH_URL`, `CI_PREVIEW_SELF_URL`, `CI_PREVIEW_SELF_CA`). A malformed variable is
+/// logged as an error and ignored, which fails closed: its host is never primed.
+pub fn endpoint() -> Endpoint {
+    let hosts = OwnHosts::from_env().unwrap_or_else(|(var, message)| {
+        tracing::error!(
+            endpoint = NAME,
+            "{var} {message}: ignored, so no request is primed for the hosts it would name"
+        );
+        OwnHosts::from_lookup(|name| {
+            (name != var && name != SELF_CA_VAR)
+                .then(|| std::env::var(name).ok())
+                .flatten()
+        })
+        .unwrap_or_default()
+    });
     endpoint_with(hosts)
 }
 
 /// [`endpoint`] with the hosts given (tests; hosts that configure them another way).
-pub fn endpoint_with(hosts: OwnHosts) -> Result<Endpoint, StartupError> {
-    let extra_roots = match hosts.self_ca() {
-        Some(path) => Some(std::fs::read(path).map_err(|e| {
-            StartupError::config(SELF_CA_VAR, format!("cannot read {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
-    let primer = Primer::new(extra_roots.as_deref())
-        .map_err(|message| StartupError::config(SELF_CA_VAR, message))?;
+pub fn endpoint_with(hosts: OwnHosts) -> Endpoint {
+    let extra_roots = hosts.self_ca().and_then(|path| match std::fs::read(path) {
+        Ok(pem) => Some(pem),
+        Err(e) => {
+            tracing::error!(
+                endpoint = NAME,
+                "{SELF_CA_VAR}: cannot read {}: {e}",
+                path.display()
+            );
+            None
+        }
+    });
+    let primer = Primer::new(extra_roots.as_deref()).unwrap_or_else(|message| {
+        tracing::error!(endpoint = NAME, "{SELF_CA_VAR} {message}: ignored");
+        Primer::new(None).expect("the embedded roots make a client")
+    });
     if hosts.is_empty() {
         tracing::warn!(
             endpoint = NAME,
@@ -79,19 +128,26 @@ pub fn endpoint_with(hosts: OwnHosts) -> Result<Endpoint, StartupError> {
         );
     }
     let handler = move |caller: VerifiedCaller,
-                        State(state): State<EndpointState>,
+                        settings: Config<Settings>,
                         secret: Secret<BypassSecret>,
                         headers: HeaderMap,
                         JsonBody(body): JsonBody<Value>| {
         let (hosts, primer) = (hosts.clone(), primer.clone());
-        async move { issue(&caller, &state, &hosts, &primer, &secret, &headers, &body).await }
+        async move {
+            issue(
+                &caller, &settings, &hosts, &primer, &secret, &headers, &body,
+            )
+            .await
+        }
     };
-    Ok(Endpoint::new(NAME, post(handler)).with_secret(BYPASS_SECRET_VAR, BypassSecret::parse))
+    Endpoint::new(NAME, post(handler))
+        .with_secret(BYPASS_SECRET_VAR, BypassSecret::parse)
+        .with_config::<Settings>()
 }
 
 async fn issue(
     _caller: &VerifiedCaller,
-    state: &EndpointState,
+    settings: &Settings,
     hosts: &OwnHosts,
     primer: &Primer,
     secret: &Secret<BypassSecret>,
@@ -101,7 +157,7 @@ async fn issue(
     let same_site_none = same_site_none(body)?;
     let requested = requested_host(headers)?;
     let origin = hosts
-        .origin_for(&requested, &state.policy().preview_hosts)
+        .origin_for(&requested, &settings.preview_hosts)
         .map_err(|refusal| {
             tracing::warn!(
                 status = 403,
@@ -206,6 +262,24 @@ mod tests {
         assert!(!format!("{secret:?}").contains("abc"));
         let err = BypassSecret::parse("abc def").unwrap_err();
         assert!(!err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn preview_hosts_are_exact_host_names() {
+        let settings = |hosts: &[&str]| Settings {
+            preview_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+        };
+        assert!(settings(&["preview.example.com"]).validate().is_ok());
+        for bad in [
+            "https://preview.example.com",
+            "*.example.com",
+            "Preview.example.com",
+            "localhost",
+            "a.b:443",
+        ] {
+            let err = settings(&["ok.example.com", bad]).validate().unwrap_err();
+            assert_eq!(err.key(), "preview_hosts[1]", "{bad}");
+        }
     }
 
     #[test]

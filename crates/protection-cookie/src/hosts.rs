@@ -206,6 +206,19 @@ impl Requested {
     }
 }
 
+/// A lower-case DNS name: labels of `a-z`, `0-9`, `-` (not at either end), at least two labels.
+pub(crate) fn is_host_name(host: &str) -> bool {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    host.len() <= 253 && host.contains('.') && host.split('.').all(label_ok)
+}
+
 fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),

@@ -19,6 +19,6 @@ pub mod prime;
 
 mod endpoint;
 
-pub use endpoint::{BYPASS_SECRET_VAR, BypassSecret, NAME, endpoint, endpoint_with};
+pub use endpoint::{BYPASS_SECRET_VAR, BypassSecret, NAME, Settings, endpoint, endpoint_with};
 pub use hosts::{OwnHosts, SELF_CA_VAR, SELF_URL_VAR};
 pub use prime::{Primed, PrimingError, StorageCookie};

@@ -125,7 +125,7 @@ async fn unverified_callers_get_nothing() {
 #[tokio::test]
 async fn only_the_deployments_own_hosts_are_primed() {
     let setup = start(Options {
-        policy_keys: "preview_hosts = [\"preview.example.invalid\"]\n",
+        policy_keys: "\n[endpoints.\"vercel/protection-cookie\".config]\npreview_hosts = [\"preview.example.invalid\"]\n",
         ..DEFAULT
     })
     .await;

@@ -23,22 +23,6 @@ fn errors_name_the_key() {
         (|p| p.repositories = vec!["nope".into()], "repositories[0]"),
         (|p| p.workflows.clear(), "workflows"),
         (
-            |p| p.preview_hosts = vec!["https://preview.example.com".into()],
-            "preview_hosts[0]",
-        ),
-        (
-            |p| p.preview_hosts = vec!["*.example.com".into()],
-            "preview_hosts[0]",
-        ),
-        (
-            |p| p.preview_hosts = vec!["Preview.example.com".into()],
-            "preview_hosts[0]",
-        ),
-        (
-            |p| p.preview_hosts = vec!["localhost".into()],
-            "preview_hosts[0]",
-        ),
-        (
             |p| p.workflows = vec!["o/r/.github/workflows/smoke.yaml@main".into()],
             "workflows[0]",
         ),

@@ -95,7 +95,7 @@ pub async fn start(options: Options) -> Setup {
         &edge_url
     };
     let hosts = OwnHosts::default().with_self_url(self_url).unwrap();
-    let mut app = TestApp::builder(protection_cookie::endpoint_with(hosts).unwrap())
+    let mut app = TestApp::builder(protection_cookie::endpoint_with(hosts))
         .environment(options.environment)
         .policy_keys(options.policy_keys);
     if let Some(secret) = options.secret {
