@@ -26,7 +26,7 @@ use crate::{
     policy::{Policy, PolicyError, is_valid_endpoint_name},
     secret::Env,
     server::replay::ReplayStore,
-    span, tilde,
+    span, stealth, tilde,
 };
 
 /// Why the app could not be built. The server exits with status 2 (configuration error).
@@ -247,12 +247,28 @@ pub fn app_with(
         })
         .collect();
     let health_body = health::render(&deployment, policy.sha256_hex(), &listed);
+    // Under stealth, health answers only a caller whose token one of the endpoints accepts.
+    let stealth = policy.stealth();
+    let health_verifies = stealth.then(|| Arc::new(states.clone()));
+    if stealth {
+        tracing::info!(
+            floor_ms = stealth::STEALTH_FLOOR.as_millis() as u64,
+            "stealth mode: every unverified request answers 404 Not Found"
+        );
+    }
 
     let mut router = Router::new().route(
         &format!("{CI_PREFIX}/health"),
-        get(move || {
+        get(move |request: Request| {
             let body = health_body.clone();
-            async move { health::respond(body) }
+            let verifies = health_verifies.clone();
+            async move {
+                if let Some(states) = verifies {
+                    let (parts, _) = request.into_parts();
+                    stealth::verify_for_health(&states, &parts).await;
+                }
+                health::respond(body)
+            }
         }),
     );
     for (endpoint, state) in served.into_iter().zip(states) {
@@ -269,10 +285,17 @@ pub fn app_with(
         .fallback(not_found)
         .layer(middleware::from_fn(no_store));
     // Routing matches raw paths: decode an encoded `~` in the prefix before it (see `tilde.rs`).
-    Ok(Router::new().fallback_service(tower::util::MapRequest::new(
+    let router = Router::new().fallback_service(tower::util::MapRequest::new(
         router,
         tilde::decode_prefix as fn(Request) -> Request,
-    )))
+    ));
+    if !stealth {
+        return Ok(router);
+    }
+    // Around everything, so that no answer (axum's own 405 with its `Allow` included) escapes it.
+    Ok(router
+        .layer(middleware::from_fn(stealth::hide_unverified))
+        .layer(middleware::from_fn(no_store)))
 }
 
 async fn not_found() -> CiError {

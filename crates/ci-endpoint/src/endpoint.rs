@@ -137,10 +137,6 @@ struct Inner {
 }
 
 impl EndpointState {
-    pub(crate) fn name(&self) -> &'static str {
-        self.inner.name
-    }
-
     pub(crate) fn policy(&self) -> &EndpointPolicy {
         &self.inner.policy
     }

@@ -7,6 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use crate::audit::Answered;
+
 /// Seconds a caller should wait before retrying when the issuer's keys are unavailable: long
 /// enough for a background refresh to have another go, short enough for a CI job to absorb.
 const RETRY_AFTER_SECS: &str = "5";
@@ -78,6 +80,29 @@ impl CiError {
         }
     }
 
+    /// The contract's name for this error, as its body's `error` says (`Not Found`: `not_found`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CiError::NotFound => "not_found",
+            CiError::Unauthorized => "unauthorized",
+            CiError::Forbidden { .. } => "forbidden",
+            CiError::PayloadTooLarge => "payload_too_large",
+            CiError::BadRequest { .. } => "bad_request",
+            CiError::Misconfigured => "misconfigured",
+            CiError::Unavailable => "unavailable",
+            CiError::Internal => "internal",
+        }
+    }
+
+    /// The named reason sent with the error, if any (`repo_mismatch`, `cookie_too_large`).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            CiError::Forbidden { reason } => Some(reason),
+            CiError::BadRequest { reason } => *reason,
+            _ => None,
+        }
+    }
+
     /// The exact body bytes sent for this error.
     pub fn body(&self) -> String {
         match self {
@@ -111,6 +136,11 @@ impl IntoResponse for CiError {
             _ => "application/json",
         };
         let mut response = (self.status(), self.body()).into_response();
+        // For the request's one log line (`audit.rs`), whichever extractor or handler refused.
+        response.extensions_mut().insert(Answered {
+            error: self.code(),
+            reason: self.reason(),
+        });
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if self == CiError::Unavailable {

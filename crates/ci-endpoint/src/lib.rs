@@ -58,6 +58,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod app;
+mod audit;
 mod binding;
 mod body;
 mod caller;
@@ -73,8 +74,10 @@ mod redacted;
 mod secret;
 pub mod server;
 mod span;
+mod stealth;
 mod tilde;
 
+pub use audit::{AUDIT_TARGET, SummaryValue};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};
 pub use caller::VerifiedCaller;
 pub use config::{Config, ConfigError, EndpointConfig};

@@ -45,6 +45,8 @@ impl PolicyError {
 struct PolicyFile {
     #[serde(default = "default_serve_in")]
     serve_in: Vec<String>,
+    #[serde(default)]
+    stealth: bool,
     issuer: IssuerConfig,
     #[serde(default)]
     endpoints: BTreeMap<String, Entry>,
@@ -93,6 +95,7 @@ fn default_serve_in() -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Policy {
     serve_in: Vec<String>,
+    stealth: bool,
     issuer: IssuerConfig,
     endpoints: BTreeMap<String, EndpointPolicy>,
     configs: BTreeMap<String, toml::Table>,
@@ -122,6 +125,7 @@ impl Policy {
         }
         Ok(Policy {
             serve_in: file.serve_in,
+            stealth: file.stealth,
             issuer: file.issuer,
             endpoints,
             configs,
@@ -132,6 +136,12 @@ impl Policy {
     /// The environments CI routes are served in.
     pub fn serve_in(&self) -> &[String] {
         &self.serve_in
+    }
+
+    /// `stealth = true`: every request not verified answers like a path that does not exist
+    /// (default false; see `CONTRACT.md` §4).
+    pub fn stealth(&self) -> bool {
+        self.stealth
     }
 
     /// The trusted issuer (`[issuer]`).

@@ -9,3 +9,4 @@ pub use crate::deployment::Deployment;
 pub use crate::endpoint::EndpointState;
 pub use crate::kv::redact_url;
 pub use crate::policy::{DEFAULT_SERVE_IN, Policy, PolicyError};
+pub use crate::stealth::STEALTH_FLOOR;

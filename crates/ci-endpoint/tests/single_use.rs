@@ -48,7 +48,10 @@ async fn a_token_is_accepted_once_and_its_replay_is_logged() {
 
     let text = logs.text();
     assert_eq!(text.matches("reason=\"replay\"").count(), 3, "{text}");
-    assert!(text.contains("jti=\"jti-once-1\""), "{text}");
+    assert!(
+        text.contains("actual=\"jti-once-1\" (already used)"),
+        "{text}"
+    );
     assert!(text.contains("status=401"));
     for segment in token.split('.') {
         assert!(!text.contains(segment), "a token segment reached the log");

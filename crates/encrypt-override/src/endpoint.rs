@@ -72,17 +72,13 @@ async fn encrypt_override(
     JsonBody(request): JsonBody<Request>,
 ) -> Result<Json<Issued>, CiError> {
     let flags = &request.flags;
+    // Refusals are logged by the kit, once, with their reason (the audit line of the call).
+    caller.summarize("flag_count", flags.len());
     let lifetime = caller.cookie_lifetime(request.max_age.as_ref())?;
     let expires = codec::now_unix().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
     let token_len = codec::token_len_for(flags, expires);
+    caller.summarize("cookie_len", token_len);
     if token_len > MAX_TOKEN_LEN {
-        let (flag_count, max) = (flags.len(), MAX_TOKEN_LEN);
-        tracing::info!(
-            flag_count,
-            token_len,
-            max,
-            "request refused: cookie too large"
-        );
         return Err(CiError::BadRequest {
             reason: Some(reason::COOKIE_TOO_LARGE),
         });
@@ -91,11 +87,6 @@ async fn encrypt_override(
         tracing::error!(%error, "could not encrypt the overrides");
         CiError::Internal
     })?;
-    tracing::info!(
-        flag_count = flags.len(),
-        cookie_len = cookie.len(),
-        lifetime_secs = lifetime,
-        "override cookie issued"
-    );
+    caller.summarize("lifetime_secs", lifetime);
     Ok(Json(Issued { cookie, expires }))
 }

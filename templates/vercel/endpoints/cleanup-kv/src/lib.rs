@@ -141,14 +141,12 @@ async fn cleanup(
         (false, false) => kv.query(redis::cmd("UNLINK").arg(&keys)).await?,
         _ => 0,
     };
-    tracing::info!(
-        dry_run = request.dry_run,
-        matched = keys.len(),
-        deleted,
-        more,
-        patterns = ?patterns,
-        "cleanup/kv"
-    );
+    // The call's audit line (written by the kit) carries these and the caller's claims, from
+    // which the patterns were filled.
+    caller.summarize("dry_run", request.dry_run);
+    caller.summarize("matched", keys.len());
+    caller.summarize("deleted", deleted);
+    caller.summarize("more", more);
     let dry_run = request.dry_run;
     Ok(Json(Outcome {
         dry_run,
@@ -180,10 +178,8 @@ fn fill(pattern: &str, caller: &VerifiedCaller) -> Result<String, CiError> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         let Some(value) = value.as_ref().filter(safe) else {
-            tracing::warn!(
-                claim = name,
-                "request refused: the token's claim cannot fill a key pattern"
-            );
+            // The kit logs the refusal; the summary names the claim that could not fill it.
+            caller.summarize("unusable_claim", name);
             return Err(CiError::Unauthorized);
         };
         filled = filled.replace(&placeholder, value);
