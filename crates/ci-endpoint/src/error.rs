@@ -91,6 +91,7 @@ impl CiError {
             CiError::Misconfigured => "misconfigured",
             CiError::Unavailable => "unavailable",
             CiError::Internal => "internal",
+            CiError::BadGateway { .. } => "bad_gateway",
         }
     }
 
@@ -99,6 +100,7 @@ impl CiError {
         match self {
             CiError::Forbidden { reason } => Some(reason),
             CiError::BadRequest { reason } => *reason,
+            CiError::BadGateway { reason } => Some(reason),
             _ => None,
         }
     }

@@ -126,6 +126,12 @@ pub fn endpoint_with(hosts: OwnHosts) -> Endpoint {
             "no host of this deployment is known (VERCEL_URL, VERCEL_BRANCH_URL or \
              CI_PREVIEW_SELF_URL): only hosts the policy lists in preview_hosts are primed"
         );
+    } else {
+        tracing::info!(
+            endpoint = NAME,
+            hosts = hosts.describe(&[]),
+            "the deployment's own hosts (and the policy's preview_hosts) are primed"
+        );
     }
     let handler = move |caller: VerifiedCaller,
                         settings: Config<Settings>,
@@ -146,7 +152,7 @@ pub fn endpoint_with(hosts: OwnHosts) -> Endpoint {
 }
 
 async fn issue(
-    _caller: &VerifiedCaller,
+    caller: &VerifiedCaller,
     settings: &Settings,
     hosts: &OwnHosts,
     primer: &Primer,
@@ -154,46 +160,32 @@ async fn issue(
     headers: &HeaderMap,
     body: &Value,
 ) -> Result<Json<Value>, CiError> {
+    // Refusals are logged by the kit, once, with their reason (the audit line of the call).
     let same_site_none = same_site_none(body)?;
+    caller.summarize("same_site_none", same_site_none);
     let requested = requested_host(headers)?;
     let origin = hosts
         .origin_for(&requested, &settings.preview_hosts)
-        .map_err(|refusal| {
-            tracing::warn!(
-                status = 403,
-                reason = refusal.reason,
-                "request refused: {}",
-                refusal.detail
-            );
-            CiError::Forbidden {
-                reason: refusal.reason,
-            }
+        .map_err(|refusal| CiError::Forbidden {
+            reason: refusal.reason,
         })?;
     let secret = secret.get()?;
-    let host = origin.host_str().unwrap_or_default().to_owned();
     match primer.prime(&origin, &secret.0, same_site_none).await {
         Ok(Primed::Cookie(cookie)) => {
-            tracing::info!(
-                host,
-                cookie_name = cookie.name,
-                expires = cookie.expires,
-                same_site = cookie.same_site,
-                "protection cookie issued"
-            );
+            caller.summarize("protected", true);
+            caller.summarize("expires", cookie.expires);
             Ok(Json(json!({ "cookie": cookie })))
         }
         Ok(Primed::NotProtected) => {
-            tracing::info!(
-                host,
-                "the priming request reached the app without a cookie: not protected"
-            );
+            caller.summarize("protected", false);
             Ok(Json(json!({ "cookie": null })))
         }
         Err(error) => {
+            if let Some(status) = error.status() {
+                caller.summarize("edge_status", status);
+            }
             tracing::error!(
-                host,
-                status = 502,
-                reason = error.reason(),
+                host = origin.host_str().unwrap_or_default(),
                 "priming failed: {error}"
             );
             Err(CiError::BadGateway {
@@ -206,18 +198,14 @@ async fn issue(
 /// `{}` or `{"sameSite":"lax"|"none"}`; anything else in `sameSite` is a 400.
 fn same_site_none(body: &Value) -> Result<bool, CiError> {
     let Value::Object(body) = body else {
-        tracing::info!("request refused: the body is not a JSON object");
         return Err(CiError::bad_request());
     };
     match body.get("sameSite").map(|v| v.as_str()) {
         None | Some(Some("lax")) => Ok(false),
         Some(Some("none")) => Ok(true),
-        Some(_) => {
-            tracing::info!("request refused: sameSite is not \"lax\" or \"none\"");
-            Err(CiError::BadRequest {
-                reason: Some("invalid_same_site"),
-            })
-        }
+        Some(_) => Err(CiError::BadRequest {
+            reason: Some("invalid_same_site"),
+        }),
     }
 }
 
@@ -225,15 +213,8 @@ fn same_site_none(body: &Value) -> Result<bool, CiError> {
 /// when present, else `Host`. More than one value of either is refused: which one a proxy
 /// meant is anyone's guess.
 fn requested_host(headers: &HeaderMap) -> Result<String, CiError> {
-    let refuse = |why: &str| {
-        tracing::warn!(
-            status = 403,
-            reason = "host_not_allowed",
-            "request refused: {why}"
-        );
-        CiError::Forbidden {
-            reason: "host_not_allowed",
-        }
+    let refuse = || CiError::Forbidden {
+        reason: "host_not_allowed",
     };
     for name in ["x-forwarded-host", "host"] {
         let mut values = headers.get_all(name).iter();
@@ -241,14 +222,11 @@ fn requested_host(headers: &HeaderMap) -> Result<String, CiError> {
             continue;
         };
         if values.next().is_some() {
-            return Err(refuse(&format!("more than one {name} header")));
+            return Err(refuse());
         }
-        return value
-            .to_str()
-            .map(str::to_owned)
-            .map_err(|_| refuse(&format!("{name} is not visible ASCII")));
+        return value.to_str().map(str::to_owned).map_err(|_| refuse());
     }
-    Err(refuse("the request names no host"))
+    Err(refuse())
 }
 
 #[cfg(test)]

@@ -38,11 +38,12 @@ pub struct OwnHosts {
     self_ca: Option<PathBuf>,
 }
 
-/// Why a requested host is not primed; `reason` is the word the answer carries.
+/// Why a requested host is not primed: `reason` is the word the answer carries; `detail` says
+/// what was asked and which hosts are this deployment's (for tests and tools: the kit's refusal
+/// line logs the reason, and request text never reaches the log).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostRefusal {
     pub reason: &'static str,
-    /// For the log: what was asked (already checked to be a plain header value) and why not.
     pub detail: String,
 }
 

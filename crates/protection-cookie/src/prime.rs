@@ -82,6 +82,15 @@ pub enum PrimingError {
 }
 
 impl PrimingError {
+    /// The edge's HTTP status, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PrimingError::Unreachable(_) => None,
+            PrimingError::Refused { status } | PrimingError::NoCookie { status } => Some(*status),
+        }
+    }
+
+    /// The reason word of the endpoint's 502 answer.
     pub fn reason(&self) -> &'static str {
         match self {
             PrimingError::Unreachable(_) => "edge_unreachable",

@@ -78,7 +78,7 @@ async fn a_verified_caller_gets_a_cookie_that_passes_the_edge_for_a_page() {
     );
 
     assert!(
-        capture.text().contains("protection cookie issued"),
+        capture.text().contains("protected=true"),
         "{}",
         capture.text()
     );
