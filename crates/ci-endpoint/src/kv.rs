@@ -159,6 +159,7 @@ impl KvClient {
     /// Each round trip is one command under the timeout.
     pub async fn scan(&self, pattern: &str, limit: usize) -> Result<(Vec<String>, bool), KvError> {
         let mut keys = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut cursor: u64 = 0;
         loop {
             let (next, batch): (u64, Vec<String>) = self
@@ -176,7 +177,7 @@ impl KvClient {
                     return Ok((keys, true));
                 }
                 // SCAN may return a key twice; a caller counting deletions must not count it so.
-                if !keys.contains(&key) {
+                if seen.insert(key.clone()) {
                     keys.push(key);
                 }
             }

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 /// The path under `/api/~/ci/` and the key of the policy entry.
 pub const NAME: &str = "{{NAME}}";
 
-/// The endpoint, ready to be listed in the server's `endpoints()`.
+/// The endpoint, listed in `ci_preview_server::builtin_endpoints()`.
 pub fn endpoint() -> Endpoint {
     Endpoint::new(NAME, post(handle))
 }
