@@ -17,6 +17,7 @@ use octocrab::models::{Deployment, DeploymentStatus, DeploymentStatusState};
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::env;
 use crate::error::{CliError, Result};
 use crate::secret::Secret;
 
@@ -28,18 +29,18 @@ pub struct GitHubArgs {
     /// GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3).
     #[arg(
         long,
-        env = "GITHUB_API_URL",
+        env = env::GITHUB_API_URL,
         default_value = "https://api.github.com",
         value_name = "URL"
     )]
     pub github_api_url: String,
     /// The repository the workflow runs in.
-    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    #[arg(long, env = env::GITHUB_REPOSITORY, value_name = "OWNER/NAME")]
     pub repository: Option<String>,
     /// Token for the GitHub API (needs pull-requests: read and deployments: read).
     #[arg(
         long,
-        env = "GITHUB_TOKEN",
+        env = env::GITHUB_TOKEN,
         hide_env_values = true,
         value_name = "TOKEN"
     )]
@@ -52,10 +53,10 @@ pub struct GitHubArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct EventArgs {
     /// The triggering event's payload (JSON).
-    #[arg(long, env = "GITHUB_EVENT_PATH", value_name = "FILE")]
+    #[arg(long, env = env::GITHUB_EVENT_PATH, value_name = "FILE")]
     pub event_path: Option<PathBuf>,
     /// The triggering event's name (`pull_request`, `deployment_status`, ...).
-    #[arg(long, env = "GITHUB_EVENT_NAME", value_name = "NAME")]
+    #[arg(long, env = env::GITHUB_EVENT_NAME, value_name = "NAME")]
     pub event_name: Option<String>,
 }
 
@@ -95,7 +96,7 @@ impl GitHub {
             .filter(|r| !r.is_empty())
             .ok_or_else(|| {
                 CliError::missing_var(
-                    "GITHUB_REPOSITORY",
+                    env::GITHUB_REPOSITORY,
                     "run inside GitHub Actions or pass --repository OWNER/NAME",
                 )
             })?;

@@ -9,7 +9,7 @@
 use url::Url;
 
 use crate::error::{CliError, Result};
-use crate::untrusted;
+use crate::{env, untrusted};
 
 /// The platform's preview domain, always allowed.
 pub const DEFAULT_ALLOWED: &str = "*.vercel.app";
@@ -21,7 +21,7 @@ pub struct HostArgs {
     /// the variable is comma-separated. `*.vercel.app` is always allowed.
     #[arg(
         long = "allow-host",
-        env = "CI_PREVIEW_ALLOW_HOSTS",
+        env = env::CI_PREVIEW_ALLOW_HOSTS,
         value_delimiter = ',',
         value_name = "PATTERN"
     )]
