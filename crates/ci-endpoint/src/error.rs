@@ -50,12 +50,17 @@ pub enum CiError {
     /// 500 `{"error":"internal"}`: anything else that went wrong on our side.
     #[error("internal error")]
     Internal,
-    /// 502 `{"error":"bad_gateway","reason":…}`: a service the endpoint relies on (e.g. the
-    /// platform's edge) did not answer as it should. The reason is one of the endpoint's own
-    /// fixed words; the detail goes to the log.
+    /// 502 `{"error":"bad_gateway","reason":…}`: an upstream the endpoint calls failed
+    /// (`upstream_unreachable`, `upstream_redirect`, `upstream_error`, `upstream_too_large`, …).
     #[error("bad gateway: {reason}")]
     BadGateway {
-        /// The machine-readable reason (`edge_unreachable`, …).
+        /// Which way the upstream failed.
+        reason: &'static str,
+    },
+    /// 504 `{"error":"gateway_timeout","reason":…}`: an upstream did not answer in time.
+    #[error("gateway timeout: {reason}")]
+    GatewayTimeout {
+        /// Which wait ran out (`upstream_timeout`).
         reason: &'static str,
     },
 }
@@ -77,6 +82,7 @@ impl CiError {
             CiError::Misconfigured | CiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             CiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             CiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            CiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -92,6 +98,7 @@ impl CiError {
             CiError::Unavailable => "unavailable",
             CiError::Internal => "internal",
             CiError::BadGateway { .. } => "bad_gateway",
+            CiError::GatewayTimeout { .. } => "gateway_timeout",
         }
     }
 
@@ -100,7 +107,7 @@ impl CiError {
         match self {
             CiError::Forbidden { reason } => Some(reason),
             CiError::BadRequest { reason } => *reason,
-            CiError::BadGateway { reason } => Some(reason),
+            CiError::BadGateway { reason } | CiError::GatewayTimeout { reason } => Some(reason),
             _ => None,
         }
     }
@@ -120,6 +127,7 @@ impl CiError {
             CiError::Unavailable => r#"{"error":"unavailable"}"#.to_owned(),
             CiError::Internal => r#"{"error":"internal"}"#.to_owned(),
             CiError::BadGateway { reason } => with_reason("bad_gateway", reason),
+            CiError::GatewayTimeout { reason } => with_reason("gateway_timeout", reason),
         }
     }
 }
@@ -194,10 +202,17 @@ mod tests {
             (CiError::Internal, 500, r#"{"error":"internal"}"#),
             (
                 CiError::BadGateway {
-                    reason: "edge_unreachable",
+                    reason: "upstream_redirect",
                 },
                 502,
-                r#"{"error":"bad_gateway","reason":"edge_unreachable"}"#,
+                r#"{"error":"bad_gateway","reason":"upstream_redirect"}"#,
+            ),
+            (
+                CiError::GatewayTimeout {
+                    reason: "upstream_timeout",
+                },
+                504,
+                r#"{"error":"gateway_timeout","reason":"upstream_timeout"}"#,
             ),
         ];
         for (error, status, body) in cases {
