@@ -166,7 +166,11 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// No secret and no minted token (any of its segments) in the servers' output.
-pub fn check_logs<'a>(logs: &str, secrets: &[&str], tokens: impl Iterator<Item = &'a str>) -> Result {
+pub fn check_logs<'a>(
+    logs: &str,
+    secrets: &[&str],
+    tokens: impl Iterator<Item = &'a str>,
+) -> Result {
     if secrets.iter().any(|secret| logs.contains(secret)) {
         return Err(failed(
             "FLAGS_SECRET or AUTH_SECRET appears in the server's output",

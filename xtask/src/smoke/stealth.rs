@@ -66,7 +66,10 @@ pub async fn check_unverified(
         (
             "another audience",
             http.post(&endpoint_url)
-                .header("x-github-oidc-token", issuer.token("https://elsewhere.test/x").build())
+                .header(
+                    "x-github-oidc-token",
+                    issuer.token("https://elsewhere.test/x").build(),
+                )
                 .body(body),
         ),
         (
@@ -74,7 +77,10 @@ pub async fn check_unverified(
             http.post(&endpoint_url)
                 .header(
                     "x-github-oidc-token",
-                    issuer.token(audience).claim("repository", "someone/else").build(),
+                    issuer
+                        .token(audience)
+                        .claim("repository", "someone/else")
+                        .build(),
                 )
                 .body(body),
         ),
@@ -102,7 +108,10 @@ pub fn check_audit_lines<'a>(
         .lines()
         .filter(|l| l.contains(" ci_audit: audit "))
         .collect();
-    let ok = lines.iter().filter(|l| l.contains(" result=\"ok\"")).count();
+    let ok = lines
+        .iter()
+        .filter(|l| l.contains(" result=\"ok\""))
+        .count();
     if ok != calls {
         return Err(failed(format!(
             "{ok} audit lines with result=\"ok\" for {calls} authorized calls:\n{}",
@@ -138,32 +147,57 @@ pub async fn check_server(
     client: &ClientEnv<'_>,
 ) {
     let _ = steps
-        .run_async("stealth: every unverified request is the unknown path's 404", async {
-            check_unverified(http, url, ENDPOINT, AUDIENCE, issuer).await
-        })
+        .run_async(
+            "stealth: every unverified request is the unknown path's 404",
+            async { check_unverified(http, url, ENDPOINT, AUDIENCE, issuer).await },
+        )
         .await;
     let _ = steps
-        .run_async("stealth: client call with --audience gets the cookie", async {
-            let data = json!({ "flags": {"stealth": true} }).to_string();
-            let args = ["call", ENDPOINT, "--url", url, "--audience", AUDIENCE, "--data", &data];
-            let out = client.run(&args).await?;
-            if !out.contains("\"cookie\"") {
-                return Err(failed(format!("no cookie from the stealth server: {out}")));
-            }
-            Ok(())
-        })
+        .run_async(
+            "stealth: client call with --audience gets the cookie",
+            async {
+                let data = json!({ "flags": {"stealth": true} }).to_string();
+                let args = [
+                    "call",
+                    ENDPOINT,
+                    "--url",
+                    url,
+                    "--audience",
+                    AUDIENCE,
+                    "--data",
+                    &data,
+                ];
+                let out = client.run(&args).await?;
+                if !out.contains("\"cookie\"") {
+                    return Err(failed(format!("no cookie from the stealth server: {out}")));
+                }
+                Ok(())
+            },
+        )
         .await;
     let _ = steps
-        .run_async("stealth: a refused client is told about stealth mode", async {
-            let other = "https://ci-in-preview.smoke/api/~/ci/other/endpoint";
-            let args = ["call", ENDPOINT, "--url", url, "--audience", other, "--data", "{}"];
-            match client.run(&args).await {
-                Ok(out) => Err(failed(format!(
-                    "the stealth server accepted another audience: {out}"
-                ))),
-                Err(e) if e.to_string().contains("stealth mode") => Ok(()),
-                Err(e) => Err(failed(format!("no mention of stealth mode: {e}"))),
-            }
-        })
+        .run_async(
+            "stealth: a refused client is told about stealth mode",
+            async {
+                let other = "https://ci-in-preview.smoke/api/~/ci/other/endpoint";
+                let args = [
+                    "call",
+                    ENDPOINT,
+                    "--url",
+                    url,
+                    "--audience",
+                    other,
+                    "--data",
+                    "{}",
+                ];
+                match client.run(&args).await {
+                    Ok(out) => Err(failed(format!(
+                        "the stealth server accepted another audience: {out}"
+                    ))),
+                    Err(e) if e.to_string().contains("stealth mode") => Ok(()),
+                    Err(e) => Err(failed(format!("no mention of stealth mode: {e}"))),
+                }
+            },
+        )
         .await;
 }
