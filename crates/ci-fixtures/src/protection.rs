@@ -33,8 +33,11 @@ pub const COOKIE_NAME: &str = "_vercel_jwt";
 /// How a request was let through, or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Passage {
+    /// The bypass secret in `x-vercel-protection-bypass`.
     Bypass,
+    /// A Trusted Sources OIDC token in `x-vercel-trusted-oidc-idp-token`.
     Oidc,
+    /// The bypass cookie set by a priming request.
     Cookie,
     /// A priming request answered with the cookie.
     Primed,
@@ -45,7 +48,9 @@ pub enum Passage {
 /// One request as the edge saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The request's path.
     pub path: String,
+    /// How it was let through, or why not.
     pub passage: Passage,
 }
 
