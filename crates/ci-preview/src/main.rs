@@ -19,6 +19,7 @@ mod hosts;
 mod http;
 mod jwe;
 mod minter;
+mod policy_change;
 mod poll;
 mod preview;
 mod protection;
@@ -77,6 +78,8 @@ enum Command {
     Smoke(smoke::Args),
     /// Get a flag-override cookie for e2e tests: Playwright storageState, $GITHUB_ENV or stdout.
     Flags(flags::Args),
+    /// Check a pull request's policy change: `policy check --base REF`.
+    Policy(commands::policy::Args),
 }
 
 impl Command {
@@ -88,6 +91,7 @@ impl Command {
             Self::Call(_) => "call",
             Self::Smoke(_) => "smoke",
             Self::Flags(_) => "flags",
+            Self::Policy(_) => "policy",
         }
     }
 }
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
             Command::Call(args) => call::run(args).await,
             Command::Smoke(args) => smoke::run(args).await,
             Command::Flags(args) => flags::run(args).await,
+            Command::Policy(args) => commands::policy::run(args).await,
         }
     });
     match outcome {

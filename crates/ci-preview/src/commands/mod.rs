@@ -5,6 +5,7 @@
 pub(crate) mod call;
 pub(crate) mod discover;
 pub(crate) mod flags;
+pub(crate) mod policy;
 pub(crate) mod smoke;
 pub(crate) mod token;
 pub(crate) mod wait;
