@@ -180,8 +180,8 @@ async fn flags_writes_a_playwright_storage_state() {
     let protection = DeploymentProtection::new().with_bypass(BYPASS);
     let preview = Preview::start_protected(HealthMode::Serving(HEAD_SHA.into()), &protection).await;
     let dir = tempfile::tempdir().unwrap();
-    // The order a user types: the flag first, then the overrides (issue 26.6: the first
-    // override used to be taken for the file name).
+    // The order a user types: the flag first, then the overrides (the first override used to
+    // be taken for the file name).
     let run = Client::new(&[
         "flags",
         "--storage-state",
