@@ -39,7 +39,7 @@ const LONG_FILES: &[(&str, &str)] = &[
 /// Marker a file can carry instead of a [`LONG_FILES`] entry, followed by its reason.
 const LONG_FILE_MARKER: &str = "tidy: long-file ";
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     flags::reject_rest(args)?;
     let root = crate::project_root();
     let problems = check(&root, &files(&root)?);

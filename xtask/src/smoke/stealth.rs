@@ -10,7 +10,7 @@ use crate::flags::{Result, failed};
 use crate::steps::Steps;
 
 /// The audit line's fields, named as the claims are (an interface: log drains filter on them).
-pub const AUDIT_FIELDS: [&str; 13] = [
+pub(crate) const AUDIT_FIELDS: [&str; 13] = [
     "endpoint",
     "result",
     "repository",
@@ -27,7 +27,7 @@ pub const AUDIT_FIELDS: [&str; 13] = [
 ];
 
 /// `policy` with stealth mode switched on.
-pub fn stealth_policy(policy: &str) -> String {
+pub(crate) fn stealth_policy(policy: &str) -> String {
     format!("stealth = true\n{policy}")
 }
 
@@ -47,7 +47,7 @@ async fn seen(request: reqwest::RequestBuilder) -> Result<String> {
 }
 
 /// Every unverified request to the stealth server answers like a path that does not exist.
-pub async fn check_unverified(
+pub(crate) async fn check_unverified(
     http: &reqwest::Client,
     url: &str,
     endpoint: &str,
@@ -99,7 +99,7 @@ pub async fn check_unverified(
 
 /// One audit line per authorized call in `logs` (text format), `calls` of them with
 /// `result="ok"`, each with every field, none holding a token.
-pub fn check_audit_lines<'a>(
+pub(crate) fn check_audit_lines<'a>(
     logs: &str,
     calls: usize,
     tokens: impl Iterator<Item = &'a str>,
@@ -139,7 +139,7 @@ pub fn check_audit_lines<'a>(
 /// The stealth server's steps: a scanner sees only 404s, a client with the pinned audience gets
 /// its cookie, and a refused client is told the preview may be in stealth mode. Failures are
 /// recorded in `steps` and the run goes on.
-pub async fn check_server(
+pub(crate) async fn check_server(
     steps: &mut Steps,
     http: &reqwest::Client,
     url: &str,
