@@ -1,4 +1,4 @@
-//! Set-up shared by the issue-6 guard tests (`single_use`, `bind_deployment`, Redis): the echo
+//! Set-up shared by the per-endpoint guard tests (`single_use`, `bind_deployment`, Redis): the echo
 //! app of `common` built with a chosen deployment, policy switches and replay store, and a log
 //! capture so refusals can be checked for their logged reason (and for never logging a token).
 
