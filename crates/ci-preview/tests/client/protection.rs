@@ -180,8 +180,11 @@ async fn flags_writes_a_playwright_storage_state() {
     let protection = DeploymentProtection::new().with_bypass(BYPASS);
     let preview = Preview::start_protected(HealthMode::Serving(HEAD_SHA.into()), &protection).await;
     let dir = tempfile::tempdir().unwrap();
+    // The order a user types: the flag first, then the overrides (the first override used to
+    // be taken for the file name).
     let run = Client::new(&[
         "flags",
+        "--storage-state",
         "newCheckout=true",
         "limit=3",
         "variant=blue",
@@ -189,7 +192,6 @@ async fn flags_writes_a_playwright_storage_state() {
         &preview.url,
         "--expires-in",
         "30m",
-        "--storage-state",
     ])
     .github(&github)
     .in_actions()
@@ -254,6 +256,33 @@ async fn flags_writes_a_playwright_storage_state() {
     run.assert_masked_only(&cookie);
     run.assert_masked_only(&issued);
     run.assert_never(BYPASS);
+}
+
+#[tokio::test]
+async fn storage_state_takes_a_file_only_when_joined_to_the_flag() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.json");
+    let joined = format!("--storage-state={}", file.display());
+    let run = Client::new(&[
+        "flags",
+        &joined,
+        "a=1",
+        "--url",
+        &preview.url,
+        "--protection",
+        "none",
+    ])
+    .github(&github)
+    .in_actions()
+    .run()
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("{}\n", file.display()));
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(state["cookies"][0]["name"], "vercel-flag-overrides");
+    assert_eq!(preview.calls()[0].body["flags"], json!({"a": 1}));
 }
 
 #[tokio::test]
