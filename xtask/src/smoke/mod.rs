@@ -34,7 +34,7 @@ const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/flags/encrypt-overr
 /// The PR head the preview serves (and the client waits for): not the token's merge `sha`.
 const HEAD_SHA: &str = "0c4e2a1fd3b54c9e8a7f6d5c4b3a29180f7e6d5c";
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let docker = flags::take_switch(&mut args, "--docker");
     let vercel = flags::take_switch(&mut args, "--vercel");

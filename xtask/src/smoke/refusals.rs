@@ -6,7 +6,7 @@ use ci_fixtures::{MockIssuer, TokenBuilder};
 use crate::flags::{Result, failed};
 
 /// One request and the answer the contract demands for it.
-pub struct Refusal {
+pub(super) struct Refusal {
     pub name: &'static str,
     /// `None` sends no `x-github-oidc-token` header at all.
     pub token: Option<String>,
@@ -19,7 +19,7 @@ const UNAUTHORIZED: &str = r#"{"error":"unauthorized"}"#;
 const BAD_REQUEST: &str = r#"{"error":"bad_request"}"#;
 
 /// The refusal table for a server whose endpoint expects `audience`.
-pub fn table(issuer: &MockIssuer, audience: &str) -> Vec<Refusal> {
+pub(super) fn table(issuer: &MockIssuer, audience: &str) -> Vec<Refusal> {
     let token = |f: fn(TokenBuilder) -> TokenBuilder| Some(f(issuer.token(audience)).build());
     let good = r#"{"flags":{"ciInPreviewSmoke":true}}"#.as_bytes().to_vec();
     let unauthorized = |name, token| Refusal {
@@ -96,7 +96,7 @@ fn oversized_body() -> Vec<u8> {
 }
 
 /// Sends one refusal case and checks status and body byte for byte.
-pub async fn check(client: &reqwest::Client, endpoint: &str, case: &Refusal) -> Result {
+pub(super) async fn check(client: &reqwest::Client, endpoint: &str, case: &Refusal) -> Result {
     let mut request = client
         .post(endpoint)
         .header("content-type", "application/json")

@@ -8,7 +8,7 @@ use crate::error::CliError;
 use crate::health::snippet;
 
 /// Turns a refusal into a message that names the likely fix.
-pub fn explain(endpoint: &str, audience: &str, status: u16, body: &[u8]) -> CliError {
+pub(super) fn explain(endpoint: &str, audience: &str, status: u16, body: &[u8]) -> CliError {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let reason = json["reason"].as_str().unwrap_or_default();
     match status {
