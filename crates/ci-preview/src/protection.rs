@@ -219,7 +219,7 @@ impl Guard {
     /// Under `--protection auto`, the protection token goes only to a preview that asked for it:
     /// the first answer that looks like Vercel's Deployment Protection (401, or a redirect to a
     /// `vercel.com` login) arms it. True when this answer just armed it: send the request again.
-    pub fn arm_after(&self, status: u16, location: Option<&str>) -> bool {
+    pub(crate) fn arm_after(&self, status: u16, location: Option<&str>) -> bool {
         let Self::Oidc(guard) = self else {
             return false;
         };
@@ -242,7 +242,7 @@ impl Guard {
     }
 
     /// Whether a request carries the protection token (or secret) now.
-    pub fn sends_credentials(&self) -> bool {
+    pub(crate) fn sends_credentials(&self) -> bool {
         match self {
             Self::None => false,
             Self::Bypass(_) => true,
