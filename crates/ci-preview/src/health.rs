@@ -154,7 +154,9 @@ impl Observation {
             ),
             Self::NotFound { vercel_error: None } => {
                 "404: no CI routes here (a deployment without the CI server, \
-                or production, where CI routes answer 404)"
+                or production, where CI routes answer 404), or the preview's policy sets \
+                `stealth = true`, under which health answers 404 to a request without a valid \
+                token: then skip the wait and call the endpoint with its --audience pinned"
                     .to_owned()
             }
             Self::NotHealth {

@@ -3,6 +3,7 @@
 
 use ci_fixtures::{MockIssuer, TokenBuilder};
 
+use super::{AUDIENCE, ENDPOINT};
 use crate::flags::{Result, failed};
 
 /// One request and the answer the contract demands for it.
@@ -115,6 +116,34 @@ pub(super) async fn check(client: &reqwest::Client, endpoint: &str, case: &Refus
             "expected {} {}, got {status} {body}",
             case.status, case.answer
         )));
+    }
+    Ok(())
+}
+
+/// Every CI route of a production deployment answers 404 `Not Found`, token or not.
+pub(crate) async fn check_production(
+    http: &reqwest::Client,
+    url: &str,
+    issuer: &MockIssuer,
+) -> Result {
+    let token = issuer.token(AUDIENCE).build();
+    let requests = [
+        http.get(format!("{url}/api/~/ci/health")),
+        http.post(format!("{url}/api/~/ci/{ENDPOINT}"))
+            .header("x-github-oidc-token", &token)
+            .body(r#"{"flags":{"a":true}}"#),
+        http.get(format!("{url}/api/~/ci/{ENDPOINT}")),
+        http.post(format!("{url}/api/~/ci/anything/else")),
+    ];
+    for request in requests {
+        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if status != 404 || body != "Not Found" {
+            return Err(failed(format!(
+                "expected 404 Not Found, got {status} {body}"
+            )));
+        }
     }
     Ok(())
 }

@@ -174,3 +174,25 @@ pub(super) fn binary(name: &str) -> PathBuf {
         .unwrap_or_else(|| crate::project_root().join("target"));
     target.join("debug").join(name)
 }
+
+/// No secret and no minted token (any of its segments) in the servers' output.
+pub(crate) fn check_logs<'a>(
+    logs: &str,
+    secrets: &[&str],
+    tokens: impl Iterator<Item = &'a str>,
+) -> Result {
+    if secrets.iter().any(|secret| logs.contains(secret)) {
+        return Err(failed(
+            "FLAGS_SECRET, AUTH_SECRET or the bypass secret appears in the server's output",
+        ));
+    }
+    for token in tokens {
+        // Any of the three JWT segments would be a leak; the signature is the telling one.
+        if let Some(signature) = token.rsplit('.').next()
+            && logs.contains(signature)
+        {
+            return Err(failed("a minted token appears in the server's output"));
+        }
+    }
+    Ok(())
+}

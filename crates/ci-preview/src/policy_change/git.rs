@@ -93,10 +93,15 @@ impl Repo {
     }
 
     /// Every path that differs between `from` and `to`. Without renames a renamed file is a
-    /// deletion and an addition (so a renamed workflow counts as added); with them, renames are
-    /// reported as such (to follow a moved policy).
+    /// deletion and an addition (so a renamed workflow counts as added); with them, renames of
+    /// TOML files are reported as such (to follow a moved policy). Rename detection compares
+    /// contents, so it is limited to TOML files: no other file of the pull request is read.
     pub(crate) fn changes(&self, from: &str, to: &str, renames: bool) -> Result<Vec<Change>> {
-        let rename_flag = if renames { "-M" } else { "--no-renames" };
+        let (rename_flag, pathspec) = if renames {
+            ("-M", ":(top,glob)**/*.toml")
+        } else {
+            ("--no-renames", ":/")
+        };
         let out = self.git(&[
             "diff",
             "--name-status",
@@ -107,6 +112,7 @@ impl Repo {
             from,
             to,
             "--",
+            pathspec,
         ])?;
         let mut fields = out
             .split(|b| *b == 0)
@@ -138,7 +144,7 @@ impl Repo {
 
     /// Paths of files named `name` anywhere in `commit`'s tree.
     pub(crate) fn find(&self, commit: &str, name: &str) -> Result<Vec<String>> {
-        let out = self.git(&["ls-tree", "-r", "-z", "--name-only", commit])?;
+        let out = self.git(&["ls-tree", "--full-tree", "-r", "-z", "--name-only", commit])?;
         Ok(out
             .split(|b| *b == 0)
             .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -148,7 +154,7 @@ impl Repo {
 
     /// The text of the regular file at `path` in `commit`; `None` when there is none.
     pub(crate) fn read(&self, commit: &str, path: &str) -> Result<Option<String>> {
-        let listing = self.git(&["ls-tree", "-z", commit, "--", path])?;
+        let listing = self.git(&["ls-tree", "--full-tree", "-z", commit, "--", path])?;
         let listing = String::from_utf8_lossy(&listing);
         let Some(entry) = listing.split('\0').find(|e| !e.is_empty()) else {
             return Ok(None);
