@@ -76,7 +76,7 @@ pub(super) fn session(user: &str) -> Value {
 /// Until `ci-preview storage-state` lands: `flags --storage-state` (with the protection cookie
 /// primed by the bypass secret when protected) plus `call auth/encrypt-session`, merged.
 pub(super) async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result<Value> {
-    let out_text = out.display().to_string();
+    let out_text = format!("--storage-state={}", out.display());
     let protection = match request.protection {
         Protection::Oidc => "bypass",
         Protection::None => "none",
@@ -88,7 +88,6 @@ pub(super) async fn write(client: &Client, request: &Request<'_>, out: &Path) ->
         request.url,
         "--protection",
         protection,
-        "--storage-state",
         &out_text,
     ];
     if let Some(expires) = &expires {
