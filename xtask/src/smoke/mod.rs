@@ -7,6 +7,7 @@
 //! host instead, and checks that the host got an `end` frame for every request.
 //! Prints a table of steps with timings and exits non-zero when any step fails.
 
+mod endpoints;
 mod refusals;
 mod server;
 mod session;
@@ -95,10 +96,23 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await?;
     let secret = random_secret()?;
     let auth_secret = random_secret()?;
-    let policy = work.write(
-        "ci-policy.toml",
-        &(issuer.policy_toml(ENDPOINT, AUDIENCE) + &session::policy_entry()),
-    )?;
+    // tokens/mint and proxy/clerk-testing-token: not in --docker (the image sees only the policy
+    // file and the variables passed by name, not the fake Clerk's CA file).
+    let mint_key = random_secret()?;
+    let clerk_key = format!("sk_test_{}", random_secret()?);
+    let clerk = match image {
+        None => Some(endpoints::FakeClerk::start(&clerk_key).await),
+        Some(_) => None,
+    };
+    let extra_env = match &clerk {
+        Some(clerk) => clerk.env(&mint_key, &clerk_key, &work.0.join("upstream-ca.pem"))?,
+        None => Vec::new(),
+    };
+    let mut policy_text = issuer.policy_toml(ENDPOINT, AUDIENCE) + &session::policy_entry();
+    if let Some(clerk) = &clerk {
+        policy_text.push_str(&clerk.policy_entries());
+    }
+    let policy = work.write("ci-policy.toml", &policy_text)?;
     let server_bin = server::binary("ci-preview-server");
     let spec = |port, environment| ServerSpec {
         binary: &server_bin,
@@ -109,6 +123,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         commit: HEAD_SHA,
         flags_secret: &secret,
         auth_secret: &auth_secret,
+        extra_env: &extra_env,
     };
     let preview_spec = spec(server::free_port()?, "preview");
     let preview = steps
@@ -193,6 +208,40 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         )
         .await?;
 
+    if clerk.is_some() {
+        steps
+            .run_async("client: call tokens/mint, token verifies", async {
+                let data = endpoints::mint_request();
+                let out = client
+                    .run(&[
+                        "call",
+                        endpoints::MINT,
+                        "--url",
+                        &preview.url,
+                        "--data",
+                        &data,
+                    ])
+                    .await?;
+                endpoints::check_token(&out, &mint_key)
+            })
+            .await?;
+        steps
+            .run_async("client: call proxy/clerk-testing-token", async {
+                let out = client
+                    .run(&[
+                        "call",
+                        endpoints::PROXY,
+                        "--url",
+                        &preview.url,
+                        "--data",
+                        "{}",
+                    ])
+                    .await?;
+                endpoints::check_testing_token(&out, &clerk_key)
+            })
+            .await?;
+    }
+
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -232,7 +281,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             let minted = github.mints();
             check_logs(
                 &logs,
-                &[&secret, &auth_secret],
+                &[&secret, &auth_secret, &mint_key, &clerk_key],
                 minted.iter().map(|m| m.token.as_str()),
             )
         })
@@ -277,7 +326,7 @@ async fn check_production(http: &reqwest::Client, url: &str, issuer: &MockIssuer
 fn check_logs<'a>(logs: &str, secrets: &[&str], tokens: impl Iterator<Item = &'a str>) -> Result {
     if secrets.iter().any(|secret| logs.contains(secret)) {
         return Err(failed(
-            "FLAGS_SECRET or AUTH_SECRET appears in the server's output",
+            "FLAGS_SECRET, AUTH_SECRET, TOKENS_MINT_KEY or CLERK_SECRET_KEY appears in the server's output",
         ));
     }
     for token in tokens {

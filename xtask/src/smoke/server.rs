@@ -24,6 +24,8 @@ pub struct ServerSpec<'a> {
     pub commit: &'a str,
     pub flags_secret: &'a str,
     pub auth_secret: &'a str,
+    /// More of the preview's variables (the endpoints of `endpoints.rs`; not in `--docker`).
+    pub extra_env: &'a [(String, String)],
 }
 
 /// A running server; stops it on drop.
@@ -85,6 +87,9 @@ impl RunningServer {
             .env("RUST_LOG", "info")
             .env_remove("VERCEL_ENV")
             .env_remove("PORT");
+        if spec.image.is_none() {
+            cmd.envs(spec.extra_env.iter().map(|(k, v)| (k, v)));
+        }
         // The server prints its ready line only after its key store holds keys and the socket
         // accepts, so no polling is needed.
         let process = ServerProcess::start(cmd).await.map_err(|e| {
