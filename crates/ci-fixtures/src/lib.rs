@@ -30,7 +30,7 @@ pub use github::{ApiFault, Mint, MockGitHub};
 pub use https::HttpsFront;
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
-pub use protection::DeploymentProtection;
+pub use protection::{DeploymentProtection, VercelEdge};
 pub use server::{NotReady, READY_PREFIX, READY_TIMEOUT, ServerProcess, Stopped};
 pub use token::{Alg, TokenBuilder};
 

@@ -13,6 +13,7 @@ pub fn builtin_endpoints() -> Vec<Endpoint> {
     vec![
         encrypt_override::endpoint(),
         encrypt_session::endpoint(),
+        protection_cookie::endpoint(),
         tokens_mint::endpoint(),
         upstream_proxy::endpoint(CLERK_TESTING_TOKEN, "CLERK_SECRET_KEY"),
     ]

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use super::ClientEnv;
 use crate::flags::{Result, failed};
+use crate::steps::Steps;
 
 pub const MINT: &str = "tokens/mint";
 pub const PROXY: &str = "proxy/clerk-testing-token";
@@ -119,5 +121,33 @@ pub fn check_testing_token(out: &str, clerk_key: &str) -> Result {
     if answer["token"] != "smoke-testing-token" || out.contains(clerk_key) {
         return Err(failed(format!("unexpected answer {answer}")));
     }
+    Ok(())
+}
+
+/// The smoke steps: one `ci-preview call` of each endpoint on the preview at `url`.
+pub async fn calls(
+    steps: &mut Steps,
+    client: &ClientEnv<'_>,
+    url: &str,
+    mint_key: &str,
+    clerk_key: &str,
+) -> Result {
+    steps
+        .run_async("client: call tokens/mint, token verifies", async {
+            let data = mint_request();
+            let out = client
+                .run(&["call", MINT, "--url", url, "--data", &data])
+                .await?;
+            check_token(&out, mint_key)
+        })
+        .await?;
+    steps
+        .run_async("client: call proxy/clerk-testing-token", async {
+            let out = client
+                .run(&["call", PROXY, "--url", url, "--data", "{}"])
+                .await?;
+            check_testing_token(&out, clerk_key)
+        })
+        .await?;
     Ok(())
 }

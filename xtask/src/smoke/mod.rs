@@ -8,11 +8,12 @@
 //! Prints a table of steps with timings and exits non-zero when any step fails.
 
 mod endpoints;
+mod protection;
 mod refusals;
-mod scratch;
 mod server;
 mod session;
 mod vercel;
+mod work;
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,9 +25,9 @@ use xshell::{Shell, cmd};
 
 use crate::flags::{self, Result, failed};
 use crate::steps::Steps;
-use scratch::{WorkDir, pull_request_event, random_secret};
 use server::ServerSpec;
 use vercel::Deployment;
+use work::{WorkDir, pull_request_event, random_secret};
 
 const ENDPOINT: &str = "flags/encrypt-override";
 /// The audience the smoke policy gives the endpoint; the client learns it from health.
@@ -97,6 +98,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await?;
     let secret = random_secret()?;
     let auth_secret = random_secret()?;
+    let bypass_secret = random_secret()?;
     // tokens/mint and proxy/clerk-testing-token: not in --docker (the image sees only the policy
     // file and the variables passed by name, not the fake Clerk's CA file).
     let mint_key = random_secret()?;
@@ -106,14 +108,18 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         Some(_) => None,
     };
     let extra_env = match &clerk {
-        Some(clerk) => clerk.env(&mint_key, &clerk_key, &work.0.join("upstream-ca.pem"))?,
+        Some(clerk) => clerk.env(&mint_key, &clerk_key, &work.path("upstream-ca.pem"))?,
         None => Vec::new(),
     };
-    let mut policy_text = issuer.policy_toml(ENDPOINT, AUDIENCE) + &session::policy_entry();
+    let mut policy_text = issuer.policy_toml(ENDPOINT, AUDIENCE)
+        + &session::policy_entry()
+        + &protection::policy_entry();
     if let Some(clerk) = &clerk {
         policy_text.push_str(&clerk.policy_entries());
     }
     let policy = work.write("ci-policy.toml", &policy_text)?;
+    // The emulated Vercel edge's address first: the deployment primes itself through it.
+    let (edge_listener, edge_url) = protection::bind_edge().await?;
     let server_bin = server::binary("ci-preview-server");
     let spec = |port, environment| ServerSpec {
         binary: &server_bin,
@@ -124,6 +130,8 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         commit: HEAD_SHA,
         flags_secret: &secret,
         auth_secret: &auth_secret,
+        bypass_secret: &bypass_secret,
+        self_url: &edge_url,
         extra_env: &extra_env,
     };
     let preview_spec = spec(server::free_port()?, "preview");
@@ -210,43 +218,22 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await?;
 
     if clerk.is_some() {
-        steps
-            .run_async("client: call tokens/mint, token verifies", async {
-                let data = endpoints::mint_request();
-                let out = client
-                    .run(&[
-                        "call",
-                        endpoints::MINT,
-                        "--url",
-                        &preview.url,
-                        "--data",
-                        &data,
-                    ])
-                    .await?;
-                endpoints::check_token(&out, &mint_key)
-            })
-            .await?;
-        steps
-            .run_async("client: call proxy/clerk-testing-token", async {
-                let out = client
-                    .run(&[
-                        "call",
-                        endpoints::PROXY,
-                        "--url",
-                        &preview.url,
-                        "--data",
-                        "{}",
-                    ])
-                    .await?;
-                endpoints::check_testing_token(&out, &clerk_key)
-            })
-            .await?;
+        endpoints::calls(steps, &client, &preview.url, &mint_key, &clerk_key).await?;
     }
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| failed(e.to_string()))?;
+    let edge = protection::edge(&issuer, &bypass_secret)
+        .upstream(&preview.url)
+        .start_on(edge_listener);
+    steps
+        .run_async(
+            "client: vercel/protection-cookie through the edge, cookie opens it",
+            protection::call_and_check(&client, &edge, &http),
+        )
+        .await?;
     let endpoint_url = format!("{}/api/~/ci/{ENDPOINT}", preview.url);
     for case in refusals::table(&issuer, AUDIENCE) {
         // A failed refusal is recorded and the run goes on, so one report shows all of them.
@@ -282,7 +269,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             let minted = github.mints();
             check_logs(
                 &logs,
-                &[&secret, &auth_secret, &mint_key, &clerk_key],
+                &[&secret, &auth_secret, &bypass_secret, &mint_key, &clerk_key],
                 minted.iter().map(|m| m.token.as_str()),
             )
         })
@@ -327,7 +314,8 @@ async fn check_production(http: &reqwest::Client, url: &str, issuer: &MockIssuer
 fn check_logs<'a>(logs: &str, secrets: &[&str], tokens: impl Iterator<Item = &'a str>) -> Result {
     if secrets.iter().any(|secret| logs.contains(secret)) {
         return Err(failed(
-            "FLAGS_SECRET, AUTH_SECRET, TOKENS_MINT_KEY or CLERK_SECRET_KEY appears in the server's output",
+            "FLAGS_SECRET, AUTH_SECRET, the bypass secret, TOKENS_MINT_KEY or CLERK_SECRET_KEY appears \
+             in the server's output",
         ));
     }
     for token in tokens {

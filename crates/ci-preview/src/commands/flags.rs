@@ -52,7 +52,10 @@ pub struct Args {
     pub expires_in: Option<Duration>,
     /// Write a Playwright storageState file (mode 0600) and print its path
     /// [default FILE: $RUNNER_TEMP/ci-preview-storage-state.json].
-    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    ///
+    /// A file must be joined to the flag (`--storage-state=FILE`): a separate word after it is
+    /// always an override, so `--storage-state newCheckout=true` means the default file.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
     pub storage_state: Option<Option<PathBuf>>,
     /// Write the cookie value to $GITHUB_ENV as this variable for later steps.
     #[arg(long, value_name = "VAR")]

@@ -1,5 +1,5 @@
-//! The smoke run's throwaway material: fresh random secrets and a scratch folder for the policy,
-//! the event payload, the outputs and the test CA, removed when the run ends.
+//! The smoke's scratch space: a folder under `target/` removed when the run ends, the fresh
+//! secrets each run gives its deployment, and the event payload the client reads.
 
 use std::path::PathBuf;
 
@@ -21,7 +21,7 @@ pub fn random_secret() -> Result<String> {
 }
 
 /// A scratch folder under target/, removed when the run ends.
-pub struct WorkDir(pub PathBuf);
+pub struct WorkDir(PathBuf);
 
 impl WorkDir {
     pub fn new() -> Result<WorkDir> {
@@ -31,6 +31,11 @@ impl WorkDir {
             .join(std::process::id().to_string());
         std::fs::create_dir_all(&dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
         Ok(WorkDir(dir))
+    }
+
+    /// Where `name` goes in the folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
     }
 
     pub fn write(&self, name: &str, contents: &str) -> Result<PathBuf> {
