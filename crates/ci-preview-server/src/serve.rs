@@ -47,7 +47,7 @@ use tower::ServiceExt as _;
 
 /// hyper's read buffer per connection: the longest token (`ci_oidc`'s 16 KiB cap) plus 8 KiB for
 /// the request line and the other headers. A request whose head does not fit is refused (431).
-pub const MAX_BUF_SIZE: usize = 16 * 1024 + 8 * 1024;
+pub(crate) const MAX_BUF_SIZE: usize = 16 * 1024 + 8 * 1024;
 
 /// Pause after a failed `accept` (e.g. out of descriptors) so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);

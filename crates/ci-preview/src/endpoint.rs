@@ -31,15 +31,15 @@ mod explain;
 use explain::explain;
 
 /// The header the endpoints read the OIDC token from (`CONTRACT.md` §2).
-pub const TOKEN_HEADER: &str = "x-github-oidc-token";
+pub(crate) const TOKEN_HEADER: &str = "x-github-oidc-token";
 /// The most attempts (and so endpoint tokens) one call makes.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 /// A token minted for an attempt that never reached the preview is reused while younger than this.
 const REUSE_UNSENT: Duration = Duration::from_secs(60);
 
 /// How many times to try, and for which audience: shared by `call`, `smoke` and `flags`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct CallArgs {
+pub(crate) struct CallArgs {
     /// Audience to mint the endpoint's token for; wins over health. Pinning it removes the last
     /// choice a hostile preview has [default: the endpoint's audience from health, accepted only
     /// as https://…/api/~/ci/ENDPOINT].
@@ -54,7 +54,7 @@ pub struct CallArgs {
 
 impl CallArgs {
     /// The audience to mint for: `--audience` as given, else health's after [`check_audience`].
-    pub async fn audience(
+    pub(crate) async fn audience(
         &self,
         client: &reqwest::Client,
         preview: &Preview,
@@ -86,7 +86,7 @@ impl CallArgs {
 }
 
 /// Health may only name the endpoint itself: `https://ORIGIN/api/~/ci/ENDPOINT`, nothing more.
-pub fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
+pub(crate) fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
     let endpoint = endpoint.trim_matches('/');
     let expected_path = format!("{CI_PREFIX}/{endpoint}");
     let fits = url::Url::parse(audience).is_ok_and(|url| {
@@ -115,7 +115,7 @@ pub fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
 const MASK_MIN_LEN: usize = 16;
 
 /// The endpoint's audience from health; `known` skips the request when the caller has health.
-pub async fn audience_from_health(
+pub(crate) async fn audience_from_health(
     client: &reqwest::Client,
     preview: &Preview,
     endpoint: &str,
@@ -158,13 +158,13 @@ pub async fn audience_from_health(
 }
 
 #[derive(Debug)]
-pub struct Called {
+pub(crate) struct Called {
     pub answer: Value,
     pub attempts: u32,
 }
 
 /// POSTs `body` to the endpoint, with a fresh token for each attempt that reaches it.
-pub async fn call_endpoint(
+pub(crate) async fn call_endpoint(
     client: &reqwest::Client,
     preview: &Preview,
     minter: &Minter,
@@ -266,7 +266,7 @@ fn error_code(body: &[u8]) -> Option<String> {
 }
 
 /// Masks every long string in an answer (cookies, tokens) before it is printed.
-pub fn mask_strings(value: &Value) {
+pub(crate) fn mask_strings(value: &Value) {
     match value {
         Value::String(text) if text.len() >= MASK_MIN_LEN => actions::mask(text),
         Value::Array(items) => items.iter().for_each(mask_strings),

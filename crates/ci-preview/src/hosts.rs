@@ -12,10 +12,10 @@ use crate::error::{CliError, Result};
 use crate::{env, untrusted};
 
 /// The platform's preview domain, always allowed.
-pub const DEFAULT_ALLOWED: &str = "*.vercel.app";
+pub(crate) const DEFAULT_ALLOWED: &str = "*.vercel.app";
 
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct HostArgs {
+pub(crate) struct HostArgs {
     /// Also send secrets and tokens to a discovered preview on this host: `host`, `host:port`, or
     /// `*.domain` for its subdomains (a pattern without `:port` matches any port). Repeatable;
     /// the variable is comma-separated. `*.vercel.app` is always allowed.
@@ -38,12 +38,12 @@ struct Pattern {
 }
 
 #[derive(Debug, Clone)]
-pub struct AllowHosts {
+pub(crate) struct AllowHosts {
     patterns: Vec<Pattern>,
 }
 
 impl AllowHosts {
-    pub fn new(args: &HostArgs) -> Result<Self> {
+    pub(crate) fn new(args: &HostArgs) -> Result<Self> {
         let mut patterns = vec![parse(DEFAULT_ALLOWED)?];
         for raw in args
             .allow_hosts
@@ -57,7 +57,7 @@ impl AllowHosts {
     }
 
     /// Refuses a discovered URL whose host is not allowed (exit 2: the job's configuration decides).
-    pub fn check(&self, url: &Url, source: &str) -> Result<()> {
+    pub(crate) fn check(&self, url: &Url, source: &str) -> Result<()> {
         let host = match url.host() {
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
             Some(host) => host.to_string().to_ascii_lowercase(),

@@ -18,20 +18,20 @@ use super::ClientEnv;
 use crate::flags::{Result, failed};
 use crate::steps::Steps;
 
-pub const MINT: &str = "tokens/mint";
-pub const PROXY: &str = "proxy/clerk-testing-token";
+pub(super) const MINT: &str = "tokens/mint";
+pub(super) const PROXY: &str = "proxy/clerk-testing-token";
 const SUBJECT: &str = "smoke-user-1";
 const POSTURE: &str = "single_use = true\nbind_deployment = true\n";
 
 /// Clerk's testing-token API as the smoke plays it, over https with a test CA.
-pub struct FakeClerk {
+pub(super) struct FakeClerk {
     _api: MockServer,
     front: HttpsFront,
 }
 
 impl FakeClerk {
     /// Answers `POST /v1/testing_tokens` with a token, only with `Bearer {key}`.
-    pub async fn start(key: &str) -> FakeClerk {
+    pub(super) async fn start(key: &str) -> FakeClerk {
         let api = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/v1/testing_tokens"))
@@ -46,7 +46,7 @@ impl FakeClerk {
     }
 
     /// Both endpoints' sections of the smoke policy.
-    pub fn policy_entries(&self) -> String {
+    pub(super) fn policy_entries(&self) -> String {
         let audience = |name: &str| format!("https://ci-in-preview.smoke/api/~/ci/{name}");
         let ids = format!("repository_ids = [{DEFAULT_REPOSITORY_ID:?}]\n");
         format!(
@@ -61,7 +61,7 @@ impl FakeClerk {
     }
 
     /// The preview's variables for both endpoints; `ca_file` is where the CA is written.
-    pub fn env(
+    pub(super) fn env(
         &self,
         mint_key: &str,
         clerk_key: &str,
@@ -91,12 +91,12 @@ impl FakeClerk {
 }
 
 /// The `--data` of the mint call.
-pub fn mint_request() -> String {
+pub(super) fn mint_request() -> String {
     json!({ "subject": SUBJECT, "maxAge": 120 }).to_string()
 }
 
 /// A token for [`SUBJECT`] that verifies with `key` (HS256), for the audience the policy fixes.
-pub fn check_token(out: &str, key: &str) -> Result {
+pub(super) fn check_token(out: &str, key: &str) -> Result {
     let answer: Value = serde_json::from_str(out.trim())
         .map_err(|e| failed(format!("call printed no JSON ({e}): {out}")))?;
     let token = answer["token"].as_str().ok_or_else(|| failed("no token"))?;
@@ -115,7 +115,7 @@ pub fn check_token(out: &str, key: &str) -> Result {
 }
 
 /// Clerk's answer, passed back whole.
-pub fn check_testing_token(out: &str, clerk_key: &str) -> Result {
+pub(super) fn check_testing_token(out: &str, clerk_key: &str) -> Result {
     let answer: Value = serde_json::from_str(out.trim())
         .map_err(|e| failed(format!("call printed no JSON ({e}): {out}")))?;
     if answer["token"] != "smoke-testing-token" || out.contains(clerk_key) {
@@ -125,7 +125,7 @@ pub fn check_testing_token(out: &str, clerk_key: &str) -> Result {
 }
 
 /// The smoke steps: one `ci-preview call` of each endpoint on the preview at `url`.
-pub async fn calls(
+pub(super) async fn calls(
     steps: &mut Steps,
     client: &ClientEnv<'_>,
     url: &str,

@@ -12,6 +12,7 @@ mod protection;
 mod refusals;
 mod server;
 mod session;
+mod stealth;
 mod vercel;
 mod work;
 
@@ -35,12 +36,12 @@ const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/flags/encrypt-overr
 /// The PR head the preview serves (and the client waits for): not the token's merge `sha`.
 const HEAD_SHA: &str = "0c4e2a1fd3b54c9e8a7f6d5c4b3a29180f7e6d5c";
 
-pub fn run(args: &[String]) -> Result {
-    let mut args = args.to_vec();
-    let docker = flags::take_switch(&mut args, "--docker");
-    let vercel = flags::take_switch(&mut args, "--vercel");
-    let no_build = flags::take_switch(&mut args, "--no-build");
-    flags::reject_rest(&args)?;
+pub(crate) fn run(args: &flags::Smoke) -> Result {
+    let flags::Smoke {
+        docker,
+        vercel,
+        no_build,
+    } = *args;
     if docker && vercel {
         return Err(flags::usage(
             "--docker and --vercel are two deployments: pick one",
@@ -217,6 +218,18 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         )
         .await?;
 
+    let _ = steps
+        .run_async("server log: one audit line per authorized call", async {
+            let minted = github.mints();
+            // smoke, call, call auth/encrypt-session: three authorized calls so far.
+            stealth::check_audit_lines(
+                &preview.output(),
+                3,
+                minted.iter().map(|m| m.token.as_str()),
+            )
+        })
+        .await;
+
     if clerk.is_some() {
         endpoints::calls(steps, &client, &preview.url, &mint_key, &clerk_key).await?;
     }
@@ -251,9 +264,25 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await?;
     let _ = steps
         .run_async("production: every CI route is 404", async {
-            check_production(&http, &production.url, &issuer).await
+            refusals::check_production(&http, &production.url, &issuer).await
         })
         .await;
+
+    let stealth_policy = work.write(
+        "ci-policy-stealth.toml",
+        &stealth::stealth_policy(&std::fs::read_to_string(&policy).unwrap_or_default()),
+    )?;
+    let stealth_spec = ServerSpec {
+        policy: &stealth_policy,
+        ..spec(server::free_port()?, "preview")
+    };
+    let hidden = steps
+        .run_async(
+            "start server (preview, stealth = true)",
+            Deployment::start(&stealth_spec, vercel),
+        )
+        .await?;
+    stealth::check_server(steps, &http, &hidden.url, &issuer, &client).await;
 
     if vercel {
         let _ = steps
@@ -263,11 +292,16 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             })
             .await;
     }
-    let logs = format!("{}{}", preview.output(), production.output());
+    let logs = format!(
+        "{}{}{}",
+        preview.output(),
+        production.output(),
+        hidden.output()
+    );
     let _ = steps
         .run_async("server logs hold no secret or token", async {
             let minted = github.mints();
-            check_logs(
+            server::check_logs(
                 &logs,
                 &[&secret, &auth_secret, &bypass_secret, &mint_key, &clerk_key],
                 minted.iter().map(|m| m.token.as_str()),
@@ -276,7 +310,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await;
     steps
         .run_async("servers stop on SIGTERM", async {
-            for server in [preview, production] {
+            for server in [preview, production, hidden] {
                 let code = server.stop().await?;
                 if code != 0 {
                     return Err(failed(format!("the server exited with code {code}")));
@@ -285,47 +319,6 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             Ok(())
         })
         .await?;
-    Ok(())
-}
-
-async fn check_production(http: &reqwest::Client, url: &str, issuer: &MockIssuer) -> Result {
-    let token = issuer.token(AUDIENCE).build();
-    let requests = [
-        http.get(format!("{url}/api/~/ci/health")),
-        http.post(format!("{url}/api/~/ci/{ENDPOINT}"))
-            .header("x-github-oidc-token", &token)
-            .body(r#"{"flags":{"a":true}}"#),
-        http.get(format!("{url}/api/~/ci/{ENDPOINT}")),
-        http.post(format!("{url}/api/~/ci/anything/else")),
-    ];
-    for request in requests {
-        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
-        if status != 404 || body != "Not Found" {
-            return Err(failed(format!(
-                "expected 404 Not Found, got {status} {body}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn check_logs<'a>(logs: &str, secrets: &[&str], tokens: impl Iterator<Item = &'a str>) -> Result {
-    if secrets.iter().any(|secret| logs.contains(secret)) {
-        return Err(failed(
-            "FLAGS_SECRET, AUTH_SECRET, the bypass secret, TOKENS_MINT_KEY or CLERK_SECRET_KEY appears \
-             in the server's output",
-        ));
-    }
-    for token in tokens {
-        // Any of the three JWT segments would be a leak; the signature is the telling one.
-        if let Some(signature) = token.rsplit('.').next()
-            && logs.contains(signature)
-        {
-            return Err(failed("a minted token appears in the server's output"));
-        }
-    }
     Ok(())
 }
 
