@@ -19,6 +19,7 @@ mod hosts;
 mod http;
 mod jwe;
 mod minter;
+mod overrides;
 mod policy_change;
 mod poll;
 mod preview;
@@ -32,7 +33,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{call, discover, flags, smoke, token, wait};
+use crate::commands::{call, discover, flags, smoke, storage_state as state_cmd, token, wait};
 use crate::error::CliError;
 
 /// `--help`'s epilogue: exit codes, every environment variable read (from `crate::env`), and
@@ -78,6 +79,8 @@ enum Command {
     Smoke(smoke::Args),
     /// Get a flag-override cookie for e2e tests: Playwright storageState, $GITHUB_ENV or stdout.
     Flags(flags::Args),
+    /// Write a Playwright storageState with the flag, session and protection cookies.
+    StorageState(state_cmd::Args),
     /// Check a pull request's policy change: `policy check --base REF`.
     Policy(commands::policy::Args),
 }
@@ -91,6 +94,7 @@ impl Command {
             Self::Call(_) => "call",
             Self::Smoke(_) => "smoke",
             Self::Flags(_) => "flags",
+            Self::StorageState(_) => "storage-state",
             Self::Policy(_) => "policy",
         }
     }
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
             Command::Call(args) => call::run(args).await,
             Command::Smoke(args) => smoke::run(args).await,
             Command::Flags(args) => flags::run(args).await,
+            Command::StorageState(args) => state_cmd::run(args).await,
             Command::Policy(args) => commands::policy::run(args).await,
         }
     });

@@ -10,10 +10,19 @@
 use std::io::Write;
 use std::path::Path;
 
+use reqwest::header::SET_COOKIE;
 use serde::Serialize;
 
 use crate::error::{CliError, Result};
+use crate::http::describe_transport;
+use crate::preview::Preview;
 use crate::secret::Secret;
+use crate::{actions, poll};
+
+/// The file name in `$RUNNER_TEMP` when the job names none.
+pub(crate) const DEFAULT_FILE: &str = "ci-preview-storage-state.json";
+/// Header that asks Vercel to turn a bypass into a cookie (`true`: SameSite=Lax).
+pub(crate) const SET_BYPASS_COOKIE: &str = "x-vercel-set-bypass-cookie";
 
 /// The cookie the Flags SDK reads overrides from.
 pub(crate) const OVERRIDE_COOKIE: &str = "vercel-flag-overrides";
@@ -87,16 +96,8 @@ pub(crate) fn parse_set_cookie(
     let mut parts = header.split(';');
     let (name, value) = parts.next()?.split_once('=')?;
     let (name, value) = (name.trim(), value.trim().trim_matches('"'));
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_graphic() && !b",;\\\"".contains(&b))
-    };
-    if !token(name)
-        || !value
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b",;\\\"".contains(&b))
-    {
+    let token = |s: &str| !s.is_empty() && is_cookie_text(s);
+    if !token(name) || !is_cookie_text(value) {
         return None;
     }
     let mut cookie = Cookie {
@@ -160,6 +161,13 @@ fn rfc1123_to_rfc3339(value: &str) -> Option<String> {
     Some(format!("{year:04}-{month:02}-{day:02} {time}"))
 }
 
+/// Printable ASCII without the separators a cookie cannot carry: names and values from the
+/// network are written only when they pass.
+pub(crate) fn is_cookie_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_graphic() && !b",;\\\"".contains(&b))
+}
+
 /// The storageState JSON for `cookies`.
 pub(crate) fn render(cookies: &[Cookie]) -> String {
     let state = StateJson {
@@ -214,6 +222,50 @@ pub(crate) fn write_private(path: &Path, contents: &str) -> Result<()> {
         return Err(fail("write", err));
     }
     Ok(())
+}
+
+/// One request that asks Vercel for its protection cookie; the `Set-Cookie`s of the answer
+/// (usually a redirect, never followed), masked, scoped to the preview's host.
+pub(crate) async fn prime(
+    client: &reqwest::Client,
+    preview: &Preview,
+    host: &str,
+    secure: bool,
+) -> Result<Vec<Cookie>> {
+    let response = client
+        .get(preview.base().clone())
+        .headers(preview.headers().await?)
+        .header(SET_BYPASS_COOKIE, "true")
+        .send()
+        .await
+        .map_err(|err| {
+            CliError::check(format!(
+                "the priming request to {} failed: {}",
+                preview.origin(),
+                describe_transport(&err)
+            ))
+        })?;
+    let now = poll::unix_now();
+    let cookies: Vec<Cookie> = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| parse_set_cookie(v, host, secure, now))
+        .filter(|c| c.name != OVERRIDE_COOKIE)
+        .collect();
+    for cookie in &cookies {
+        actions::mask(cookie.value.expose());
+    }
+    if cookies.is_empty() {
+        actions::warning(&format!(
+            "the priming request got no protection cookie from {} (HTTP {}): the browser will meet \
+             Deployment Protection unless the preview is unprotected",
+            preview.origin(),
+            response.status().as_u16()
+        ));
+    }
+    Ok(cookies)
 }
 
 #[cfg(test)]

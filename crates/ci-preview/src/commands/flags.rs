@@ -15,26 +15,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::SET_COOKIE;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use crate::actions::{self, RunnerFiles};
 use crate::endpoint::{CallArgs, call_endpoint};
 use crate::error::{CliError, Result};
-use crate::http::describe_transport;
 use crate::minter::{IdTokenArgs, Minter};
 use crate::preview::Preview;
 use crate::protection::{Guard, ProtectionArgs};
 use crate::secret::Secret;
-use crate::storage_state::{self, Cookie};
-use crate::{env, http, jwe, poll};
+use crate::storage_state;
+use crate::{env, http, jwe, overrides};
 
 /// The endpoint that makes override cookies.
 pub(crate) const ENDPOINT: &str = "flags/encrypt-override";
-/// Header that asks Vercel to turn a bypass into a cookie (`true`: SameSite=Lax).
-pub(crate) const SET_BYPASS_COOKIE: &str = "x-vercel-set-bypass-cookie";
-/// The file name `--storage-state` uses in `$RUNNER_TEMP` when given no path.
-pub(crate) const DEFAULT_STATE_FILE: &str = "ci-preview-storage-state.json";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -75,7 +69,7 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(args: Args) -> Result<()> {
     // Everything the job can get wrong is checked before a request.
-    let flags = parse_flags(&args.flags)?;
+    let flags = overrides::parse(&args.flags)?;
     let state_file = args
         .storage_state
         .as_ref()
@@ -137,7 +131,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
             expires,
         )];
         if !matches!(preview.guard(), Guard::None) {
-            cookies.extend(prime(&client, &preview, &host, secure).await?);
+            cookies.extend(storage_state::prime(&client, &preview, &host, secure).await?);
         }
         storage_state::write_private(path, &storage_state::render(&cookies))?;
         actions::progress(&format!(
@@ -160,49 +154,6 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The flags object: `NAME=VALUE` pairs and `@FILE` objects, each name at most once.
-pub(crate) fn parse_flags(items: &[String]) -> Result<Map<String, Value>> {
-    let mut flags = Map::new();
-    let mut add = |name: &str, value: Value| -> Result<()> {
-        if name.is_empty() || name.chars().any(char::is_control) {
-            return Err(CliError::config(format!(
-                "{name:?} is not a flag name: pass NAME=VALUE"
-            )));
-        }
-        if flags.insert(name.to_owned(), value).is_some() {
-            return Err(CliError::config(format!("flag {name:?} is given twice")));
-        }
-        Ok(())
-    };
-    for item in items {
-        if let Some(path) = item.strip_prefix('@') {
-            let text = std::fs::read_to_string(path)
-                .map_err(|err| CliError::config(format!("cannot read {path}: {err}")))?;
-            let Ok(Value::Object(object)) = serde_json::from_str::<Value>(&text) else {
-                return Err(CliError::config(format!(
-                    "{path} is not a JSON object of flag overrides"
-                )));
-            };
-            for (name, value) in object {
-                add(&name, value)?;
-            }
-            continue;
-        }
-        let (name, raw) = item.split_once('=').ok_or_else(|| {
-            CliError::config(format!(
-                "{item:?} is not NAME=VALUE (or @FILE with a JSON object)"
-            ))
-        })?;
-        add(name.trim(), typed(raw))?;
-    }
-    Ok(flags)
-}
-
-/// `true`/`false`, numbers and JSON parse as such; anything else is the string itself.
-fn typed(raw: &str) -> Value {
-    serde_json::from_str(raw.trim()).unwrap_or_else(|_| Value::String(raw.to_owned()))
-}
-
 fn state_path(given: Option<&std::path::Path>, args: &Args) -> Result<PathBuf> {
     if let Some(given) = given.filter(|p| !p.as_os_str().is_empty()) {
         return Ok(given.to_owned());
@@ -217,97 +168,5 @@ fn state_path(given: Option<&std::path::Path>, args: &Args) -> Result<PathBuf> {
                 "give --storage-state a FILE outside GitHub Actions",
             )
         })?;
-    Ok(temp.join(DEFAULT_STATE_FILE))
-}
-
-/// One request that asks Vercel for its protection cookie; the `Set-Cookie`s of the answer
-/// (usually a redirect, never followed), masked, scoped to the preview's host.
-async fn prime(
-    client: &reqwest::Client,
-    preview: &Preview,
-    host: &str,
-    secure: bool,
-) -> Result<Vec<Cookie>> {
-    let response = client
-        .get(preview.base().clone())
-        .headers(preview.headers().await?)
-        .header(SET_BYPASS_COOKIE, "true")
-        .send()
-        .await
-        .map_err(|err| {
-            CliError::check(format!(
-                "the priming request to {} failed: {}",
-                preview.origin(),
-                describe_transport(&err)
-            ))
-        })?;
-    let now = poll::unix_now();
-    let cookies: Vec<Cookie> = response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| storage_state::parse_set_cookie(v, host, secure, now))
-        .filter(|c| c.name != storage_state::OVERRIDE_COOKIE)
-        .collect();
-    for cookie in &cookies {
-        actions::mask(cookie.value.expose());
-    }
-    if cookies.is_empty() {
-        actions::warning(&format!(
-            "the priming request got no protection cookie from {} (HTTP {}): the browser will meet \
-             Deployment Protection unless the preview is unprotected",
-            preview.origin(),
-            response.status().as_u16()
-        ));
-    }
-    Ok(cookies)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn strings(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn values_are_typed_like_the_vercel_cli() {
-        let flags = parse_flags(&strings(&[
-            "newCheckout=true",
-            "off=false",
-            "limit=42",
-            "ratio=0.5",
-            r#"variant={"a":1}"#,
-            "list=[1,2]",
-            "name=blue",
-            r#"quoted="7""#,
-            "empty=",
-            "eq=a=b",
-        ]))
-        .unwrap();
-        assert_eq!(
-            Value::Object(flags),
-            json!({"newCheckout": true, "off": false, "limit": 42, "ratio": 0.5,
-                   "variant": {"a": 1}, "list": [1, 2], "name": "blue", "quoted": "7",
-                   "empty": "", "eq": "a=b"})
-        );
-    }
-
-    #[test]
-    fn bad_items_name_the_fix() {
-        for bad in [&["novalue"][..], &["=1"], &["a=1", "a=2"]] {
-            let err = parse_flags(&strings(bad)).unwrap_err();
-            assert_eq!(err.kind, crate::error::Kind::Config, "{bad:?}");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("flags.json");
-        std::fs::write(&file, r#"{"fromFile": true}"#).unwrap();
-        let arg = format!("@{}", file.display());
-        let flags = parse_flags(&[arg.clone(), "other=1".into()]).unwrap();
-        assert_eq!(Value::Object(flags), json!({"fromFile": true, "other": 1}));
-        std::fs::write(&file, "[1]").unwrap();
-        assert!(parse_flags(&[arg]).is_err());
-    }
+    Ok(temp.join(storage_state::DEFAULT_FILE))
 }

@@ -7,5 +7,6 @@ pub(crate) mod discover;
 pub(crate) mod flags;
 pub(crate) mod policy;
 pub(crate) mod smoke;
+pub(crate) mod storage_state;
 pub(crate) mod token;
 pub(crate) mod wait;

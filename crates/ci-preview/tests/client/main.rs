@@ -8,6 +8,7 @@ mod policy_check;
 mod protection;
 mod real_server;
 mod smoke;
+mod storage_state;
 mod support;
 mod token;
 mod wait;

@@ -10,11 +10,11 @@ use ci_fixtures::{MockIssuer, ServerProcess};
 
 use crate::support::*;
 
-const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+pub(crate) const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
 
 /// Builds the server (a no-op when it is fresh) and returns its path, from cargo's own report,
 /// so a stale binary left in target/ is never what runs.
-fn server_binary() -> &'static str {
+pub(crate) fn server_binary() -> &'static str {
     static PATH: OnceLock<String> = OnceLock::new();
     PATH.get_or_init(|| {
         let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");

@@ -1,0 +1,327 @@
+//! `ci-preview storage-state`: everything a browser needs for this preview, in one Playwright
+//! `storageState` file.
+//!
+//! The preview makes every cookie; the job only carries them to the file: the flag overrides
+//! (`flags/encrypt-override`, `--flag`), a signed-in session (`auth/encrypt-session`, `--session`;
+//! the cookie's name is the endpoint's, which follows Auth.js's rule) and the protection cookie
+//! that lets the browser past Vercel's Deployment Protection: under `--protection oidc` the
+//! preview exchanges its own bypass secret for it (`vercel/protection-cookie`), so CI holds no
+//! secret; under `--protection bypass` the job's secret is exchanged by a priming request
+//! (`x-vercel-set-bypass-cookie`). Every value is masked before anything is printed, the file is
+//! mode 0600 (`$RUNNER_TEMP` by default) and stdout carries only its path.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::actions;
+use crate::endpoint::{CallArgs, call_endpoint};
+use crate::error::{CliError, Result};
+use crate::minter::{IdTokenArgs, Minter};
+use crate::preview::Preview;
+use crate::protection::{Guard, Mode, ProtectionArgs};
+use crate::secret::Secret;
+use crate::storage_state::{self, Cookie, SameSite};
+use crate::{env, http, jwe, overrides};
+
+/// The endpoint that makes override cookies.
+const FLAGS_ENDPOINT: &str = "flags/encrypt-override";
+/// The endpoint that makes Auth.js session cookies.
+const SESSION_ENDPOINT: &str = "auth/encrypt-session";
+/// The endpoint that exchanges the deployment's bypass secret for a protection cookie.
+const PROTECTION_ENDPOINT: &str = "vercel/protection-cookie";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A flag override as NAME=VALUE (repeatable), typed like `ci-preview flags`: `true`/`false`,
+    /// numbers and JSON parse as such, anything else is a string; `@FILE` reads a JSON object.
+    #[arg(long = "flag", value_name = "NAME=VALUE")]
+    pub flags: Vec<String>,
+    /// The session's claims as a JSON object (or @FILE), sent to auth/encrypt-session.
+    #[arg(long, value_name = "JSON")]
+    pub session: Option<String>,
+    /// Lifetime to ask for the flag and session cookies, e.g. 30m (sent as "maxAge"; each
+    /// endpoint refuses more than its `cookie_max_age`) [default: the endpoints' own].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub expires_in: Option<Duration>,
+    /// The file to write (mode 0600) [default: $RUNNER_TEMP/ci-preview-storage-state.json].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The preview URL (from `ci-preview discover`).
+    #[arg(long, env = env::PREVIEW_URL, value_name = "URL")]
+    pub url: Option<String>,
+    /// Attempts per endpoint for network errors and 5xx answers, at most 5.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=5), value_name = "N")]
+    pub attempts: u32,
+    /// The runner's temporary folder (set by the runner).
+    #[arg(long, env = env::RUNNER_TEMP, hide = true)]
+    pub runner_temp: Option<PathBuf>,
+    #[command(flatten)]
+    pub protection: ProtectionArgs,
+    #[command(flatten)]
+    pub id_token: IdTokenArgs,
+}
+
+pub(crate) async fn run(args: Args) -> Result<()> {
+    // Everything the job can get wrong is checked before a request.
+    let flags = if args.flags.is_empty() {
+        None
+    } else {
+        Some(overrides::parse(&args.flags)?)
+    };
+    let session = args.session.as_deref().map(parse_session).transpose()?;
+    let max_age = match args.expires_in {
+        Some(lifetime) if lifetime < Duration::from_secs(1) => {
+            return Err(CliError::config("--expires-in must be at least 1s"));
+        }
+        lifetime => lifetime.map(|l| l.as_secs()),
+    };
+    if flags.is_none() && session.is_none() && args.protection.protection == Mode::None {
+        return Err(CliError::config(
+            "nothing to write: pass --flag NAME=VALUE, --session JSON, or a --protection mode \
+             other than none",
+        ));
+    }
+    let path = out_path(&args)?;
+
+    let client = http::client()?;
+    let minter = Minter::new(&args.id_token, client.clone())?;
+    let guard = Arc::new(args.protection.guard(Some(&minter))?);
+    let preview = Preview::from_flag(args.url.as_deref(), guard)?;
+    let host = preview.base().host_str().unwrap_or_default().to_owned();
+    let secure = preview.base().scheme() == "https";
+    let call_args = CallArgs {
+        audience: None,
+        attempts: args.attempts,
+    };
+    let call = |endpoint: &'static str, body: Value| {
+        let (client, preview, minter, call_args) = (&client, &preview, &minter, &call_args);
+        async move {
+            let audience = call_args.audience(client, preview, endpoint, None).await?;
+            let called = call_endpoint(
+                client,
+                preview,
+                minter,
+                endpoint,
+                &audience,
+                &body,
+                call_args.attempts,
+            )
+            .await?;
+            Ok::<Value, CliError>(called.answer)
+        }
+    };
+
+    let mut cookies = Vec::new();
+    if let Some(flags) = flags {
+        let mut body = json!({ "flags": flags });
+        if let Some(seconds) = max_age {
+            body["maxAge"] = seconds.into();
+        }
+        let answer = call(FLAGS_ENDPOINT, body).await?;
+        let value = answer["cookie"].as_str().ok_or_else(|| {
+            CliError::check(format!(
+                "{FLAGS_ENDPOINT} answered without a `cookie` string"
+            ))
+        })?;
+        jwe::check(value).map_err(|why| {
+            CliError::check(format!(
+                "the override cookie is not a well-formed JWE: {why}"
+            ))
+        })?;
+        cookies.push(storage_state::override_cookie(
+            &host,
+            secure,
+            masked(value),
+            answer["expires"].as_i64(),
+        ));
+    }
+    if let Some(session) = session {
+        let mut body = json!({ "session": session });
+        if let Some(seconds) = max_age {
+            body["maxAge"] = seconds.into();
+        }
+        let answer = call(SESSION_ENDPOINT, body).await?;
+        cookies.push(session_cookie(&answer, &host, secure)?);
+    }
+    match preview.guard() {
+        Guard::None => {}
+        Guard::Bypass(_) => {
+            cookies.extend(storage_state::prime(&client, &preview, &host, secure).await?);
+        }
+        // `auto` asks only a preview that answered like Vercel's protection.
+        Guard::Oidc(_)
+            if args.protection.protection == Mode::Auto && !preview.guard().sends_credentials() => {
+        }
+        Guard::Oidc(_) => {
+            let answer = call(PROTECTION_ENDPOINT, json!({})).await?;
+            match protection_cookie(&answer, &host, secure)? {
+                Some(cookie) => cookies.push(cookie),
+                None => actions::warning(&format!(
+                    "{PROTECTION_ENDPOINT} answered that {} is not protected: no protection \
+                     cookie is written",
+                    preview.origin()
+                )),
+            }
+        }
+    }
+    storage_state::write_private(&path, &storage_state::render(&cookies))?;
+    let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
+    actions::progress(&format!(
+        "wrote {} cookie(s) for {host} ({}) to {} (mode 0600)",
+        cookies.len(),
+        names.join(", "),
+        path.display()
+    ));
+    println!("{}", path.display());
+    Ok(())
+}
+
+fn masked(value: &str) -> Secret {
+    actions::mask(value);
+    Secret::new(value)
+}
+
+fn parse_session(raw: &str) -> Result<Value> {
+    let text = match raw.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|err| CliError::config(format!("cannot read --session file {path}: {err}")))?,
+        None => raw.to_owned(),
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(claims @ Value::Object(_)) => Ok(claims),
+        // The claims may be sensitive: say what is wrong, never echo them.
+        _ => Err(CliError::config(
+            "--session is not a JSON object of claims, e.g. --session '{\"sub\":\"e2e-user\"}'",
+        )),
+    }
+}
+
+fn out_path(args: &Args) -> Result<PathBuf> {
+    if let Some(out) = args.out.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        return Ok(out.clone());
+    }
+    let temp = args
+        .runner_temp
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+        .ok_or_else(|| {
+            CliError::missing_var("RUNNER_TEMP", "give --out FILE outside GitHub Actions")
+        })?;
+    Ok(temp.join(storage_state::DEFAULT_FILE))
+}
+
+/// `{"name","cookie","expires"}` from auth/encrypt-session: the name is the network's, so it must
+/// be one a cookie can carry.
+fn session_cookie(answer: &Value, host: &str, secure: bool) -> Result<Cookie> {
+    let bad = |what: &str| CliError::check(format!("{SESSION_ENDPOINT} answered {what}"));
+    let name = answer["name"]
+        .as_str()
+        .filter(|n| !n.is_empty() && storage_state::is_cookie_text(n))
+        .ok_or_else(|| bad("without a cookie `name` a browser can carry"))?;
+    let value = answer["cookie"]
+        .as_str()
+        .filter(|v| !v.is_empty() && storage_state::is_cookie_text(v))
+        .ok_or_else(|| bad("without a `cookie` value a browser can carry"))?;
+    Ok(Cookie {
+        name: name.to_owned(),
+        value: masked(value),
+        domain: host.to_owned(),
+        path: "/".to_owned(),
+        expires: answer["expires"].as_i64(),
+        // As Auth.js sets its session cookie.
+        http_only: true,
+        secure,
+        same_site: SameSite::Lax,
+    })
+}
+
+/// `{"cookie": {…}}` or `{"cookie": null}` from vercel/protection-cookie, scoped to the
+/// preview's host whatever domain it names.
+fn protection_cookie(answer: &Value, host: &str, secure: bool) -> Result<Option<Cookie>> {
+    let bad = |what: &str| CliError::check(format!("{PROTECTION_ENDPOINT} answered {what}"));
+    // Only an explicit `null` says "not protected"; a missing member is a malformed answer.
+    let cookie = match answer.get("cookie") {
+        Some(Value::Null) => return Ok(None),
+        Some(Value::Object(cookie)) => cookie,
+        _ => return Err(bad("without a `cookie` object")),
+    };
+    let text = |key: &str| {
+        cookie
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty() && storage_state::is_cookie_text(v))
+            .ok_or_else(|| bad(&format!("a cookie without a usable `{key}`")))
+    };
+    let (name, value) = (text("name")?, text("value")?);
+    let path = cookie
+        .get("path")
+        .and_then(Value::as_str)
+        .filter(|p| p.starts_with('/') && storage_state::is_cookie_text(p))
+        .unwrap_or("/");
+    let same_site = match cookie.get("sameSite").and_then(Value::as_str) {
+        Some("None") => SameSite::None,
+        Some("Strict") => SameSite::Strict,
+        _ => SameSite::Lax,
+    };
+    Ok(Some(Cookie {
+        name: name.to_owned(),
+        value: masked(value),
+        domain: host.to_owned(),
+        path: path.to_owned(),
+        expires: cookie
+            .get("expires")
+            .and_then(Value::as_i64)
+            .filter(|e| *e > 0),
+        http_only: cookie
+            .get("httpOnly")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        secure: secure
+            || cookie
+                .get("secure")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        same_site,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_answers_are_refused_and_domains_are_the_previews() {
+        let answer = json!({"cookie": {"name": "_vercel_jwt", "value": "abc", "domain": "evil.example",
+            "path": "/", "expires": 1_900_000_000, "httpOnly": true, "secure": true, "sameSite": "None"}});
+        let cookie = protection_cookie(&answer, "app.vercel.app", true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cookie.domain, "app.vercel.app");
+        assert_eq!(cookie.same_site, SameSite::None);
+        assert!(
+            protection_cookie(&json!({"cookie": null}), "h", true)
+                .unwrap()
+                .is_none()
+        );
+        for bad in [
+            json!({}),
+            json!({"cookie": {"name": "a;b", "value": "x"}}),
+            json!({"cookie": {"name": "a", "value": "x\ny"}}),
+        ] {
+            assert!(protection_cookie(&bad, "h", true).is_err(), "{bad}");
+        }
+        assert!(session_cookie(&json!({"name": "a b", "cookie": "x"}), "h", true).is_err());
+        assert!(session_cookie(&json!({"name": "authjs.session-token"}), "h", true).is_err());
+    }
+
+    #[test]
+    fn session_must_be_an_object_and_is_never_echoed() {
+        assert!(parse_session(r#"{"sub":"u"}"#).is_ok());
+        let err = parse_session(r#"["hunter2"]"#).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Config);
+        assert!(!err.message.contains("hunter2"));
+    }
+}
