@@ -2,14 +2,19 @@
 //!
 //! The audience comes from `--audience` (which wins) or health's endpoint list. Health is
 //! pull-request code, so an audience it announces is only minted for when it names the endpoint
-//! being called: an `https` URL whose path is exactly `/api/~/ci/<endpoint>`. Anything else (a
-//! cloud provider's audience, another endpoint) is refused before a token exists.
+//! being called on a host the client may trust: an `https` URL whose path is exactly
+//! `/api/~/ci/<endpoint>` and whose host is the preview's own or one the user allowed
+//! (`--allow-host`). Anything else (a cloud provider's audience, another endpoint, the same
+//! endpoint of another app, which the preview could replay the token to) is refused before a
+//! token exists.
 //!
 //! A token is minted right before every attempt that reaches the preview: tokens live about five
 //! minutes and the preview may have taken fifteen to come up. Network errors and 5xx answers are
 //! retried with backoff, at most [`MAX_ATTEMPTS`] times, so a failing preview collects at most that
-//! many tokens; an attempt that never reached it (connection refused) keeps its token. A 4xx is
-//! never retried: the same request gets the same answer, and its explanation names the fix.
+//! many tokens; an attempt that never reached it (connection refused) keeps its token. A 5xx's
+//! `Retry-After` is honoured (up to [`MAX_RETRY_AFTER`]): the endpoint sends it while a rotated
+//! signing key is not fetchable yet. A 4xx is never retried: the same request gets the same
+//! answer, and its explanation names the fix.
 
 use std::time::Duration;
 
@@ -20,6 +25,7 @@ use tokio::time::Instant;
 use crate::actions;
 use crate::error::{CliError, Result};
 use crate::health::{Health, Observation, probe, snippet};
+use crate::hosts::{AllowHosts, HostArgs};
 use crate::poll::{Backoff, short};
 use crate::preview::{CI_PREFIX, Preview, describe_transport, http_client};
 use crate::protection::ProtectionArgs;
@@ -37,18 +43,25 @@ pub const TOKEN_HEADER: &str = "x-github-oidc-token";
 pub const MAX_ATTEMPTS: u32 = 5;
 /// A token minted for an attempt that never reached the preview is reused while younger than this.
 const REUSE_UNSENT: Duration = Duration::from_secs(60);
+/// The longest `Retry-After` the client waits for before its next attempt. The endpoint answers
+/// 503 with `Retry-After` while its key store cannot fetch a rotated key (its refetch cooldown,
+/// 60 s by default), so waiting that long turns a rotation into a slower call instead of a failed
+/// job; a longer wait is shortened to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(90);
 
 /// How many times to try, and for which audience: shared by `call`, `smoke` and `flags`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CallArgs {
     /// Audience to mint the endpoint's token for; wins over health. Pinning it removes the last
     /// choice a hostile preview has [default: the endpoint's audience from health, accepted only
-    /// as https://…/api/~/ci/ENDPOINT].
+    /// as https://HOST/api/~/ci/ENDPOINT with HOST the preview's own host or an --allow-host
+    /// pattern].
     #[arg(long, env = "CI_PREVIEW_AUDIENCE", value_name = "AUD")]
     pub audience: Option<String>,
     /// Attempts for network errors and 5xx answers, at most 5: waits 1 s, 2 s, 4 s, 8 s between
-    /// them, and each attempt that reaches the preview carries one fresh token, so a failing
-    /// preview gets at most N tokens (4xx answers are never retried).
+    /// them (longer when a 5xx says `Retry-After`, up to 90 s: the endpoint's key store after a
+    /// signing-key rotation), and each attempt that reaches the preview carries one fresh token,
+    /// so a failing preview gets at most N tokens (4xx answers are never retried).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=5), value_name = "N")]
     pub attempts: u32,
 }
@@ -61,6 +74,7 @@ impl CallArgs {
         preview: &Preview,
         endpoint: &str,
         known: Option<&Health>,
+        hosts: &HostArgs,
     ) -> Result<String> {
         let audience = match self
             .audience
@@ -72,6 +86,7 @@ impl CallArgs {
             None => {
                 let announced = audience_from_health(client, preview, endpoint, known).await?;
                 check_audience(endpoint, &announced)?;
+                check_audience_host(preview, &AllowHosts::given(hosts)?, &announced)?;
                 announced
             }
         };
@@ -111,6 +126,31 @@ pub fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
         untrusted::text(audience)
     )))
 }
+/// Health may only name a host the client trusts: the preview's own, or an `--allow-host`
+/// pattern. Any other host's endpoint would get a token the preview can replay there.
+pub fn check_audience_host(preview: &Preview, allowed: &AllowHosts, audience: &str) -> Result<()> {
+    let Ok(url) = url::Url::parse(audience) else {
+        return Err(CliError::check("the announced audience is not a URL"));
+    };
+    let own = url.host() == preview.base().host()
+        && url.port_or_known_default() == preview.base().port_or_known_default();
+    if own || allowed.allows(&url) {
+        return Ok(());
+    }
+    let host = url.host_str().unwrap_or_default();
+    Err(CliError::check(format!(
+        "refusing to mint a token for the audience {} that the preview's health announces: its \
+         host is neither the preview's ({}) nor an allowed host, and a token for another host's \
+         endpoint could be replayed there. If {} really serves this endpoint's audience (a \
+         stable domain named in the policy), pin it with --audience (CI_PREVIEW_AUDIENCE) or \
+         allow the host with --allow-host {}",
+        untrusted::text(audience),
+        preview.origin(),
+        untrusted::text(host),
+        untrusted::text(host),
+    )))
+}
+
 /// String values at least this long in an answer are masked in Actions logs.
 const MASK_MIN_LEN: usize = 16;
 
@@ -128,6 +168,8 @@ pub struct Args {
     #[command(flatten)]
     pub call: CallArgs,
     #[command(flatten)]
+    pub hosts: HostArgs,
+    #[command(flatten)]
     pub protection: ProtectionArgs,
     #[command(flatten)]
     pub id_token: IdTokenArgs,
@@ -142,7 +184,7 @@ pub async fn run(args: Args) -> Result<()> {
     let preview = crate::wait::preview_from(args.url.as_deref(), guard)?;
     let audience = args
         .call
-        .audience(&client, &preview, &args.endpoint, None)
+        .audience(&client, &preview, &args.endpoint, None, &args.hosts)
         .await?;
     let called = call_endpoint(
         &client,
@@ -234,9 +276,11 @@ pub async fn call_endpoint(
     let mut last = String::new();
     // A token whose request never reached the preview (it is still unseen by anyone).
     let mut unsent: Option<(Instant, Secret)> = None;
+    // What the last 5xx asked for with `Retry-After`.
+    let mut asked_wait = Duration::ZERO;
     for attempt in 1..=attempts {
         if attempt > 1 {
-            let delay = backoff.next_delay();
+            let delay = backoff.next_delay().max(std::mem::take(&mut asked_wait));
             actions::progress(&format!(
                 "{last}; retrying in {} (attempt {attempt}/{attempts})",
                 short(delay)
@@ -278,6 +322,7 @@ pub async fn call_endpoint(
             }
         };
         let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
             Err(err) => {
@@ -305,6 +350,10 @@ pub async fn call_endpoint(
         let error = error_code(&bytes);
         if status >= 500 && error.as_deref() != Some("misconfigured") {
             last = format!("{endpoint} answered HTTP {status}: {}", snippet(&bytes));
+            if let Some(wait) = retry_after {
+                asked_wait = wait.min(MAX_RETRY_AFTER);
+                last.push_str(&format!(" (Retry-After: {} s)", wait.as_secs()));
+            }
             continue;
         }
         return Err(explain(endpoint, audience, status, &bytes));
@@ -312,6 +361,18 @@ pub async fn call_endpoint(
     Err(CliError::check(format!(
         "{endpoint} failed after {attempts} attempts: {last}"
     )))
+}
+
+/// A `Retry-After` in seconds (the endpoints never send the HTTP-date form).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 fn error_code(body: &[u8]) -> Option<String> {
@@ -339,6 +400,47 @@ mod tests {
         assert!(parse_data(r#"{"flags":{}}"#).is_ok());
         let err = parse_data("{flags").unwrap_err();
         assert_eq!(err.kind, crate::error::Kind::Config);
+    }
+
+    /// The review's finding: health could name `https://other-app.example/api/~/ci/<endpoint>`
+    /// and get a token for that app posted to itself.
+    #[test]
+    fn an_announced_audience_must_be_on_the_previews_host_or_an_allowed_one() {
+        let guard = std::sync::Arc::new(crate::protection::Guard::None);
+        let preview = Preview::new("https://app-git-x.vercel.app", guard).unwrap();
+        let given = |patterns: &[&str]| {
+            AllowHosts::given(&HostArgs {
+                allow_hosts: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            })
+            .unwrap()
+        };
+        let path = "/api/~/ci/flags/encrypt-override";
+        let ok = |allowed: &AllowHosts, host: &str| {
+            check_audience_host(&preview, allowed, &format!("https://{host}{path}")).is_ok()
+        };
+        assert!(ok(&given(&[]), "app-git-x.vercel.app"));
+        for other in [
+            "other-app.example",
+            "other-app.vercel.app",
+            "app-git-x.vercel.app:8443",
+        ] {
+            assert!(!ok(&given(&[]), other), "{other}");
+        }
+        let err = check_audience_host(
+            &preview,
+            &given(&[]),
+            &format!("https://other-app.example{path}"),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("--allow-host other-app.example"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("--audience"), "{}", err.message);
+        let stable = given(&["app.example.com"]);
+        assert!(ok(&stable, "app.example.com"));
+        assert!(!ok(&stable, "other-app.example"));
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Args {
     #[command(flatten)]
     pub call: CallArgs,
     #[command(flatten)]
+    pub hosts: crate::hosts::HostArgs,
+    #[command(flatten)]
     pub files: RunnerFiles,
     #[command(flatten)]
     pub protection: ProtectionArgs,
@@ -96,7 +98,7 @@ pub async fn run(args: Args) -> Result<()> {
     let preview = crate::wait::preview_from(args.url.as_deref(), guard)?;
     let audience = args
         .call
-        .audience(&client, &preview, ENDPOINT, None)
+        .audience(&client, &preview, ENDPOINT, None, &args.hosts)
         .await?;
     let called = call_endpoint(
         &client,

@@ -183,7 +183,9 @@ impl GitHub {
         Ok(deployments)
     }
 
-    /// The newest status of a deployment that says something about it.
+    /// The newest status of a deployment that says something about it, among those `trusted`
+    /// accepts (the others are dropped: whoever can write deployments can post a status with its
+    /// own URL on the deploy bot's deployment), and how many were dropped.
     ///
     /// `inactive` is skipped: GitHub adds it to every earlier deployment of an environment name when
     /// a newer one succeeds, and deploy bots share one name ("Preview") across branches, so another
@@ -191,19 +193,26 @@ impl GitHub {
     pub async fn latest_status(
         &self,
         deployment: &Deployment,
-    ) -> Result<Option<DeploymentStatus>, ApiError> {
+        trusted: impl Fn(&DeploymentStatus) -> bool,
+    ) -> Result<(Option<DeploymentStatus>, usize), ApiError> {
         let mut statuses: Vec<DeploymentStatus> = self
             .get(
                 &format!("deployments/{}/statuses?per_page=100", deployment.id.0),
                 "deployments: read",
             )
             .await?;
+        let before = statuses.len();
+        statuses.retain(|status| trusted(status));
+        let dropped = before - statuses.len();
         statuses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.0.cmp(&a.id.0)));
         let effective = statuses
             .iter()
             .position(|s| s.state != DeploymentStatusState::Inactive)
             .unwrap_or(0);
-        Ok((!statuses.is_empty()).then(|| statuses.swap_remove(effective)))
+        Ok((
+            (!statuses.is_empty()).then(|| statuses.swap_remove(effective)),
+            dropped,
+        ))
     }
 
     /// All comments on a pull request (at most 1,000; a deploy bot comments early and edits).
