@@ -49,7 +49,7 @@ use tokio::{
 use tower::ServiceExt as _;
 
 use admission::{Admission, Admitted, Eviction, Peer, Slot};
-use io::{TimeoutBody, Tracked};
+use io::{Busy, TimeoutBody, Tracked, idle_for};
 
 /// hyper's read buffer per connection: the longest token (`ci_oidc`'s 16 KiB cap) plus 8 KiB for
 /// the request line and the other headers. A request whose head does not fit is refused (431).
@@ -351,33 +351,6 @@ async fn connection(
                 closing = Some(tokio::time::Instant::now() + CLOSING_GRACE);
             }
         }
-    }
-}
-
-/// Marks a connection as inside a handler (never evicted) until dropped.
-struct Busy(Arc<Slot>);
-
-impl Busy {
-    fn enter(slot: Arc<Slot>) -> Busy {
-        slot.busy.fetch_add(1, Ordering::Relaxed);
-        Busy(slot)
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Completes once no byte has moved for `idle`.
-async fn idle_for(idle: Duration, activity: &io::Activity) {
-    loop {
-        let deadline = activity.last() + idle;
-        if Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep_until(deadline.into()).await;
     }
 }
 

@@ -183,9 +183,8 @@ impl GitHub {
         Ok(deployments)
     }
 
-    /// The newest status of a deployment that says something about it, among those `trusted`
-    /// accepts (the others are dropped: whoever can write deployments can post a status with its
-    /// own URL on the deploy bot's deployment), and how many were dropped.
+    /// The newest status of a deployment that says something about it among those `trusted`
+    /// accepts (anyone with `deployments: write` can post one), and how many it dropped.
     ///
     /// `inactive` is skipped: GitHub adds it to every earlier deployment of an environment name when
     /// a newer one succeeds, and deploy bots share one name ("Preview") across branches, so another
@@ -202,17 +201,15 @@ impl GitHub {
             )
             .await?;
         let before = statuses.len();
-        statuses.retain(|status| trusted(status));
+        statuses.retain(trusted);
         let dropped = before - statuses.len();
         statuses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.0.cmp(&a.id.0)));
         let effective = statuses
             .iter()
             .position(|s| s.state != DeploymentStatusState::Inactive)
             .unwrap_or(0);
-        Ok((
-            (!statuses.is_empty()).then(|| statuses.swap_remove(effective)),
-            dropped,
-        ))
+        let newest = (!statuses.is_empty()).then(|| statuses.swap_remove(effective));
+        Ok((newest, dropped))
     }
 
     /// All comments on a pull request (at most 1,000; a deploy bot comments early and edits).

@@ -20,6 +20,8 @@ use std::{
 };
 
 use bytes::Bytes;
+
+use super::admission::Slot;
 use http_body::Frame;
 use hyper::body::Incoming;
 use tokio::{
@@ -206,5 +208,32 @@ impl http_body::Body for TimeoutBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Marks a connection as inside a handler (never evicted) until dropped.
+pub(super) struct Busy(Arc<Slot>);
+
+impl Busy {
+    pub(super) fn enter(slot: Arc<Slot>) -> Busy {
+        slot.busy.fetch_add(1, Ordering::Relaxed);
+        Busy(slot)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Completes once no byte has moved for `idle`.
+pub(super) async fn idle_for(idle: Duration, activity: &Activity) {
+    loop {
+        let deadline = activity.last() + idle;
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline.into()).await;
     }
 }
