@@ -35,7 +35,16 @@ asset=ci-preview-linux-$(uname -m | sed -e 's/^arm64$/aarch64/' -e 's/^amd64$/x8
 mkdir -p "$work/release/$tag" "$work/bin"
 cp "$binary" "$work/release/$tag/$asset"
 (cd "$work/release/$tag" && sha256sum "$asset" >SHA256SUMS)
-printf '#!/bin/sh\ncase "$1" in api) echo "%s %s" ;; attestation) exit 0 ;; esac\n' "$tag" "$commit" >"$work/bin/gh"
+# The stub answers the tags lookup, the release's file list, and `attestation verify --help` with
+# the flags the script asks for; the verification itself passes.
+cat >"$work/bin/gh" <<STUB
+#!/bin/sh
+case "\$1 \$2" in
+  "api repos/"*/releases/tags/*) printf '%s\\n' "$asset" SHA256SUMS ;;
+  "api "*) echo "$tag $commit" ;;
+  "attestation verify") echo "--repo --signer-workflow --source-ref --source-digest --deny-self-hosted-runners" ;;
+esac
+STUB
 chmod +x "$work/bin/gh"
 
 # A static file server on an ephemeral loopback port; it prints the port once it listens.
@@ -61,7 +70,11 @@ for i in $(seq "$runs"); do
         CI_PREVIEW_ACTION_REPOSITORY=owner/ci-in-preview CI_PREVIEW_ACTION_REF=$commit \
         CI_PREVIEW_RELEASE_URL=http://127.0.0.1:$port CI_PREVIEW_INSTALL_DIR=$work/install-$i \
         GITHUB_OUTPUT=/dev/null GITHUB_PATH=/dev/null \
-        bash "$repo_root/action/install.sh" 2>/dev/null
+        bash "$repo_root/action/install.sh" 2>"$work/install.log" || {
+        cat "$work/install.log" >&2
+        echo "measure-install: install.sh failed (its output above)" >&2
+        exit 1
+    }
     end=$EPOCHREALTIME
     times+=("$(echo "($end - $start) * 1000" | bc -l)")
 done

@@ -66,9 +66,6 @@ const NEWER_THAN_LINTER = [
   { kind: 'runner-label', re: /^label "(ubuntu-24\.04|ubuntu-24\.04-arm)" is unknown\./ },
   // The permission actions/attest-build-provenance needs to store an attestation (2024).
   { kind: 'permissions', re: /^unknown permission scope "attestations"\./ },
-  // GitHub's self-repository syntax `uses: $/path` (2026), which zizmor's self-repository audit
-  // asks for; upstream actionlint does not parse it yet either.
-  { kind: 'action', re: /^specifying action "\$\/[^"]*" in invalid format because ref is missing\./ },
 ];
 (async () => {
   const lint = await createLinter();

@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use encrypt_override::codec::decrypt_overrides_detailed;
+use encrypt_override::decrypt_overrides_detailed;
 use fuzz_support::cookie::{HEADER_B64, seal, secret};
 use fuzz_support::jwt::NOW;
 use fuzz_support::reference;

@@ -3,7 +3,7 @@
 //! One command so that a contributor runs exactly what `.ci/run` and `.github/workflows/ci.yml`
 //! run. Pieces that need a system service (a Docker engine) run when the service answers and say
 //! plainly when they skip; `CI_PREVIEW_REQUIRE_DOCKER=1`, set by `.ci/run`, turns that skip into a
-//! failure. `--quick` leaves out the scaffold check, the workflow linters and fuzzing.
+//! failure. The browser e2e needs Node.js and Chromium the same way (`CI_PREVIEW_REQUIRE_E2E=1`). `--quick` leaves out the scaffold check, the workflow linters and fuzzing.
 
 use xshell::{Shell, cmd};
 
@@ -57,6 +57,11 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
             crate::smoke::run(&["--no-build".to_owned(), "--docker".to_owned()])
         })?;
     }
+    if e2e_available()? {
+        steps.run("cargo xtask e2e (Next.js example in Chromium)", || {
+            crate::e2e::run(&[])
+        })?;
+    }
     if quick {
         return Ok(());
     }
@@ -78,6 +83,42 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
         );
     }
     Ok(())
+}
+
+/// Whether `e2e` can run: Node.js with npm, `redis-server`, and Chromium (`CHROMIUM_PATH`, default
+/// `/usr/bin/chromium`). Without them it is skipped, loudly, unless `CI_PREVIEW_REQUIRE_E2E=1`
+/// makes that an error.
+fn e2e_available() -> Result<bool> {
+    let runs = |program: &str| {
+        std::process::Command::new(program)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing: Vec<&str> = [
+        ("node", runs("node")),
+        ("npm", runs("npm")),
+        ("redis-server", runs("redis-server")),
+    ]
+    .into_iter()
+    .chain([(chromium.as_str(), std::path::Path::new(&chromium).exists())])
+    .filter(|(_, present)| !present)
+    .map(|(name, _)| name)
+    .collect();
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    if std::env::var_os("CI_PREVIEW_REQUIRE_E2E").is_some_and(|v| v == "1") {
+        return Err(failed(format!(
+            "`e2e` needs {missing:?} and CI_PREVIEW_REQUIRE_E2E=1: install them (`apt-get install \
+             chromium nodejs npm redis-server`) or unset the variable"
+        )));
+    }
+    eprintln!("\nSKIPPED: `cargo xtask e2e` (missing: {missing:?})\n");
+    Ok(false)
 }
 
 /// Whether a Docker engine answers; without one the container steps are skipped, loudly,

@@ -69,6 +69,27 @@ pub const COMMANDS: &[Command] = &[
         ],
     },
     Command {
+        name: "e2e",
+        operands: "",
+        about: "the Next.js example in Chromium behind an emulated Vercel edge (HTTPS, rewrites, protection), state from ci-preview",
+        flags: &[
+            valued(
+                "--flag",
+                "NAME=VALUE",
+                "a flag override (repeatable; default: every example flag away from its default)",
+            ),
+            valued(
+                "--user",
+                "SUB",
+                "the test user's subject (default e2e-user-1)",
+            ),
+            switch(
+                "--no-protection",
+                "no Deployment Protection on the edge (and no protection cookie in the state)",
+            ),
+        ],
+    },
+    Command {
         name: "tidy",
         operands: "",
         about: "source hygiene: module docs, file length, citations resolve, no outside tracker numbers",
@@ -137,6 +158,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "CI_PREVIEW_SDK_CHECK_DIR=DIR",
         "folder with `npm install flags@4.3.1`: the live Flags SDK round trip runs",
+    ),
+    (
+        "CI_PREVIEW_REQUIRE_E2E=1",
+        "`ci` fails instead of skipping `e2e` when Node.js, Chromium or the example's packages are missing",
     ),
     (
         "CI_PREVIEW_REQUIRE_SDK=1",

@@ -5,6 +5,7 @@
 
 mod bench;
 mod ci;
+mod e2e;
 mod flags;
 mod image;
 mod new_endpoint;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "ci" => ci::run(rest),
         "smoke" => smoke::run(rest),
+        "e2e" => e2e::run(rest),
         "tidy" => tidy::run(rest),
         "image" => image::run(rest),
         "bench" => bench::run(rest),

@@ -113,14 +113,14 @@ fn scaffold(root: &Path, names: &Names) -> Result {
     if dir.exists() {
         return Err(failed(format!("{} exists already", dir.display())));
     }
-    let server_main = root.join("crates/ci-preview-server/src/endpoints.rs");
+    let server_main = root.join("crates/ci-preview-server/src/builtin.rs");
     let server_manifest = root.join("crates/ci-preview-server/Cargo.toml");
     let workspace_manifest = root.join("Cargo.toml");
     let policy = root.join("ci-policy.toml");
 
     // Check every edit applies before writing anything, so a failure leaves the tree as it was.
     let main_src = read(&server_main)?;
-    let anchor = "Ok(vec![";
+    let anchor = "vec![";
     if !main_src.contains(anchor) {
         return Err(failed(format!(
             "{}: cannot find `{anchor}` in the server's endpoint list",
@@ -128,11 +128,15 @@ fn scaffold(root: &Path, names: &Names) -> Result {
         )));
     }
     let manifest_src = read(&server_manifest)?;
-    let workspace_src = read(&workspace_manifest)?;
-    let deps_anchor = "[workspace.dependencies]\n";
-    if !workspace_src.contains(deps_anchor) {
-        return Err(failed("Cargo.toml has no [workspace.dependencies] table"));
+    let feature_anchor = "builtin-endpoints = [";
+    if !manifest_src.contains(feature_anchor) {
+        return Err(failed(format!(
+            "{}: cannot find `{feature_anchor}`",
+            server_manifest.display()
+        )));
     }
+    let workspace_src = read(&workspace_manifest)?;
+    let own_crates = own_crates_end(&workspace_src)?;
     let policy_src = read(&policy)?;
     if policy_src.contains(&format!("[endpoints.\"{}\"]", names.endpoint)) {
         return Err(failed(format!(
@@ -148,27 +152,27 @@ fn scaffold(root: &Path, names: &Names) -> Result {
         }
         write(&path, &contents)?;
     }
-    let registration = format!("Ok(vec![\n        {}::endpoint(),", names.ident);
+    let registration = format!("vec![{}::endpoint(), ", names.ident);
     write(&server_main, &main_src.replacen(anchor, &registration, 1))?;
-    write(
-        &server_manifest,
-        &manifest_src.replacen(
+    let krate = &names.crate_name;
+    let manifest_src = manifest_src
+        .replacen(
+            feature_anchor,
+            &format!("{feature_anchor}\"dep:{krate}\", "),
+            1,
+        )
+        .replacen(
             "[dependencies]\n",
-            &format!("[dependencies]\n{}.workspace = true\n", names.crate_name),
+            &format!("[dependencies]\n{krate} = {{ workspace = true, optional = true }}\n"),
             1,
-        ),
-    )?;
-    write(
-        &workspace_manifest,
-        &workspace_src.replacen(
-            deps_anchor,
-            &format!(
-                "{deps_anchor}{} = {{ path = \"crates/{}\" }}\n",
-                names.crate_name, names.crate_name
-            ),
-            1,
-        ),
-    )?;
+        );
+    write(&server_manifest, &manifest_src)?;
+    let mut workspace_src = workspace_src;
+    workspace_src.insert_str(
+        own_crates,
+        &format!("{krate} = {{ path = \"crates/{krate}\" }}\n"),
+    );
+    write(&workspace_manifest, &workspace_src)?;
     write(
         &policy,
         &format!(
@@ -178,6 +182,20 @@ fn scaffold(root: &Path, names: &Names) -> Result {
         ),
     )?;
     Ok(())
+}
+
+/// Where a new crate's `[workspace.dependencies]` line goes: after the last line of the group
+/// under `# Our own crates.`, not above the comment.
+fn own_crates_end(workspace: &str) -> Result<usize> {
+    let comment = "# Our own crates.\n";
+    let start = workspace
+        .find(comment)
+        .ok_or_else(|| failed(format!("Cargo.toml has no `{}` group", comment.trim())))?;
+    let group = start + comment.len();
+    let end = workspace[group..]
+        .find("\n\n")
+        .map_or(workspace.len(), |blank| group + blank + 1);
+    Ok(end)
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -191,6 +209,20 @@ fn write(path: &Path, contents: &str) -> Result {
 #[cfg(test)]
 mod tests {
     use super::Names;
+
+    #[test]
+    fn the_workspace_line_joins_our_own_crates() {
+        let manifest = "[workspace.dependencies]\n# Our own crates.\na = { path = \"crates/a\" }\nb = { path = \"crates/b\" }\n\n# Others.\nc = \"1\"\n";
+        let at = super::own_crates_end(manifest).unwrap();
+        let mut edited = manifest.to_owned();
+        edited.insert_str(at, "new = { path = \"crates/new\" }\n");
+        assert!(
+            edited.contains(
+                "b = { path = \"crates/b\" }\nnew = { path = \"crates/new\" }\n\n# Others."
+            ),
+            "{edited}"
+        );
+    }
 
     #[test]
     fn names_follow_the_endpoint() {

@@ -14,183 +14,78 @@ use axum::{
     http::{HeaderValue, header},
     middleware::{self, Next},
     response::Response,
-    routing::{MethodRouter, get},
+    routing::get,
 };
-use ci_oidc::{EndpointPolicy, Verifier};
+use ci_oidc::Verifier;
 
 use crate::{
-    CI_PREFIX, CiError, Deployment, Policy, PolicyError, ReplayStore, endpoint_path,
-    guards::Guards,
-    health,
-    policy::is_valid_endpoint_name,
-    secret::{Env, Loaded, SecretSpec},
-    span, tilde,
+    CI_PREFIX, CiError, Endpoint,
+    deployment::Deployment,
+    endpoint::{EndpointState, load_state},
+    endpoint_path, health,
+    policy::{Policy, PolicyError, is_valid_endpoint_name},
+    secret::Env,
+    server::replay::ReplayStore,
+    span, stealth, tilde,
 };
-
-/// What an endpoint crate exports: its name (the path under `/api/~/ci/` and the key of its
-/// policy entry), the handlers of that path, and, if it has one, the variable holding its secret.
-/// The kit reads the secret at start-up ([`Endpoint::with_secret`]) and wraps every request in
-/// one span naming the endpoint and the verified caller, so a handler holds only its own work.
-pub struct Endpoint {
-    pub name: &'static str,
-    route: MethodRouter<EndpointState>,
-    secret: Option<SecretSpec>,
-}
-
-impl Endpoint {
-    /// The endpoint `name` served by `route` (e.g. `post(handle)`) at `/api/~/ci/{name}`.
-    pub fn new(name: &'static str, route: MethodRouter<EndpointState>) -> Endpoint {
-        Endpoint {
-            name,
-            route,
-            secret: None,
-        }
-    }
-
-    /// Declares the secret the endpoint needs: the kit reads `var` at start-up. Missing or blank:
-    /// health lists the endpoint `ready:false` and [`crate::Secret::get`] answers 500
-    /// `misconfigured`. Present: `parse` turns it into the secret, or returns what is wrong with
-    /// it and how to make a good one, which stops start-up as `{var}: {message}`.
-    pub fn with_secret<T: Send + Sync + 'static>(
-        mut self,
-        var: &'static str,
-        parse: fn(&str) -> Result<T, String>,
-    ) -> Endpoint {
-        self.secret = Some(SecretSpec::new(var, parse));
-        self
-    }
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("name", &self.name)
-            .field("secret_var", &self.secret.as_ref().map(|s| s.var))
-            .finish_non_exhaustive()
-    }
-}
-
-/// The state of one endpoint's router: its name, its policy entry and the shared verifier.
-/// Cheap to clone.
-#[derive(Clone)]
-pub struct EndpointState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    name: &'static str,
-    policy: EndpointPolicy,
-    verifier: Verifier,
-    deployment: Deployment,
-    guards: Guards,
-    secret_var: Option<&'static str>,
-    secret: Option<Loaded>,
-}
-
-impl EndpointState {
-    /// The state for `name`. Public for tests of single handlers; a `VerifiedCaller` still can only
-    /// come out of the kit's extractor. A `single_use` policy gets its own in-memory store.
-    pub fn new(
-        name: &'static str,
-        policy: EndpointPolicy,
-        verifier: Verifier,
-        deployment: Deployment,
-    ) -> Result<EndpointState, StartupError> {
-        let store = ReplayStore::in_memory();
-        EndpointState::with_replay_store(name, policy, verifier, deployment, &store)
-    }
-
-    /// Like [`EndpointState::new`], recording `single_use` tokens in `store`.
-    pub fn with_replay_store(
-        name: &'static str,
-        policy: EndpointPolicy,
-        verifier: Verifier,
-        deployment: Deployment,
-        store: &ReplayStore,
-    ) -> Result<EndpointState, StartupError> {
-        let guards = Guards::for_endpoint(name, &policy, &deployment, &verifier, store);
-        Ok(EndpointState {
-            inner: Arc::new(Inner {
-                name,
-                policy,
-                verifier,
-                deployment,
-                guards,
-                secret_var: None,
-                secret: None,
-            }),
-        })
-    }
-
-    /// The state with the endpoint's secret (as read at start-up) attached.
-    fn with_secret(mut self, var: Option<&'static str>, secret: Option<Loaded>) -> EndpointState {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.secret_var = var;
-            inner.secret = secret;
-        }
-        self
-    }
-
-    pub fn name(&self) -> &'static str {
-        self.inner.name
-    }
-
-    pub fn policy(&self) -> &EndpointPolicy {
-        &self.inner.policy
-    }
-
-    pub fn deployment(&self) -> &Deployment {
-        &self.inner.deployment
-    }
-
-    pub(crate) fn verifier(&self) -> &Verifier {
-        &self.inner.verifier
-    }
-
-    pub(crate) fn guards(&self) -> &Guards {
-        &self.inner.guards
-    }
-
-    pub(crate) fn secret(&self) -> (Option<&'static str>, Option<&Loaded>) {
-        (self.inner.secret_var, self.inner.secret.as_ref())
-    }
-
-    /// False when the endpoint declared a secret and the deployment has none.
-    fn ready(&self) -> bool {
-        self.inner.secret_var.is_none() || self.inner.secret.is_some()
-    }
-}
-
-impl std::fmt::Debug for EndpointState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EndpointState")
-            .field("name", &self.inner.name)
-            .field("audience", &self.inner.policy.audience)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why the app could not be built. The server exits with status 2 (configuration error).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
+    /// The policy is not valid (or an endpoint's settings are not): the key is named.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The policy names none of the endpoints given, so nothing would be served.
     #[error(
         "the policy names none of this server's endpoints ({available}): add an [endpoints.\"NAME\"] entry for each one to serve"
     )]
-    NoEndpointServed { available: String },
+    NoEndpointServed {
+        /// The endpoints given, comma-separated.
+        available: String,
+    },
+    /// Two endpoints share a name.
     #[error("endpoint {name:?} is registered twice")]
-    DuplicateEndpoint { name: &'static str },
+    DuplicateEndpoint {
+        /// The name.
+        name: &'static str,
+    },
+    /// An endpoint name that cannot be a path segment or a policy key.
     #[error(
         "endpoint name {name:?} is invalid: lower-case segments of a-z, 0-9, '-' or '_' joined by '/', not \"health\""
     )]
-    InvalidEndpointName { name: &'static str },
-    #[error("invalid policy: {key}: {message}")]
-    Unsupported { key: String, message: String },
+    InvalidEndpointName {
+        /// The name.
+        name: &'static str,
+    },
+    /// A destructive endpoint whose policy entry lacks the strict posture.
+    #[error(
+        "endpoint {name:?} is destructive, so its policy entry must have the strict posture: {missing} (see Endpoint::destructive)"
+    )]
+    DestructiveNotStrict {
+        /// The endpoint.
+        name: &'static str,
+        /// What the entry lacks.
+        missing: String,
+    },
+    /// Two secrets of one type: the handler could not tell them apart.
+    #[error(
+        "endpoint {name:?} declares two secrets of type {type_name}: give each its own type (a newtype)"
+    )]
+    DuplicateSecretType {
+        /// The endpoint.
+        name: &'static str,
+        /// The shared type.
+        type_name: &'static str,
+    },
     /// An endpoint's own configuration, e.g. a malformed secret: `name` is the variable or key.
     #[error("{name}: {message}")]
-    Config { name: String, message: String },
+    Config {
+        /// The variable or key.
+        name: String,
+        /// What is wrong with it (never its value).
+        message: String,
+    },
 }
 
 impl StartupError {
@@ -208,8 +103,8 @@ impl StartupError {
 #[non_exhaustive]
 pub struct AppOptions {
     /// Where `single_use` endpoints record tokens; `None`: one in-memory store for the app.
-    pub replay_store: Option<ReplayStore>,
-    env: Option<Env>,
+    replay_store: Option<ReplayStore>,
+    pub(crate) env: Option<Env>,
 }
 
 impl AppOptions {
@@ -267,7 +162,10 @@ pub fn app_with(
     endpoints: Vec<Endpoint>,
     options: AppOptions,
 ) -> Result<Router, StartupError> {
-    let store = options.replay_store.unwrap_or_else(ReplayStore::in_memory);
+    let store = options
+        .replay_store
+        .clone()
+        .unwrap_or_else(ReplayStore::in_memory);
     // Loud on purpose: a variable the platform overrules is a misconfiguration someone believes
     // in (e.g. CI_PREVIEW_ENV=preview set for every environment, production included).
     for warning in &deployment.warnings {
@@ -297,19 +195,17 @@ pub fn app_with(
             );
             continue;
         };
-        // Read in every environment, so a malformed secret stops start-up before it ships.
-        let secret = match &endpoint.secret {
-            Some(spec) => spec.load(name, options.env.as_ref())?,
-            None => None,
-        };
-        let state = EndpointState::with_replay_store(
-            name,
-            entry.clone(),
-            verifier.clone(),
-            deployment.clone(),
+        // Read in every environment, so a malformed secret or setting stops start-up before it
+        // ships.
+        let state = load_state(
+            &endpoint,
+            entry,
+            &policy,
+            &verifier,
+            &deployment,
             &store,
-        )?
-        .with_secret(endpoint.secret.as_ref().map(|s| s.var), secret);
+            &options,
+        )?;
         tracing::info!(
             endpoint = name,
             ready = state.ready(),
@@ -351,12 +247,28 @@ pub fn app_with(
         })
         .collect();
     let health_body = health::render(&deployment, policy.sha256_hex(), &listed);
+    // Under stealth, health answers only a caller whose token one of the endpoints accepts.
+    let stealth = policy.stealth();
+    let health_verifies = stealth.then(|| Arc::new(states.clone()));
+    if stealth {
+        tracing::info!(
+            floor_ms = stealth::STEALTH_FLOOR.as_millis() as u64,
+            "stealth mode: every unverified request answers 404 Not Found"
+        );
+    }
 
     let mut router = Router::new().route(
         &format!("{CI_PREFIX}/health"),
-        get(move || {
+        get(move |request: Request| {
             let body = health_body.clone();
-            async move { health::respond(body) }
+            let verifies = health_verifies.clone();
+            async move {
+                if let Some(states) = verifies {
+                    let (parts, _) = request.into_parts();
+                    stealth::verify_for_health(&states, &parts).await;
+                }
+                health::respond(body)
+            }
         }),
     );
     for (endpoint, state) in served.into_iter().zip(states) {
@@ -373,10 +285,17 @@ pub fn app_with(
         .fallback(not_found)
         .layer(middleware::from_fn(no_store));
     // Routing matches raw paths: decode an encoded `~` in the prefix before it (see `tilde.rs`).
-    Ok(Router::new().fallback_service(tower::util::MapRequest::new(
+    let router = Router::new().fallback_service(tower::util::MapRequest::new(
         router,
         tilde::decode_prefix as fn(Request) -> Request,
-    )))
+    ));
+    if !stealth {
+        return Ok(router);
+    }
+    // Around everything, so that no answer (axum's own 405 with its `Allow` included) escapes it.
+    Ok(router
+        .layer(middleware::from_fn(stealth::hide_unverified))
+        .layer(middleware::from_fn(no_store)))
 }
 
 async fn not_found() -> CiError {

@@ -30,7 +30,7 @@ use crate::Deployment;
 
 /// What a deployment binds tokens to, worked out once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeploymentBinding {
+pub(crate) enum DeploymentBinding {
     /// The deployment of pull request `number`: the token's `ref` must be `expected_ref`.
     PullRequest {
         number: String,
@@ -47,15 +47,15 @@ pub enum DeploymentBinding {
 /// Why a token is not for this deployment: the check, what the deployment expected and what the
 /// token carried, for the log. Claim values only; never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BindingMismatch {
-    pub check: &'static str,
-    pub expected: String,
-    pub actual: String,
+pub(crate) struct BindingMismatch {
+    pub(crate) check: &'static str,
+    pub(crate) expected: String,
+    pub(crate) actual: String,
 }
 
 impl DeploymentBinding {
     /// The binding of `deployment`. Blank values count as unknown.
-    pub fn of(deployment: &Deployment) -> DeploymentBinding {
+    pub(crate) fn of(deployment: &Deployment) -> DeploymentBinding {
         if let Some(number) = known(&deployment.pull_request) {
             if !number.bytes().all(|b| b.is_ascii_digit()) {
                 return DeploymentBinding::InvalidPullRequest { value: number };
@@ -73,7 +73,7 @@ impl DeploymentBinding {
     }
 
     /// Whether this binding can accept any token at all (false: every call will be refused).
-    pub fn can_accept(&self) -> bool {
+    pub(crate) fn can_accept(&self) -> bool {
         matches!(
             self,
             DeploymentBinding::PullRequest { .. } | DeploymentBinding::Branch { .. }
@@ -81,7 +81,7 @@ impl DeploymentBinding {
     }
 
     /// Checks verified `claims` against the binding.
-    pub fn check(&self, claims: &GitHubClaims) -> Result<(), BindingMismatch> {
+    pub(crate) fn check(&self, claims: &GitHubClaims) -> Result<(), BindingMismatch> {
         let token_ref = claims.r#ref.as_deref().unwrap_or("");
         match self {
             DeploymentBinding::PullRequest {
@@ -131,16 +131,16 @@ impl DeploymentBinding {
 
 /// What a deployment knows of its repository, worked out once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepositoryBinding {
+pub(crate) struct RepositoryBinding {
     /// `owner/name`, if the deployment knows it.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The numeric repository id, if the deployment knows it.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
 }
 
 impl RepositoryBinding {
     /// The repository binding of `deployment`. Blank values count as unknown.
-    pub fn of(deployment: &Deployment) -> RepositoryBinding {
+    pub(crate) fn of(deployment: &Deployment) -> RepositoryBinding {
         RepositoryBinding {
             name: known(&deployment.repository),
             id: known(&deployment.repository_id),
@@ -148,12 +148,12 @@ impl RepositoryBinding {
     }
 
     /// Whether this binding can accept any token at all.
-    pub fn can_accept(&self) -> bool {
+    pub(crate) fn can_accept(&self) -> bool {
         self.name.is_some() || self.id.is_some()
     }
 
     /// Checks verified `claims` against the repository the deployment knows.
-    pub fn check(&self, claims: &GitHubClaims) -> Result<(), BindingMismatch> {
+    pub(crate) fn check(&self, claims: &GitHubClaims) -> Result<(), BindingMismatch> {
         if !self.can_accept() {
             return Err(BindingMismatch {
                 check: "deployment",
@@ -188,8 +188,10 @@ impl RepositoryBinding {
 }
 
 /// The binding rule as one pure function: `Ok` when `claims` may be used on `deployment`
-/// (its repository first, then its pull request or branch).
-pub fn check_deployment_binding(
+/// (its repository first, then its pull request or branch). The guards hold the two bindings
+/// apart (built once per endpoint); the tests state the rule through this.
+#[cfg(test)]
+pub(crate) fn check_deployment_binding(
     deployment: &Deployment,
     claims: &GitHubClaims,
 ) -> Result<(), BindingMismatch> {

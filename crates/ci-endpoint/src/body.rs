@@ -16,7 +16,10 @@ use axum::{
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
-use crate::CiError;
+use crate::{
+    CiError,
+    audit::{self, Refusal, RequestRecord},
+};
 
 /// The default body limit: 64 KiB, far above any real overrides request.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -28,7 +31,9 @@ pub struct BodyLimit(pub usize);
 
 /// A JSON body deserialised into `T`. Too big: 413 `{"error":"payload_too_large"}` (judged from
 /// `Content-Length` before reading, and while reading for chunked bodies). Not JSON, or not the
-/// shape of `T`: 400 `{"error":"bad_request"}`. The serde error is logged at debug, never sent.
+/// shape of `T`: 400 `{"error":"bad_request"}`. Where the JSON went wrong (line and column, never
+/// the text, which may hold the caller's values) goes to the request's log line, never to the
+/// caller.
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
@@ -44,22 +49,40 @@ where
             .extensions()
             .get::<BodyLimit>()
             .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-        check_content_type(request.headers())?;
+        let record = RequestRecord::of(request.extensions());
+        let refuse = |refusal: Refusal, error| audit::refuse_in(record.as_ref(), refusal, error);
+        if let Err(refusal) = check_content_type(request.headers()) {
+            return Err(refuse(refusal, CiError::bad_request()));
+        }
         if declared_length(request.headers()).is_some_and(|len| len > limit as u64) {
             return Err(CiError::PayloadTooLarge);
         }
-        let bytes = read_limited(request.into_body(), limit).await?;
+        let bytes = read_limited(request.into_body(), limit)
+            .await
+            .map_err(|(refusal, error)| refuse(refusal, error))?;
         match serde_json::from_slice::<T>(&bytes) {
             Ok(value) => Ok(JsonBody(value)),
             Err(error) => {
-                tracing::debug!(%error, "request body refused: not the expected JSON");
-                Err(CiError::bad_request())
+                // serde's message may quote the body ("invalid type: string \"…\""): only
+                // its category and position are kept.
+                let refusal = Refusal {
+                    reason: "body_not_expected_json",
+                    check: Some("body"),
+                    actual: Some(format!(
+                        "{:?} error at line {} column {}",
+                        error.classify(),
+                        error.line(),
+                        error.column()
+                    )),
+                    ..Refusal::default()
+                };
+                Err(refuse(refusal, CiError::bad_request()))
             }
         }
     }
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), CiError> {
+fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
@@ -74,8 +97,13 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), CiError> {
     if is_json {
         Ok(())
     } else {
-        tracing::debug!(content_type = ?value, "request body refused: not a JSON content type");
-        Err(CiError::bad_request())
+        Err(Refusal {
+            reason: "body_not_json_content_type",
+            check: Some("content-type"),
+            expected: Some("application/json".to_owned()),
+            actual: Some(format!("{value:?}")),
+            ..Refusal::default()
+        })
     }
 }
 
@@ -88,16 +116,20 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, CiError> {
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, (Refusal, CiError)> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(CiError::PayloadTooLarge)
+            Err((Refusal::named("body_too_large"), CiError::PayloadTooLarge))
         }
         Err(error) => {
             // A broken or aborted upload: the caller will not read the answer anyway.
-            tracing::debug!(%error, "request body could not be read");
-            Err(CiError::bad_request())
+            let refusal = Refusal {
+                reason: "body_unreadable",
+                actual: Some(error.to_string()),
+                ..Refusal::default()
+            };
+            Err((refusal, CiError::bad_request()))
         }
     }
 }
@@ -129,11 +161,8 @@ mod tests {
             "multipart/form-data; boundary=x",
             "",
         ] {
-            assert_eq!(
-                check_content_type(&with_type(bad)),
-                Err(CiError::bad_request()),
-                "{bad}"
-            );
+            let refusal = check_content_type(&with_type(bad)).expect_err(bad);
+            assert_eq!(refusal.reason, "body_not_json_content_type", "{bad}");
         }
     }
 }

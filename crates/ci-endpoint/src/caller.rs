@@ -1,16 +1,24 @@
 //! The OIDC extractor. A handler that takes a [`VerifiedCaller`] runs only for a request whose
 //! token passed every check of its endpoint's policy; a refused request gets the contract's
-//! 401/403/503 and a log line saying why, while the token itself is never logged or echoed.
+//! 401/403/503 and its request's one log line says why (see [`crate::audit`]), while the token
+//! itself is never logged or echoed.
 
 use std::time::Duration;
 
 use axum::{
     extract::{FromRef, FromRequestParts},
-    http::request::Parts,
+    http::{Extensions, HeaderMap, request::Parts},
 };
 use ci_oidc::{GitHubClaims, Reason, Rejection, SecretString};
 
-use crate::{CiError, EndpointState, TOKEN_HEADER, span};
+use crate::{
+    CiError, EndpointState, TOKEN_HEADER,
+    audit::{self, Refusal, RequestRecord, SummaryValue},
+    span, stealth,
+};
+
+/// The 400 reason for a `maxAge` above the policy's `cookie_max_age`.
+const MAX_AGE_TOO_LONG: &str = "max_age_too_long";
 
 /// A caller whose GitHub Actions OIDC token was verified against the endpoint's policy. The
 /// private field means only this crate can build one: an endpoint cannot skip the guard chain.
@@ -18,6 +26,7 @@ use crate::{CiError, EndpointState, TOKEN_HEADER, span};
 pub struct VerifiedCaller {
     claims: GitHubClaims,
     cookie_max_age: Duration,
+    record: Option<RequestRecord>,
     _sealed: (),
 }
 
@@ -25,6 +34,16 @@ impl VerifiedCaller {
     /// The verified claims (repository, workflow, ref, run id, …).
     pub fn claims(&self) -> &GitHubClaims {
         &self.claims
+    }
+
+    /// Adds `key=value` to the `summary` of this call's audit line (see [`crate::audit`]): what
+    /// the endpoint did, in numbers (`caller.summarize("flag_count", flags.len())`), never what
+    /// it was given. Values are numbers, booleans or words fixed in the endpoint's code; a key
+    /// summarized twice keeps its last value.
+    pub fn summarize(&self, key: &'static str, value: impl Into<SummaryValue>) {
+        if let Some(record) = &self.record {
+            record.summarize(key, value.into());
+        }
     }
 
     /// The longest lifetime a cookie issued to this caller may have: the endpoint's
@@ -46,19 +65,13 @@ impl VerifiedCaller {
         match requested.as_u64().filter(|&secs| secs > 0) {
             Some(secs) if secs <= limit => Ok(secs),
             Some(secs) => {
-                tracing::info!(
-                    max_age = secs,
-                    cookie_max_age = limit,
-                    "request refused: maxAge is above the policy's cookie_max_age"
-                );
+                self.summarize("max_age", secs);
+                self.summarize("cookie_max_age", limit);
                 Err(CiError::BadRequest {
-                    reason: Some("max_age_too_long"),
+                    reason: Some(MAX_AGE_TOO_LONG),
                 })
             }
-            None => {
-                tracing::info!("request refused: maxAge is not a whole number of seconds above 0");
-                Err(CiError::bad_request())
-            }
+            None => Err(CiError::bad_request()),
         }
     }
 
@@ -77,27 +90,33 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = EndpointState::from_ref(state);
-        let Some(token) = token_from(parts) else {
-            tracing::warn!(
-                status = 401,
-                "request refused: no usable {TOKEN_HEADER} header"
-            );
-            return Err(CiError::Unauthorized);
+        let Some(token) = token_from_headers(&parts.headers) else {
+            let refusal = Refusal::named("no_token");
+            return Err(audit::refuse(
+                &parts.extensions,
+                refusal,
+                CiError::Unauthorized,
+            ));
         };
-        let claims = state
-            .verifier()
-            .verify(&token, state.policy())
-            .await
-            .map_err(|rejection| refuse(&rejection))?;
+        let verified = state.verifier().verify(&token, state.policy()).await;
+        let claims = verified.map_err(|rejection| refuse(&parts.extensions, &rejection))?;
         // Checks that need more than the token and the policy (single use, deployment
         // binding) run here, after the signature is known good and before the handler.
-        state.guards().check(state.name(), &claims).await?;
-        // From here on, every log line of the request names the caller (see `span`).
+        if let Err((refusal, error)) = state.guards().check(&claims).await {
+            return Err(audit::refuse(&parts.extensions, refusal, error));
+        }
+        // From here on, every log line of the request names the caller (see `span`), the request
+        // ends with an audit line, and stealth mode lets its answer through.
         span::record_caller(&claims);
-        tracing::info!("caller verified");
+        let record = RequestRecord::of(&parts.extensions);
+        if let Some(record) = &record {
+            record.verified(&claims);
+        }
+        stealth::mark_verified(&parts.extensions);
         Ok(VerifiedCaller {
             claims,
             cookie_max_age: Duration::from_secs(state.policy().cookie_max_age),
+            record,
             _sealed: (),
         })
     }
@@ -105,8 +124,8 @@ where
 
 /// The token, if the header is present once, is visible ASCII and not blank (the prototype treated an
 /// empty header like a missing one).
-fn token_from(parts: &Parts) -> Option<SecretString> {
-    let mut values = parts.headers.get_all(TOKEN_HEADER).iter();
+pub(crate) fn token_from_headers(headers: &HeaderMap) -> Option<SecretString> {
+    let mut values = headers.get_all(TOKEN_HEADER).iter();
     let (value, None) = (values.next()?, values.next()) else {
         // Two tokens: which one a proxy or a framework would pick is anyone's guess; take neither.
         return None;
@@ -115,9 +134,9 @@ fn token_from(parts: &Parts) -> Option<SecretString> {
     (!value.is_empty()).then(|| SecretString::new(value.to_owned()))
 }
 
-/// Maps a rejection to the contract's answer and logs the detail. `Rejection` never holds the
-/// token, only which check failed and the claim values involved.
-fn refuse(rejection: &Rejection) -> CiError {
+/// Maps a rejection to the contract's answer and records the detail for the request's line.
+/// `Rejection` never holds the token, only which check failed and the claim values involved.
+fn refuse(extensions: &Extensions, rejection: &Rejection) -> CiError {
     let reason = rejection.reason();
     let error = match reason {
         Reason::RepoMismatch => CiError::Forbidden {
@@ -126,14 +145,12 @@ fn refuse(rejection: &Rejection) -> CiError {
         Reason::KeysUnavailable => CiError::Unavailable,
         _ => CiError::Unauthorized,
     };
-    tracing::warn!(
-        status = error.status().as_u16(),
-        reason = reason.as_str(),
-        kind = rejection.kind.as_str(),
-        check = rejection.check,
-        expected = %rejection.expected,
-        actual = %rejection.actual,
-        "OIDC token refused"
-    );
-    error
+    let refusal = Refusal {
+        reason: reason.as_str(),
+        kind: Some(rejection.kind.as_str()),
+        check: Some(rejection.check),
+        expected: Some(rejection.expected.clone()),
+        actual: Some(rejection.actual.clone()),
+    };
+    audit::refuse(extensions, refusal, error)
 }

@@ -63,7 +63,7 @@ pub struct Deployment {
 }
 
 /// The environment name of rule 1: never servable (`Policy` refuses it in `serve_in`).
-pub const PRODUCTION: &str = "production";
+pub(crate) const PRODUCTION: &str = "production";
 
 impl Deployment {
     /// The variables this reads, for documentation and `--help`.

@@ -7,6 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use crate::audit::Answered;
+
 /// Seconds a caller should wait before retrying when the issuer's keys are unavailable: long
 /// enough for a background refresh to have another go, short enough for a CI job to absorb.
 const RETRY_AFTER_SECS: &str = "5";
@@ -24,14 +26,20 @@ pub enum CiError {
     Unauthorized,
     /// 403 `{"error":"forbidden","reason":…}`; the prototype's only reason is `repo_mismatch`.
     #[error("forbidden: {reason}")]
-    Forbidden { reason: &'static str },
+    Forbidden {
+        /// The machine-readable reason.
+        reason: &'static str,
+    },
     /// 413 `{"error":"payload_too_large"}`.
     #[error("payload too large")]
     PayloadTooLarge,
     /// 400 `{"error":"bad_request"}`, or with a machine-readable reason
     /// (`{"error":"bad_request","reason":"cookie_too_large"}`).
     #[error("bad request")]
-    BadRequest { reason: Option<&'static str> },
+    BadRequest {
+        /// The machine-readable reason, if the caller can act on one.
+        reason: Option<&'static str>,
+    },
     /// 500 `{"error":"misconfigured"}`: the endpoint's secret is missing in this deployment.
     #[error("misconfigured")]
     Misconfigured,
@@ -60,6 +68,29 @@ impl CiError {
             CiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             CiError::Misconfigured | CiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             CiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The contract's name for this error, as its body's `error` says (`Not Found`: `not_found`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CiError::NotFound => "not_found",
+            CiError::Unauthorized => "unauthorized",
+            CiError::Forbidden { .. } => "forbidden",
+            CiError::PayloadTooLarge => "payload_too_large",
+            CiError::BadRequest { .. } => "bad_request",
+            CiError::Misconfigured => "misconfigured",
+            CiError::Unavailable => "unavailable",
+            CiError::Internal => "internal",
+        }
+    }
+
+    /// The named reason sent with the error, if any (`repo_mismatch`, `cookie_too_large`).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            CiError::Forbidden { reason } => Some(reason),
+            CiError::BadRequest { reason } => *reason,
+            _ => None,
         }
     }
 
@@ -95,6 +126,11 @@ impl IntoResponse for CiError {
             _ => "application/json",
         };
         let mut response = (self.status(), self.body()).into_response();
+        // For the request's one log line (`audit.rs`), whichever extractor or handler refused.
+        response.extensions_mut().insert(Answered {
+            error: self.code(),
+            reason: self.reason(),
+        });
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if self == CiError::Unavailable {

@@ -1,6 +1,6 @@
 //! Checks that run after a token's signature and policy have passed and before the handler, for
 //! properties the token alone cannot prove: deployment binding (`bind_deployment`, see
-//! [`crate::binding`]) and single use (`single_use`, see [`crate::replay`]).
+//! [`crate::binding`]) and single use (`single_use`, see [`crate::server::replay`]).
 //!
 //! Order matters: the binding (pure, cheap) first, the replay record last, so that a token
 //! refused for any reason is never recorded and only fully verified tokens can occupy the store.
@@ -10,9 +10,11 @@
 use ci_oidc::{EndpointPolicy, GitHubClaims, Verifier, unix_now};
 
 use crate::{
-    CiError, Deployment,
+    CiError,
+    audit::Refusal,
     binding::{DeploymentBinding, RepositoryBinding},
-    replay::{RETENTION_MARGIN_SECS, Recorded, ReplayKey, ReplayStore},
+    deployment::Deployment,
+    server::replay::{RETENTION_MARGIN_SECS, Recorded, ReplayKey, ReplayStore},
 };
 
 /// The post-verification checks of one endpoint.
@@ -87,48 +89,42 @@ impl Guards {
         }
     }
 
-    /// Runs the checks for a verified caller. Refusals log their reason here and answer like any
-    /// other policy failure (401), or 503 when the replay store cannot answer.
-    pub(crate) async fn check(
-        &self,
-        endpoint: &'static str,
-        claims: &GitHubClaims,
-    ) -> Result<(), CiError> {
+    /// Runs the checks for a verified caller. A refusal comes back with its reason, for the
+    /// request's one log line, and answers like any other policy failure (401), or 503 when the
+    /// replay store cannot answer.
+    pub(crate) async fn check(&self, claims: &GitHubClaims) -> Result<(), (Refusal, CiError)> {
         if let Some((repository, binding)) = &self.binding
             && let Err(mismatch) = repository
                 .check(claims)
                 .and_then(|()| binding.check(claims))
         {
-            tracing::warn!(
-                endpoint,
-                status = 401,
-                reason = "deployment_mismatch",
-                check = mismatch.check,
-                expected = %mismatch.expected,
-                actual = %mismatch.actual,
-                "OIDC token refused: not for this deployment"
-            );
-            return Err(CiError::Unauthorized);
+            let refusal = Refusal {
+                reason: "deployment_mismatch",
+                check: Some(mismatch.check),
+                expected: Some(mismatch.expected.clone()),
+                actual: Some(mismatch.actual.clone()),
+                ..Refusal::default()
+            };
+            return Err((refusal, CiError::Unauthorized));
         }
         if let Some(single_use) = &self.single_use {
-            single_use.record(endpoint, claims).await?;
+            single_use.record(claims).await?;
         }
         Ok(())
     }
 }
 
 impl SingleUse {
-    async fn record(&self, endpoint: &'static str, claims: &GitHubClaims) -> Result<(), CiError> {
+    async fn record(&self, claims: &GitHubClaims) -> Result<(), (Refusal, CiError)> {
         let Some(jti) = claims.jti.as_deref().filter(|jti| !jti.is_empty()) else {
-            tracing::warn!(
-                endpoint,
-                status = 401,
-                reason = "missing_jti",
-                check = "jti",
-                run_id = claims.run_id.as_deref(),
-                "OIDC token refused: single_use endpoint and the token has no jti"
-            );
-            return Err(CiError::Unauthorized);
+            let refusal = Refusal {
+                reason: "missing_jti",
+                check: Some("jti"),
+                expected: Some("a jti (single_use endpoint)".to_owned()),
+                actual: Some("<missing>".to_owned()),
+                ..Refusal::default()
+            };
+            return Err((refusal, CiError::Unauthorized));
         };
         let key = ReplayKey::new(&claims.iss, &claims.aud, jti);
         let expires_at = claims.exp.saturating_add(self.retention);
@@ -137,28 +133,24 @@ impl SingleUse {
             Ok(Recorded::Replay) => {
                 // The jti identifies the token but is not a credential: logging it lets an
                 // operator find the first use.
-                tracing::warn!(
-                    endpoint,
-                    status = 401,
-                    reason = "replay",
-                    check = "jti",
-                    jti,
-                    repository = claims.repository.as_deref(),
-                    run_id = claims.run_id.as_deref(),
-                    "OIDC token refused: replay (this jti was already used)"
-                );
-                Err(CiError::Unauthorized)
+                let refusal = Refusal {
+                    reason: "replay",
+                    check: Some("jti"),
+                    expected: Some("a jti not used before".to_owned()),
+                    actual: Some(format!("{jti:?} (already used)")),
+                    ..Refusal::default()
+                };
+                Err((refusal, CiError::Unauthorized))
             }
             Err(error) => {
-                tracing::error!(
-                    endpoint,
-                    status = 503,
-                    reason = "replay_store_unavailable",
-                    store = %self.store.describe(),
-                    %error,
-                    "request refused: the replay store cannot answer (fail closed)"
-                );
-                Err(CiError::Unavailable)
+                let refusal = Refusal {
+                    reason: "replay_store_unavailable",
+                    check: Some("jti"),
+                    expected: Some(format!("an answer from {}", self.store.describe())),
+                    actual: Some(error.to_string()),
+                    ..Refusal::default()
+                };
+                Err((refusal, CiError::Unavailable))
             }
         }
     }

@@ -3,20 +3,22 @@
 //!
 //! The pieces, in the order a request meets them:
 //!
-//! 1. The deployment-environment guard: [`app`] builds the endpoint routers only when the
-//!    deployment's environment is one the [`Policy`] serves CI routes in. Anywhere else (production,
+//! 1. The deployment-environment guard: [`server::app`] builds the endpoint routers only when the
+//!    deployment's environment is one the [`server::Policy`] serves CI routes in. Anywhere else (production,
 //!    unset, unknown) the router is a single fallback answering `404 Not Found`, so there is nothing
 //!    to reach and nothing is read from the request.
 //! 2. [`VerifiedCaller`]: reads `x-github-oidc-token`, verifies it against the endpoint's
 //!    [`ci_oidc::EndpointPolicy`], logs why a token was refused, and answers 401/403/503. Only this
 //!    crate can construct one, so a handler that takes it cannot skip the checks. It also runs
-//!    the checks a policy may add: [`binding`] (`bind_deployment`) and [`replay`] (`single_use`).
+//!    the checks a policy may add: `bind_deployment` and `single_use` ([`server::replay`]).
 //! 3. [`JsonBody`]: the body, limited (64 KiB by default, 413) and parsed (400).
 //! 4. [`CiError`]: the one error type, whose bodies are the contract's byte for byte.
 //!
-//! An endpoint crate exports an [`Endpoint`]: a name, the handler of its path and, if it needs
-//! one, the variable holding its secret. The kit nests it at `/api/~/ci/{name}`, reads and
-//! validates the secret at start-up (malformed stops start-up; missing or blank lists the endpoint
+//! An endpoint crate exports an [`Endpoint`]: a name, the handler of its path, the variables
+//! holding its secrets ([`Endpoint::with_secret`], [`Secret`]), its typed settings from its policy
+//! entry ([`Endpoint::with_config`], [`Config`]) and, if it deletes data, the
+//! [`Endpoint::destructive`] mark. The kit nests it at `/api/~/ci/{name}`, reads and validates
+//! secrets and settings at start-up (malformed stops start-up; a missing secret lists the endpoint
 //! `ready:false` and [`Secret::get`] answers 500 `misconfigured`), and runs each request in one
 //! span carrying `endpoint` and, once [`VerifiedCaller`] has verified the token, `repository`,
 //! `repository_id`, `workflow_ref`, `event_name` and `run_id`: a handler's log lines carry them
@@ -47,29 +49,50 @@
 //! }
 //! # let _ = endpoint();
 //! ```
+//!
+//! The root holds what an endpoint author uses: the extractors ([`VerifiedCaller`], [`Secret`],
+//! [`Config`], [`JsonBody`]), [`Endpoint`], [`CiError`], the key-value client ([`KvClient`]) and
+//! [`Redacted`] for secret-holding types. [`server`] holds the wiring binaries and tests use.
+//! `system-docs/ENDPOINT-KIT.md` shows each name with an example.
+
+#![warn(missing_docs, unreachable_pub)]
 
 mod app;
-pub mod binding;
+mod audit;
+mod binding;
 mod body;
 mod caller;
+mod config;
 mod deployment;
+mod endpoint;
 mod error;
 mod guards;
 mod health;
+mod kv;
 mod policy;
-pub mod replay;
+mod redacted;
 mod secret;
+pub mod server;
 mod span;
+mod stealth;
 mod tilde;
 
-pub use app::{AppOptions, Endpoint, EndpointState, StartupError, app, app_with};
+pub use audit::{AUDIT_TARGET, SummaryValue};
 pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};
 pub use caller::VerifiedCaller;
-pub use deployment::Deployment;
+pub use config::{Config, ConfigError, EndpointConfig};
+pub use endpoint::Endpoint;
 pub use error::CiError;
-pub use policy::{DEFAULT_SERVE_IN, Policy, PolicyError};
-pub use replay::{ReplayError, ReplayStore};
+pub use kv::{DEFAULT_KV_TIMEOUT, KvClient, KvError};
+pub use redacted::Redacted;
+/// The Redis client library [`KvClient`] speaks through, so commands (`redis::cmd("DEL")`) are
+/// built with the version the kit uses.
+pub use redis;
 pub use secret::Secret;
+
+// Crate-internal shorthands for the wiring types (their public path is `server::`).
+use deployment::Deployment;
+use endpoint::EndpointState;
 
 /// Every CI route lives under this prefix; the health route is `{CI_PREFIX}/health`.
 pub const CI_PREFIX: &str = "/api/~/ci";

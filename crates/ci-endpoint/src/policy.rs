@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use ci_oidc::{EndpointPolicy, IssuerConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 /// Environments that serve CI routes when the policy does not say (`serve_in`). An entry is an
 /// environment name, matched exactly, or a name with one `{pr}` standing for a pull request
@@ -25,7 +25,12 @@ pub enum PolicyError {
     Syntax(String),
     /// Well-formed TOML with a value the policy does not allow.
     #[error("invalid policy: {key}: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// The key at fault, e.g. `endpoints."NAME".workflows[0]`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl PolicyError {
@@ -42,9 +47,45 @@ impl PolicyError {
 struct PolicyFile {
     #[serde(default = "default_serve_in")]
     serve_in: Vec<String>,
+    #[serde(default)]
+    stealth: bool,
     issuer: IssuerConfig,
     #[serde(default)]
-    endpoints: BTreeMap<String, EndpointPolicy>,
+    endpoints: BTreeMap<String, Entry>,
+}
+
+/// One `[endpoints."NAME"]` table: who may call (ci-oidc's [`EndpointPolicy`], unknown keys
+/// refused) and, in its `config` sub-table, the endpoint's own settings, which only the endpoint's
+/// type can check ([`crate::EndpointConfig`]).
+struct Entry {
+    policy: EndpointPolicy,
+    config: Option<toml::Table>,
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Entry, D::Error> {
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let config = match table.remove("config") {
+            None => None,
+            Some(toml::Value::Table(config)) => Some(config),
+            Some(_) => {
+                return Err(D::Error::custom(
+                    "`config` must be a table: [endpoints.\"NAME\".config]",
+                ));
+            }
+        };
+        let policy: EndpointPolicy = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                if path == "." {
+                    D::Error::custom(inner)
+                } else {
+                    D::Error::custom(format!("{path}: {inner}"))
+                }
+            })?;
+        Ok(Entry { policy, config })
+    }
 }
 
 fn default_serve_in() -> Vec<String> {
@@ -56,8 +97,10 @@ fn default_serve_in() -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Policy {
     serve_in: Vec<String>,
+    stealth: bool,
     issuer: IssuerConfig,
     endpoints: BTreeMap<String, EndpointPolicy>,
+    configs: BTreeMap<String, toml::Table>,
     sha256_hex: String,
 }
 
@@ -70,16 +113,24 @@ impl Policy {
         file.issuer
             .validate()
             .map_err(|e| PolicyError::invalid(e.key, e.message))?;
-        for (name, endpoint) in &file.endpoints {
-            validate_endpoint_name(name)?;
-            endpoint.validate().map_err(|e| {
+        let mut endpoints = BTreeMap::new();
+        let mut configs = BTreeMap::new();
+        for (name, entry) in file.endpoints {
+            validate_endpoint_name(&name)?;
+            entry.policy.validate().map_err(|e| {
                 PolicyError::invalid(format!("endpoints.{name:?}.{}", e.key), e.message)
             })?;
+            if let Some(config) = entry.config {
+                configs.insert(name.clone(), config);
+            }
+            endpoints.insert(name, entry.policy);
         }
         Ok(Policy {
             serve_in: file.serve_in,
+            stealth: file.stealth,
             issuer: file.issuer,
-            endpoints: file.endpoints,
+            endpoints,
+            configs,
             sha256_hex: sha256_hex(text.as_bytes()),
         })
     }
@@ -87,6 +138,12 @@ impl Policy {
     /// The environments CI routes are served in.
     pub fn serve_in(&self) -> &[String] {
         &self.serve_in
+    }
+
+    /// `stealth = true`: every request not verified answers like a path that does not exist
+    /// (default false; see `CONTRACT.md` §4).
+    pub fn stealth(&self) -> bool {
+        self.stealth
     }
 
     /// The trusted issuer (`[issuer]`).
@@ -102,6 +159,11 @@ impl Policy {
     /// The entry for one endpoint.
     pub fn endpoint(&self, name: &str) -> Option<&EndpointPolicy> {
         self.endpoints.get(name)
+    }
+
+    /// The `config` table of one endpoint's entry, if it has one.
+    pub(crate) fn endpoint_config(&self, name: &str) -> Option<&toml::Table> {
+        self.configs.get(name)
     }
 
     /// Lower-case hex SHA-256 of the policy file's bytes.

@@ -1,9 +1,16 @@
-//! An endpoint's secret, read once at start-up by the kit so that every endpoint treats it the
+//! An endpoint's secrets, read once at start-up by the kit so that every endpoint treats them the
 //! same way: missing or blank means the endpoint is listed `ready:false` and answers 500
 //! `misconfigured`; present but malformed stops start-up with the endpoint's own message (which
-//! says how to make a good one). Handlers receive it through the [`Secret`] extractor.
+//! says how to make a good one). Handlers receive each one through the [`Secret`] extractor, found
+//! by its type, so an endpoint may declare several (one type each).
 
-use std::{any::Any, collections::BTreeMap, convert::Infallible, ffi::OsString, sync::Arc};
+use std::{
+    any::{Any, TypeId},
+    collections::BTreeMap,
+    convert::Infallible,
+    ffi::OsString,
+    sync::Arc,
+};
 
 use axum::{
     extract::{FromRef, FromRequestParts},
@@ -11,17 +18,21 @@ use axum::{
 };
 use zeroize::Zeroizing;
 
-use crate::{CiError, EndpointState, StartupError};
+use crate::{CiError, server::EndpointState, server::StartupError};
 
-/// A parsed secret, type-erased so that [`EndpointState`] needs no type parameter.
+/// A parsed secret or configuration, type-erased so that [`EndpointState`] needs no type
+/// parameter.
 pub(crate) type Loaded = Arc<dyn Any + Send + Sync>;
 
 /// The parser an endpoint registers: the variable's text to the secret, or what is wrong with it.
 type Parse = Box<dyn Fn(&str) -> Result<Loaded, String> + Send + Sync>;
 
-/// Which variable holds an endpoint's secret and how to parse it ([`crate::Endpoint::with_secret`]).
+/// Which variable holds one of an endpoint's secrets, its type and how to parse it
+/// ([`crate::Endpoint::with_secret`]).
 pub(crate) struct SecretSpec {
     pub(crate) var: &'static str,
+    pub(crate) type_id: TypeId,
+    pub(crate) type_name: &'static str,
     parse: Parse,
 }
 
@@ -32,6 +43,8 @@ impl SecretSpec {
     ) -> SecretSpec {
         SecretSpec {
             var,
+            type_id: TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
             parse: Box::new(move |text| parse(text).map(|secret| Arc::new(secret) as Loaded)),
         }
     }
@@ -73,8 +86,18 @@ impl SecretSpec {
     }
 }
 
+/// One declared secret as the running endpoint holds it.
+#[derive(Clone)]
+pub(crate) struct LoadedSecret {
+    pub(crate) var: &'static str,
+    pub(crate) type_id: TypeId,
+    pub(crate) type_name: &'static str,
+    pub(crate) value: Option<Loaded>,
+}
+
 /// Variables the kit reads endpoint secrets from instead of the process environment
-/// ([`crate::AppOptions::with_env`]); tests use it because setting process variables is unsafe.
+/// ([`crate::server::AppOptions::with_env`]); tests use it because setting process variables is
+/// unsafe.
 #[derive(Clone, Default)]
 pub(crate) struct Env(pub(crate) Arc<BTreeMap<String, OsString>>);
 
@@ -85,28 +108,70 @@ impl std::fmt::Debug for Env {
     }
 }
 
-/// The endpoint's secret, as declared with [`crate::Endpoint::with_secret`]. Extracting it never
-/// fails, so the handler decides where in its checks a missing secret counts: [`Secret::get`]
-/// answers 500 `misconfigured` (and logs it) when the deployment has none.
+/// One of the endpoint's secrets, the one declared with [`crate::Endpoint::with_secret`] for the
+/// type `T`. Extracting it never fails, so the handler decides where in its checks a missing
+/// secret counts: [`Secret::get`] answers 500 `misconfigured` (and logs the variable) when the
+/// deployment has none.
+///
+/// ```
+/// # use ci_endpoint::{CiError, Secret};
+/// struct ApiKey(String);
+///
+/// async fn handle(key: Secret<ApiKey>) -> Result<String, CiError> {
+///     let key = key.get()?; // 500 `misconfigured` when the deployment has no API_KEY
+///     Ok(format!("{} bytes", key.0.len()))
+/// }
+/// ```
 pub struct Secret<T> {
     value: Option<Arc<T>>,
-    var: &'static str,
+    lookup: Lookup,
+}
+
+/// What the extractor found for `T`, kept to say precisely what is wrong in [`Secret::get`].
+enum Lookup {
+    Declared {
+        var: &'static str,
+    },
+    /// The handler asks for a type the endpoint declared no secret of: a bug in the endpoint.
+    Undeclared {
+        declared: String,
+    },
 }
 
 impl<T> Secret<T> {
-    /// The secret, or 500 `misconfigured` with an error log naming the variable.
+    /// The secret, or 500 `misconfigured` with an error log naming the variable. A handler asking
+    /// for a type the endpoint never declared (`Secret<T>` and `with_secret` disagree) gets 500
+    /// `internal`, logged as the bug it is.
     pub fn get(&self) -> Result<&T, CiError> {
-        self.value.as_deref().ok_or_else(|| {
-            tracing::error!("{} is not configured in this deployment", self.var);
-            CiError::Misconfigured
-        })
+        if let Some(value) = self.value.as_deref() {
+            return Ok(value);
+        }
+        match &self.lookup {
+            Lookup::Declared { var } => {
+                tracing::error!("{var} is not configured in this deployment");
+                Err(CiError::Misconfigured)
+            }
+            Lookup::Undeclared { declared } => {
+                tracing::error!(
+                    "the handler asks for Secret<{}> but the endpoint declares no secret of that \
+                     type (declared: {declared}): make the handler's type and \
+                     Endpoint::with_secret's parser agree",
+                    std::any::type_name::<T>()
+                );
+                Err(CiError::Internal)
+            }
+        }
     }
 }
 
 impl<T> std::fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let var = match &self.lookup {
+            Lookup::Declared { var } => *var,
+            Lookup::Undeclared { .. } => "(undeclared)",
+        };
         f.debug_struct("Secret")
-            .field("var", &self.var)
+            .field("var", &var)
             .field("present", &self.value.is_some())
             .finish()
     }
@@ -122,12 +187,29 @@ where
 
     async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
         let state = EndpointState::from_ref(state);
-        let (var, loaded) = state.secret();
-        // A type other than the declared one is a bug in the endpoint: fail closed as missing.
-        let value = loaded.and_then(|secret| secret.clone().downcast::<T>().ok());
+        let secrets = state.secrets();
+        let Some(found) = secrets.iter().find(|s| s.type_id == TypeId::of::<T>()) else {
+            let declared = secrets
+                .iter()
+                .map(|s| format!("{} as {}", s.var, s.type_name))
+                .collect::<Vec<_>>();
+            let declared = if declared.is_empty() {
+                "none".to_owned()
+            } else {
+                declared.join(", ")
+            };
+            return Ok(Secret {
+                value: None,
+                lookup: Lookup::Undeclared { declared },
+            });
+        };
+        let value = found
+            .value
+            .as_ref()
+            .and_then(|secret| secret.clone().downcast::<T>().ok());
         Ok(Secret {
             value,
-            var: var.unwrap_or("(no secret declared)"),
+            lookup: Lookup::Declared { var: found.var },
         })
     }
 }

@@ -1,16 +1,19 @@
 //! One span per endpoint request carrying who is calling, so that every log line of the request
-//! (the kit's refusals, the handler's own events) names the endpoint and, once the token is
-//! verified, the caller, without any handler repeating those fields.
+//! (the kit's, the handler's own events) names the endpoint and, once the token is verified, the
+//! caller, without any handler repeating those fields. The span also closes the request with its
+//! one line: the audit line of a verified call or the refusal (see [`crate::audit`]).
 
 use axum::{extract::Request, middleware::Next, response::Response};
 use ci_oidc::GitHubClaims;
 use tracing::{Instrument, Span, field::Empty};
 
+use crate::audit::RequestRecord;
+
 /// Runs the request inside its span. The span is at ERROR level so that it exists, and its fields
 /// reach every event, whatever level the log filter lets through.
 pub(crate) async fn in_request_span(
     endpoint: &'static str,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let span = tracing::error_span!(
@@ -22,7 +25,15 @@ pub(crate) async fn in_request_span(
         event_name = Empty,
         run_id = Empty,
     );
-    next.run(request).instrument(span).await
+    let record = RequestRecord::default();
+    request.extensions_mut().insert(record.clone());
+    async move {
+        let response = next.run(request).await;
+        record.write(endpoint, &response);
+        response
+    }
+    .instrument(span)
+    .await
 }
 
 /// Adds the verified caller's identity to the current request's span.

@@ -5,7 +5,7 @@
 mod common;
 mod guards_support;
 
-use ci_endpoint::Deployment;
+use ci_endpoint::server::Deployment;
 use ci_fixtures::DEFAULT_WORKFLOW;
 use common::*;
 use guards_support::*;

@@ -6,7 +6,7 @@ mod common;
 
 use axum::{body::Body, http::Request};
 use bytes::Bytes;
-use ci_endpoint::Deployment;
+use ci_endpoint::server::Deployment;
 use ci_fixtures::JwksFault;
 use ci_oidc::{KeyStore, KeyStoreOptions, Verifier};
 use common::*;
@@ -289,7 +289,7 @@ async fn keys_unavailable_is_503_with_retry_after() {
     let issuer = ci_fixtures::MockIssuer::start().await;
     issuer.set_fault(JwksFault::Status(500));
     let keys = KeyStore::from_jwks_url(&issuer.jwks_url(), KeyStoreOptions::default()).unwrap();
-    let app = ci_endpoint::app(
+    let app = ci_endpoint::server::app(
         policy(&issuer),
         Deployment::in_environment("preview"),
         Verifier::new(issuer.issuer_url(), keys),

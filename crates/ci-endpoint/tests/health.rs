@@ -4,7 +4,7 @@
 mod common;
 
 use axum::{body::Body, http::Request};
-use ci_endpoint::{Deployment, Policy};
+use ci_endpoint::server::{Deployment, Policy};
 use common::*;
 use serde_json::{Value, json};
 

@@ -9,7 +9,7 @@ mod guards_support;
 use std::collections::HashMap;
 
 use axum::{body::Body, http::Request};
-use ci_endpoint::Deployment;
+use ci_endpoint::server::Deployment;
 use common::*;
 use guards_support::*;
 
@@ -110,12 +110,12 @@ async fn binding_refuses_the_same_pull_request_of_another_allowed_repository() {
                 "workflows = [\"",
                 "workflows = [\"octo-org/other-repo/.github/workflows/ci-in-preview-smoke.yaml\", \"",
             );
-        ci_endpoint::app_with(
-            ci_endpoint::Policy::from_toml_str(&format!("{text}{extra}")).unwrap(),
+        ci_endpoint::server::app_with(
+            ci_endpoint::server::Policy::from_toml_str(&format!("{text}{extra}")).unwrap(),
             pr_deployment(Some("12"), Some("feature/preview-smoke")),
             static_verifier(&issuer),
             vec![echo_endpoint()],
-            ci_endpoint::AppOptions::default().with_env([(ECHO_SECRET_VAR, "echo-secret")]),
+            ci_endpoint::server::AppOptions::default().with_env([(ECHO_SECRET_VAR, "echo-secret")]),
         )
         .unwrap()
     };

@@ -2,7 +2,7 @@
 
 mod common;
 
-use ci_endpoint::{Deployment, Policy, PolicyError, StartupError};
+use ci_endpoint::server::{Deployment, Policy, PolicyError, StartupError};
 use common::*;
 
 const GOOD: &str = r#"
@@ -180,7 +180,7 @@ async fn an_endpoint_without_a_policy_entry_is_not_served() {
     let issuer = ci_fixtures::MockIssuer::start().await;
     let unlisted =
         ci_endpoint::Endpoint::new("test/unlisted", axum::routing::post(|| async { "served" }));
-    let app = ci_endpoint::app(
+    let app = ci_endpoint::server::app(
         Policy::from_toml_str(&policy_toml(&issuer)).unwrap(),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),
@@ -216,7 +216,7 @@ async fn an_endpoint_without_a_policy_entry_is_not_served() {
 async fn a_policy_naming_none_of_the_endpoints_stops_start_up() {
     let issuer = ci_fixtures::MockIssuer::start().await;
     let policy = Policy::from_toml_str(&policy_toml(&issuer).replace(ECHO, "test/other")).unwrap();
-    let error = ci_endpoint::app(
+    let error = ci_endpoint::server::app(
         policy,
         Deployment::in_environment("production"),
         static_verifier(&issuer),
@@ -230,7 +230,7 @@ async fn a_policy_naming_none_of_the_endpoints_stops_start_up() {
 #[tokio::test]
 async fn duplicate_and_unsupported_endpoints_are_refused() {
     let issuer = ci_fixtures::MockIssuer::start().await;
-    let error = ci_endpoint::app(
+    let error = ci_endpoint::server::app(
         policy(&issuer),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),
@@ -247,7 +247,7 @@ async fn duplicate_and_unsupported_endpoints_are_refused() {
         "{}single_use = true\nbind_deployment = true\n",
         policy_toml(&issuer)
     );
-    let _router = ci_endpoint::app(
+    let _router = ci_endpoint::server::app(
         Policy::from_toml_str(&text).unwrap(),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),
@@ -267,7 +267,7 @@ async fn overlapping_endpoint_names_both_route() {
         ci_fixtures::DEFAULT_WORKFLOW
     );
     let parent = Endpoint::new("test", post(|| async { "parent" }));
-    let app = ci_endpoint::app(
+    let app = ci_endpoint::server::app(
         Policy::from_toml_str(&text).unwrap(),
         Deployment::in_environment("preview"),
         static_verifier(&issuer),

@@ -9,9 +9,9 @@ mod guards_support;
 
 use std::time::{Duration, Instant};
 
-use ci_endpoint::{
-    Deployment, ReplayError, ReplayStore,
-    replay::{Recorded, ReplayKey},
+use ci_endpoint::server::{
+    Deployment,
+    replay::{Recorded, ReplayError, ReplayKey, ReplayStore},
 };
 use ci_fixtures::redis::{RedisServer, TestRedis, own_redis_or_skip};
 use ci_oidc::{SecretString, unix_now};

@@ -3,10 +3,7 @@
 //! embedded roots alone (the certificate is verified, not merely encrypted), and a CA file with a
 //! plain `redis://` URL refused as a configuration mistake.
 
-use ci_endpoint::{
-    ReplayError, ReplayStore,
-    replay::{Recorded, ReplayKey},
-};
+use ci_endpoint::server::replay::{Recorded, ReplayError, ReplayKey, ReplayStore};
 use ci_fixtures::redis::{RedisServer, own_redis_or_skip};
 use ci_oidc::{SecretString, unix_now};
 

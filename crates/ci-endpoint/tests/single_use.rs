@@ -8,9 +8,9 @@ mod guards_support;
 
 use std::sync::{Arc, Mutex};
 
-use ci_endpoint::{
-    Deployment, ReplayStore,
-    replay::{Recorded, ReplayBackend, ReplayError, ReplayKey, StoreFuture},
+use ci_endpoint::server::{
+    Deployment,
+    replay::{Recorded, ReplayBackend, ReplayError, ReplayKey, ReplayStore, StoreFuture},
 };
 use common::*;
 use guards_support::*;
@@ -48,7 +48,10 @@ async fn a_token_is_accepted_once_and_its_replay_is_logged() {
 
     let text = logs.text();
     assert_eq!(text.matches("reason=\"replay\"").count(), 3, "{text}");
-    assert!(text.contains("jti=\"jti-once-1\""), "{text}");
+    assert!(
+        text.contains("actual=\"jti-once-1\" (already used)"),
+        "{text}"
+    );
     assert!(text.contains("status=401"));
     for segment in token.split('.') {
         assert!(!text.contains(segment), "a token segment reached the log");
@@ -297,7 +300,7 @@ async fn the_record_outlives_the_token_and_is_namespaced() {
     // exp (iat + 300) + the verifier's 60 s leeway + the 60 s margin.
     assert_eq!(
         expires_at,
-        iat + 300 + ci_oidc::LEEWAY_SECS + ci_endpoint::replay::RETENTION_MARGIN_SECS
+        iat + 300 + ci_oidc::LEEWAY_SECS + ci_endpoint::server::replay::RETENTION_MARGIN_SECS
     );
     assert!((now - iat).abs() < 5);
     assert_eq!(key, ReplayKey::new(&issuer.issuer_url(), AUDIENCE, "j-1"));

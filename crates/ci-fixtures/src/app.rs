@@ -1,4 +1,4 @@
-//! The in-process app harness: the real kit (`ci_endpoint::app_with`) around the endpoints under
+//! The in-process app harness: the real kit (`ci_endpoint::server::app_with`) around the endpoints under
 //! test, a mock issuer, a policy naming both, a static verifier, and requests sent without a
 //! socket. An endpoint's test states only what is specific to it.
 
@@ -9,7 +9,10 @@ use axum::{
     body::Body,
     http::{HeaderMap, Request, StatusCode},
 };
-use ci_endpoint::{AppOptions, Deployment, Endpoint, Policy, ReplayStore, StartupError};
+use ci_endpoint::{
+    Endpoint,
+    server::{AppOptions, Deployment, Policy, StartupError, replay::ReplayStore},
+};
 use ci_oidc::{KeyStore, Verifier};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -86,7 +89,11 @@ impl TestAppBuilder {
 
     /// Builds the app against `issuer`, or returns the kit's start-up error.
     pub fn start_with(self, issuer: MockIssuer) -> Result<TestApp, StartupError> {
-        let first = self.endpoints.first().map(|e| e.name).expect("an endpoint");
+        let first = self
+            .endpoints
+            .first()
+            .map(|e| e.name())
+            .expect("an endpoint");
         let (router, policy_toml) = self.build(&issuer)?;
         Ok(TestApp {
             issuer,
@@ -107,8 +114,8 @@ impl TestAppBuilder {
         for (i, endpoint) in self.endpoints.iter().enumerate().rev() {
             policy_toml.push('\n');
             policy_toml.push_str(&crate::policy_entry(
-                endpoint.name,
-                &test_audience(endpoint.name),
+                endpoint.name(),
+                &test_audience(endpoint.name()),
             ));
             // The first endpoint's entry is written last, so its extra keys land in its table.
             if i == 0 {
@@ -124,8 +131,13 @@ impl TestAppBuilder {
         if let Some(store) = self.replay_store {
             options = options.with_replay_store(store);
         }
-        let router =
-            ci_endpoint::app_with(policy, self.deployment, verifier, self.endpoints, options)?;
+        let router = ci_endpoint::server::app_with(
+            policy,
+            self.deployment,
+            verifier,
+            self.endpoints,
+            options,
+        )?;
         Ok((router, policy_toml))
     }
 }

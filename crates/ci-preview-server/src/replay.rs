@@ -11,16 +11,31 @@
 
 use std::path::Path;
 
-use ci_endpoint::{AppOptions, Endpoint, Policy, ReplayStore};
+use ci_endpoint::{
+    Endpoint,
+    server::{AppOptions, Policy, replay::ReplayStore},
+};
 use ci_oidc::SecretString;
 
 /// The names of the registered endpoints whose policy entry sets `single_use`.
 pub fn single_use_endpoints(policy: &Policy, endpoints: &[Endpoint]) -> Vec<&'static str> {
     endpoints
         .iter()
-        .filter(|e| policy.endpoint(e.name).is_some_and(|p| p.single_use))
-        .map(|e| e.name)
+        .filter(|e| policy.endpoint(e.name()).is_some_and(|p| p.single_use))
+        .map(|e| e.name())
         .collect()
+}
+
+/// Why a `single_use` endpoint cannot be served by a host running many instances without Redis.
+pub fn shared_store_required(single_use: &[&'static str]) -> String {
+    format!(
+        "{} set single_use = true, and on Vercel many instances serve one deployment: a token \
+         recorded in one instance's memory could be used again at another. Set \
+         CI_PREVIEW_REDIS_URL (rediss://… of a Redis the instances share; a Redis from the Vercel \
+         Marketplace is the usual answer) for the environments that serve CI routes, or remove \
+         single_use from these entries",
+        single_use.join(", ")
+    )
 }
 
 /// The Redis store for `url` (an empty value counts as unset), parsed but not yet connected;

@@ -12,7 +12,10 @@ use std::{
     time::Duration,
 };
 
-use ci_endpoint::{Deployment, Policy};
+use ci_endpoint::{
+    Endpoint,
+    server::{Deployment, Policy},
+};
 use ci_oidc::{KeyStore, KeyStoreOptions, Verifier};
 
 use crate::{cli::StartupArgs, replay, tls};
@@ -23,7 +26,8 @@ pub const BUILTIN_POLICY: &str = include_str!("../../../ci-policy.toml");
 /// Why start-up or serving stopped abnormally; decides the exit code.
 #[derive(Debug)]
 pub enum Failure {
-    /// Bad flags, policy, secret, or an endpoint without a policy entry: exit 2.
+    /// Bad flags, policy, secret or setting, a destructive endpoint without the strict posture,
+    /// a single-use endpoint on Vercel without a shared store: exit 2.
     Config(String),
     /// Keys unreachable at start-up, address in use, I/O: exit 1.
     Runtime(String),
@@ -53,11 +57,28 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))
 }
 
-/// Everything up to serving: the app to serve, with the issuer's keys loaded and the replay
-/// store answering wherever CI routes are served (fail closed: no keys, no app).
+/// What runs the app: decides whether single-use tokens may be recorded in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// One process serves the deployment (the standalone server; a function run locally): an
+    /// in-memory replay store is a real single-use guarantee, and Redis is optional.
+    Standalone,
+    /// Vercel runs the function: many instances serve one deployment, so an in-memory record
+    /// would accept a token once per instance. A `single_use` endpoint needs
+    /// `CI_PREVIEW_REDIS_URL` wherever CI routes are served; without it start-up stops (exit 2).
+    Vercel,
+}
+
+/// Everything up to serving: the app to serve `endpoints`, with the issuer's keys loaded and the
+/// replay store answering wherever CI routes are served (fail closed: no keys, no app).
 /// `builtin_policy` is the compiled-in policy text that `--policy FILE` replaces
 /// ([`BUILTIN_POLICY`] for the server; a Vercel function compiles in its project's own).
-pub async fn prepare(args: &StartupArgs, builtin_policy: &str) -> Result<axum::Router, Failure> {
+pub async fn prepare(
+    args: &StartupArgs,
+    builtin_policy: &str,
+    endpoints: Vec<Endpoint>,
+    host: Host,
+) -> Result<axum::Router, Failure> {
     let (policy, policy_dir) = load_policy(args.policy.as_deref(), builtin_policy)?;
     let deployment = Deployment::from_env();
     let served = deployment.is_served(policy.serve_in());
@@ -69,8 +90,6 @@ pub async fn prepare(args: &StartupArgs, builtin_policy: &str) -> Result<axum::R
         ci_routes = served,
         "deployment"
     );
-
-    let endpoints = crate::endpoints().map_err(|e| Failure::Config(e.to_string()))?;
 
     let mut issuer = policy.issuer().clone();
     if let (Some(file), Some(dir)) = (&issuer.jwks_file, &policy_dir) {
@@ -91,7 +110,10 @@ pub async fn prepare(args: &StartupArgs, builtin_policy: &str) -> Result<axum::R
     let replay_store = replay::open(args.redis_url.as_ref(), args.redis_ca_file.as_deref())
         .map_err(Failure::Config)?;
     let single_use = replay::single_use_endpoints(&policy, &endpoints);
-    let app = ci_endpoint::app_with(
+    if served && host == Host::Vercel && replay_store.is_none() && !single_use.is_empty() {
+        return Err(Failure::Config(replay::shared_store_required(&single_use)));
+    }
+    let app = ci_endpoint::server::app_with(
         policy,
         deployment,
         verifier,

@@ -151,7 +151,7 @@ async fn serves_the_contract_over_http_and_stops_on_sigterm() {
         .to_owned();
     let secret = encrypt_override::FlagsSecret::parse(SECRET).unwrap();
     assert_eq!(
-        encrypt_override::codec::decrypt(&cookie, &secret).unwrap(),
+        encrypt_override::decrypt(&cookie, &secret).unwrap(),
         json!({"ciInPreviewSmoke": true})
     );
     assert_eq!(
@@ -194,7 +194,7 @@ async fn serves_the_contract_over_http_and_stops_on_sigterm() {
     assert_eq!(code, 0, "{logs}");
     assert!(elapsed < Duration::from_secs(2), "stopped in {elapsed:?}");
     assert!(logs.contains("SIGTERM received"), "{logs}");
-    assert!(logs.contains("OIDC token refused"));
+    assert!(logs.contains("request refused"));
     for secret in [token.as_str(), wrong_repo.as_str(), SECRET, cookie.as_str()] {
         assert!(
             !logs.contains(secret),

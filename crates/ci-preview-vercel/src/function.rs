@@ -1,4 +1,5 @@
-//! The function's `main`: the server's start-up, then `vercel_runtime::run`.
+//! The function: a policy and an endpoint list ([`Function`]), the server's start-up, then
+//! `vercel_runtime::run`.
 //!
 //! Everything that can fail (policy, secrets, the issuer's keys, the replay store) is done
 //! before `run` is called, and `run` is what tells the Vercel host the function has started
@@ -13,7 +14,8 @@
 
 use std::process::ExitCode;
 
-use ci_preview_server::{Failure, ServeArgs, StartupArgs};
+use ci_endpoint::Endpoint;
+use ci_preview_server::{Failure, Host, ServeArgs, StartupArgs};
 use clap::Parser;
 
 use crate::RouterService;
@@ -37,22 +39,72 @@ struct FunctionArgs {
     serve: ServeArgs,
 }
 
-/// Runs the function with `policy`, the project's `ci-policy.toml` compiled into the function
-/// (`CI_PREVIEW_POLICY=FILE` replaces it). Exit codes as the server's: 0 stopped by SIGTERM,
-/// 2 configuration error, 1 runtime failure (issuer keys unreachable, port in use).
-pub fn main(policy: &'static str) -> ExitCode {
-    let args = FunctionArgs::parse();
-    ci_preview_server::init_logging(args.startup.log_format);
-    let serving = |runtime: tokio::runtime::Runtime| runtime.block_on(serve(args, policy));
-    match ci_preview_server::runtime().and_then(serving) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+/// A Vercel function composed from the project's policy and the endpoints it serves: the
+/// built-in ones it opts into (each its own crate) and the team's own.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     ci_preview_vercel::Function::new(ci_preview_server::BUILTIN_POLICY) // your include_str!("../ci-policy.toml")
+///         .endpoint(encrypt_override::endpoint())
+///         // .endpoint(team_endpoints::cleanup_kv::endpoint())
+///         .run()
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Function {
+    policy: &'static str,
+    endpoints: Vec<Endpoint>,
+}
+
+impl Function {
+    /// A function for `policy`, the project's `ci-policy.toml` compiled in
+    /// (`CI_PREVIEW_POLICY=FILE` replaces it), serving no endpoint yet.
+    pub fn new(policy: &'static str) -> Function {
+        Function {
+            policy,
+            endpoints: Vec::new(),
+        }
+    }
+
+    /// Adds an endpoint. Only those with a policy entry are mounted (the policy opts in).
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Function {
+        self.endpoints.push(endpoint);
+        self
+    }
+
+    /// Adds several endpoints (e.g. `ci_preview_server::builtin_endpoints()`).
+    pub fn endpoints(mut self, endpoints: impl IntoIterator<Item = Endpoint>) -> Function {
+        self.endpoints.extend(endpoints);
+        self
+    }
+
+    /// Starts up and serves through the Vercel runtime. Exit codes as the server's: 0 stopped by
+    /// SIGTERM, 2 configuration error, 1 runtime failure (issuer keys unreachable, port in use).
+    ///
+    /// Under Vercel's host (`VERCEL_IPC_PATH` set) many instances serve one deployment, so a
+    /// `single_use` endpoint without `CI_PREVIEW_REDIS_URL` stops start-up (exit 2) wherever CI
+    /// routes are served; run locally (no host socket) it is one process and memory suffices.
+    pub fn run(self) -> ExitCode {
+        let args = FunctionArgs::parse();
+        ci_preview_server::init_logging(args.startup.log_format);
+        let serving = |runtime: tokio::runtime::Runtime| {
+            runtime.block_on(serve(args, self.policy, self.endpoints))
+        };
+        match ci_preview_server::runtime().and_then(serving) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => failure.report(),
+        }
     }
 }
 
-async fn serve(args: FunctionArgs, policy: &str) -> Result<(), Failure> {
-    let app = ci_preview_server::prepare(&args.startup, policy).await?;
+async fn serve(args: FunctionArgs, policy: &str, endpoints: Vec<Endpoint>) -> Result<(), Failure> {
     let host_socket = std::env::var_os("VERCEL_IPC_PATH").is_some_and(|p| !p.is_empty());
+    let host = if host_socket {
+        Host::Vercel
+    } else {
+        Host::Standalone
+    };
+    let app = ci_preview_server::prepare(&args.startup, policy, endpoints, host).await?;
     tracing::info!(host_socket, "start-up complete");
     if !host_socket {
         return serve_locally(app, args.serve).await;

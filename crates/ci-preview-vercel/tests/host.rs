@@ -223,6 +223,38 @@ async fn unreachable_issuer_keys_exit_non_zero_before_server_started() {
     );
 }
 
+/// Many instances serve one Vercel deployment, so a token recorded in one instance's memory
+/// could be spent again at another ("single use per instance"): under the host, a
+/// `single_use` endpoint without `CI_PREVIEW_REDIS_URL` stops start-up naming the variable; run
+/// locally (one process) it starts.
+#[tokio::test]
+async fn single_use_without_a_shared_store_does_not_start_under_the_host() {
+    let setup = Setup::new().await;
+    let single_use = format!(
+        "{}single_use = true\n",
+        setup.issuer.policy_toml(NAME, AUDIENCE)
+    );
+    std::fs::write(&setup.policy, single_use).unwrap();
+    let failure = VercelHost::start(Path::new(FUNCTION), &setup.env("preview"))
+        .await
+        .expect_err("single_use with per-instance memory must not start under Vercel");
+    assert_eq!(
+        failure.status.and_then(|s| s.code()),
+        Some(2),
+        "{failure:?}"
+    );
+    assert!(failure.frames.is_empty(), "{:?}", failure.frames);
+    assert!(
+        failure.output.contains("CI_PREVIEW_REDIS_URL"),
+        "{}",
+        failure.output
+    );
+    let local = LocalFunction::start(Path::new(FUNCTION), &setup.env("development"))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure:?}"));
+    assert!(local.stop().await.unwrap().success());
+}
+
 #[tokio::test]
 async fn local_mode_without_the_host_socket_prints_dev_server_listening() {
     let setup = Setup::new().await;

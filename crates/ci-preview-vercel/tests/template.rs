@@ -1,7 +1,7 @@
 //! The misconfigurations no emulator can see: the template's `vercel.json` rewrite, its function
 //! file and its `[[bin]]` must name the same function, the template must pin the runtime this
-//! crate is tested against, and this crate's binary must be the template's own function file
-//! (so every workspace build compiles the template against the workspace).
+//! crate is tested against, and its policy must be a real file naming what the function serves.
+//! `template_project.rs` builds and runs it as a team's project.
 
 use std::path::{Path, PathBuf};
 
@@ -99,15 +99,26 @@ fn template_depends_on_this_crate_and_pins_the_tested_runtime() {
 }
 
 #[test]
-fn this_crates_binary_is_the_templates_function_file() {
-    let own = toml_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-    let bins = own["bin"].as_array().expect("[[bin]]");
-    let path = bins[0]["path"].as_str().unwrap();
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    let templated = template().join(rewritten_function());
-    assert_eq!(
-        built.canonicalize().unwrap(),
-        templated.canonicalize().unwrap(),
-        "the function binary must be built from the template's own file"
-    );
+fn the_policy_is_a_real_file_that_parses_and_the_function_names_its_endpoints() {
+    let path = template().join("ci-policy.toml");
+    let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+    assert!(kind.is_file(), "a symlink dangles once copied: ship a file");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let policy = ci_endpoint::server::Policy::from_toml_str(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let function = std::fs::read_to_string(template().join(rewritten_function())).unwrap();
+    assert!(function.contains("include_str!(\"../ci-policy.toml\")"));
+    for name in policy.endpoints().keys() {
+        let (_, crate_path) = match name.as_str() {
+            "flags/encrypt-override" => (name, "encrypt_override::endpoint()"),
+            "cleanup/kv" => (name, "cleanup_kv::endpoint()"),
+            other => {
+                panic!("the template's policy names {other}, which its function does not serve")
+            }
+        };
+        assert!(
+            function.contains(crate_path),
+            "{name}: {crate_path} in the function's list"
+        );
+    }
 }

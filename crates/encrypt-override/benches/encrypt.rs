@@ -2,7 +2,7 @@
 //! endpoint's only real work shows up. Run: `cargo bench -p encrypt-override`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use encrypt_override::codec::{
+use encrypt_override::{
     FlagsSecret, cookie_len_for, decrypt_overrides, default_exp, encrypt_overrides, now_unix,
 };
 use serde_json::{Map, Value, json};

@@ -27,21 +27,23 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-pub use crate::secret::{FlagsSecret, KEY_LEN, SecretError};
+pub(crate) use crate::secret::FlagsSecret;
+#[cfg(test)]
+pub(crate) use crate::secret::SecretError;
 
 /// The protected header segment the SDK emits: `{"alg":"dir","enc":"A256GCM"}`.
-pub const PROTECTED_HEADER_B64: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
+pub(crate) const PROTECTED_HEADER_B64: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
 /// The cookie the Next.js and SvelteKit integrations read.
 pub const COOKIE_NAME: &str = "vercel-flag-overrides";
 /// The SDK's default lifetime, `"1y"` in jose terms: 365.25 days.
-pub const DEFAULT_LIFETIME_SECS: i64 = 31_557_600;
+pub(crate) const DEFAULT_LIFETIME_SECS: i64 = 31_557_600;
 /// Browsers keep about this much per cookie (name, `=` and value) and drop larger ones silently.
 pub const MAX_COOKIE_LEN: usize = 4096;
 /// The longest token that still fits: `vercel-flag-overrides=` takes 22 of the 4096 bytes. This is
 /// the rule behind the vectors' "2953 bytes of overrides JSON at most".
 pub const MAX_TOKEN_LEN: usize = MAX_COOKIE_LEN - COOKIE_NAME.len() - 1;
 /// The `pur` claim that tells an overrides token from the SDK's other tokens under the same key.
-pub const PURPOSE: &str = "overrides";
+pub(crate) const PURPOSE: &str = "overrides";
 
 pub(crate) const IV_LEN: usize = 12;
 /// Everything but the ciphertext: header (39) + four dots + IV (16) + tag (22) characters.
@@ -52,10 +54,13 @@ const FIXED_TOKEN_LEN: usize = 81;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncryptError {
+    /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// AES-256-GCM encryption failed.
     #[error("AES-256-GCM encryption failed")]
     Seal,
+    /// The overrides could not be serialised as JSON.
     #[error("the overrides could not be serialised as JSON")]
     Serialize,
 }
@@ -65,34 +70,59 @@ pub enum EncryptError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecryptError {
+    /// No `vercel-flag-overrides` cookie in the input.
     #[error("no `{COOKIE_NAME}` cookie in the input")]
     NoCookie,
+    /// Not a compact JWE: expected 5 dot-separated segments.
     #[error("not a compact JWE: expected 5 dot-separated segments")]
     Shape,
+    /// A segment (named) is not canonical unpadded base64url.
     #[error("the {0} segment is not canonical unpadded base64url")]
     Encoding(&'static str),
+    /// The encrypted-key segment must be empty with alg "dir".
     #[error("the encrypted-key segment must be empty with alg \"dir\"")]
     EncryptedKey,
+    /// The protected header is not a JSON object.
     #[error("the protected header is not a JSON object")]
     HeaderJson,
+    /// An unsupported protected header (what is wrong with it).
     #[error("unsupported protected header: {0}")]
     Header(&'static str),
+    /// The IV must be 12 bytes.
     #[error("the IV must be 12 bytes")]
     IvLength,
+    /// The authentication tag must be 16 bytes.
     #[error("the authentication tag must be 16 bytes")]
     TagLength,
+    /// Decryption failed: a different FLAGS_SECRET, or the token was altered.
     #[error("decryption failed: a different FLAGS_SECRET, or the token was altered")]
     Decryption,
+    /// The claims set is not a JSON object.
     #[error("the claims set is not a JSON object")]
     ClaimsJson,
+    /// Invalid claims (what is wrong with them).
     #[error("invalid claims: {0}")]
     Claims(&'static str),
+    /// The token expired.
     #[error("the token expired (exp {exp}, now {now})")]
-    Expired { exp: f64, now: i64 },
+    Expired {
+        /// The token's `exp`.
+        exp: f64,
+        /// The time it was checked at.
+        now: i64,
+    },
+    /// The token is not valid yet.
     #[error("the token is not valid yet (nbf {nbf}, now {now})")]
-    NotYetValid { nbf: f64, now: i64 },
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: f64,
+        /// The time it was checked at.
+        now: i64,
+    },
+    /// The token's purpose is not "overrides" (a flag values or definitions token?).
     #[error("the token's purpose is not \"overrides\" (a flag values or definitions token?)")]
     Purpose,
+    /// The claims have no `o` (overrides) property.
     #[error("the claims have no `o` (overrides) property")]
     MissingOverrides,
 }
@@ -120,14 +150,6 @@ pub fn encrypt_overrides(
     // which made the first cookie of every fresh process ~30 ms slower (measured with strace).
     getrandom::fill(&mut iv).map_err(|_| EncryptError::Random)?;
     seal_with_iv(flags, secret, exp, iv)
-}
-
-/// [`encrypt_overrides`] with the SDK's default lifetime from the current clock.
-pub fn encrypt_overrides_now(
-    flags: &Map<String, Value>,
-    secret: &FlagsSecret,
-) -> Result<String, EncryptError> {
-    encrypt_overrides(flags, secret, default_exp(now_unix()))
 }
 
 /// The sealing step with a caller-chosen IV. Crate-private on purpose: reusing an IV under the
@@ -173,13 +195,13 @@ pub(crate) fn write_claims(
 }
 
 /// Length of the token for a claims set of `claims_len` bytes (`CONTRACT.md` §5).
-pub fn token_len_for_claims(claims_len: usize) -> usize {
+pub(crate) fn token_len_for_claims(claims_len: usize) -> usize {
     FIXED_TOKEN_LEN + claims_len.saturating_mul(4).div_ceil(3)
 }
 
 /// The exact length of the token [`encrypt_overrides`] would produce for `flags` and `exp`,
 /// computed without encrypting (or allocating the JSON).
-pub fn token_len_for(flags: &Map<String, Value>, exp: i64) -> usize {
+pub(crate) fn token_len_for(flags: &Map<String, Value>, exp: i64) -> usize {
     let mut counter = CountingWriter(0);
     match write_claims(&mut counter, flags, exp) {
         Ok(()) => token_len_for_claims(counter.0),

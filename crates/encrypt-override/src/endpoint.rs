@@ -1,14 +1,16 @@
 //! The `flags/encrypt-override` endpoint: a verified CI caller posts `{"flags":{…},"maxAge":N?}`
 //! and gets back `{"cookie":"…","expires":T}`, a `vercel-flag-overrides` value the Flags SDK
 //! accepts until `T`, without ever holding `FLAGS_SECRET`. The kit has refused production, bad
-//! tokens and bad bodies, read the secret and put the caller in the span; the handler checks, in
-//! the contract's order (`CONTRACT.md` §2): `flags` is an object, `maxAge` (the kit's
-//! `cookie_lifetime`: CI cookies end up in traces and reports, so they live as long as a run, not
-//! the SDK's year), the cookie fits in a browser, the secret is configured.
+//! tokens and bad bodies (not JSON, no `flags`, `flags` not an object: the typed [`Request`]),
+//! read the secret and put the caller in the span; the handler checks, in the contract's order
+//! (`CONTRACT.md` §2): `maxAge` (the kit's `cookie_lifetime`: CI cookies end up in traces and
+//! reports, so they live as long as a run, not the SDK's year), the cookie fits in a browser, the
+//! secret is configured.
 
 use axum::{Json, routing::post};
 use ci_endpoint::{CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::codec::{self, FlagsSecret, MAX_TOKEN_LEN};
 
@@ -16,6 +18,46 @@ use crate::codec::{self, FlagsSecret, MAX_TOKEN_LEN};
 pub const NAME: &str = "flags/encrypt-override";
 /// The environment variable holding the Flags SDK secret.
 pub const SECRET_VAR: &str = "FLAGS_SECRET";
+
+/// The 400 reasons this endpoint names (`{"error":"bad_request","reason":…}`), beside the kit's
+/// own (`max_age_too_long`).
+mod reason {
+    /// The cookie would exceed 4096 bytes, which browsers drop silently.
+    pub(super) const COOKIE_TOO_LARGE: &str = "cookie_too_large";
+}
+
+/// The body: a JSON object (an array is not read as one, as serde would) whose `flags` is an
+/// object; like the prototype, any other key is ignored and `flags` keeps the caller's key order.
+/// Anything else is the contract's plain 400.
+#[derive(Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
+struct Request {
+    flags: Map<String, Value>,
+    /// Kept as JSON so the kit's `cookie_lifetime` answers every malformed value the same way
+    /// (`null` included: present, and not a number of seconds).
+    max_age: Option<Value>,
+}
+
+impl TryFrom<Map<String, Value>> for Request {
+    type Error = &'static str;
+
+    fn try_from(mut body: Map<String, Value>) -> Result<Request, Self::Error> {
+        let Some(Value::Object(flags)) = body.remove("flags") else {
+            return Err("`flags` is missing or not an object");
+        };
+        Ok(Request {
+            flags,
+            max_age: body.remove("maxAge"),
+        })
+    }
+}
+
+/// The answer.
+#[derive(Serialize)]
+struct Issued {
+    cookie: String,
+    expires: i64,
+}
 
 /// The endpoint; the kit reads `FLAGS_SECRET` at start-up (a malformed one stops it).
 pub fn endpoint() -> Endpoint {
@@ -27,37 +69,24 @@ pub fn endpoint() -> Endpoint {
 async fn encrypt_override(
     caller: VerifiedCaller,
     secret: Secret<FlagsSecret>,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, CiError> {
-    // Like the prototype: any other key is ignored, and `flags` keeps the caller's key order.
-    let Some(Value::Object(flags)) = body.get("flags") else {
-        tracing::info!("request refused: `flags` is missing or not an object");
-        return Err(CiError::bad_request());
-    };
-    let lifetime = caller.cookie_lifetime(body.get("maxAge"))?;
+    JsonBody(request): JsonBody<Request>,
+) -> Result<Json<Issued>, CiError> {
+    let flags = &request.flags;
+    // Refusals are logged by the kit, once, with their reason (the audit line of the call).
+    caller.summarize("flag_count", flags.len());
+    let lifetime = caller.cookie_lifetime(request.max_age.as_ref())?;
     let expires = codec::now_unix().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
     let token_len = codec::token_len_for(flags, expires);
+    caller.summarize("cookie_len", token_len);
     if token_len > MAX_TOKEN_LEN {
-        let (flag_count, max) = (flags.len(), MAX_TOKEN_LEN);
-        tracing::info!(
-            flag_count,
-            token_len,
-            max,
-            "request refused: cookie too large"
-        );
         return Err(CiError::BadRequest {
-            reason: Some("cookie_too_large"),
+            reason: Some(reason::COOKIE_TOO_LARGE),
         });
     }
     let cookie = codec::encrypt_overrides(flags, secret.get()?, expires).map_err(|error| {
         tracing::error!(%error, "could not encrypt the overrides");
         CiError::Internal
     })?;
-    tracing::info!(
-        flag_count = flags.len(),
-        cookie_len = cookie.len(),
-        lifetime_secs = lifetime,
-        "override cookie issued"
-    );
-    Ok(Json(json!({ "cookie": cookie, "expires": expires })))
+    caller.summarize("lifetime_secs", lifetime);
+    Ok(Json(Issued { cookie, expires }))
 }

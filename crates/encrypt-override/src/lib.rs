@@ -2,17 +2,21 @@
 //!
 //! CI jobs need a `vercel-flag-overrides` cookie to exercise a preview with flags forced on, but
 //! must not hold `FLAGS_SECRET`. The preview deployment holds it instead and mints cookies for
-//! callers the endpoint kit has verified. The codec lives in [`codec`] so tests and tools can use
-//! it without a server.
+//! callers the endpoint kit has verified. The codec ([`encrypt_overrides`], [`decrypt`] and
+//! friends) works without a server, for tests and tools.
 
-pub mod codec;
+#![warn(missing_docs, unreachable_pub)]
+
+mod codec;
 mod endpoint;
 mod secret;
 
 pub use codec::{
-    COOKIE_NAME, DecryptError, EncryptError, FlagsSecret, MAX_COOKIE_LEN, MAX_TOKEN_LEN,
-    SecretError, cookie_len_for, decrypt, decrypt_overrides, encrypt_overrides,
+    COOKIE_NAME, DecryptError, EncryptError, MAX_COOKIE_LEN, MAX_TOKEN_LEN, cookie_len_for,
+    decrypt, decrypt_overrides, decrypt_overrides_detailed, default_exp, encrypt_overrides,
+    now_unix,
 };
+pub use secret::{FlagsSecret, KEY_LEN, SecretError};
 
 pub use endpoint::{NAME, SECRET_VAR, endpoint};
 

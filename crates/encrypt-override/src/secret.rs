@@ -38,9 +38,16 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SecretError {
+    /// Blank after trimming.
     Empty,
+    /// Not base64url or base64.
     NotBase64,
-    WrongLength { got: usize },
+    /// Decodes to a length other than 32 bytes.
+    WrongLength {
+        /// The decoded length.
+        got: usize,
+    },
+    /// The AES-256-GCM key could not be built.
     Crypto,
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use encrypt_override::MAX_TOKEN_LEN;
-use encrypt_override::codec::{decrypt_overrides, now_unix};
+use encrypt_override::{decrypt_overrides, now_unix};
 use serde_json::{Value, json};
 
 #[tokio::test]

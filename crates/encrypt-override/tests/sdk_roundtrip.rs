@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use encrypt_override::codec::{FlagsSecret, default_exp, encrypt_overrides, now_unix};
+use encrypt_override::{FlagsSecret, default_exp, encrypt_overrides, now_unix};
 use serde_json::{Map, Value, json};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/sdk-decrypt.mjs");

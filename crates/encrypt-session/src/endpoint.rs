@@ -68,19 +68,16 @@ fn encrypt_session(
     secure: bool,
     body: Value,
 ) -> Result<Json<Value>, CiError> {
-    let refuse = |reason: Option<&'static str>, why: &str| {
-        tracing::info!("request refused: {why}");
-        CiError::BadRequest { reason }
-    };
+    // Refusals are logged by the kit, once, with their reason (the audit line of the call).
     let Value::Object(mut body) = body else {
-        return Err(refuse(None, "the body is not a JSON object"));
+        return Err(CiError::bad_request());
     };
     let Some(Value::Object(session)) = body.remove("session") else {
-        return Err(refuse(
-            Some("session_not_an_object"),
-            "`session` is missing or not an object",
-        ));
+        return Err(CiError::BadRequest {
+            reason: Some("session_not_an_object"),
+        });
     };
+    caller.summarize("claim_count", session.len());
     let max_age = caller.cookie_lifetime(body.get("maxAge"))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -90,14 +87,9 @@ fn encrypt_session(
         CiError::Internal
     })?;
     let cookie_len = codec::cookie_len(&payload);
+    caller.summarize("cookie_len", cookie_len);
     if cookie_len > MAX_COOKIE_LEN {
-        let (claim_count, max) = (session.len(), MAX_COOKIE_LEN);
-        tracing::info!(
-            claim_count,
-            cookie_len,
-            max,
-            "request refused: Auth.js would split this session into several cookies"
-        );
+        // Auth.js would split this session into several cookies.
         return Err(CiError::BadRequest {
             reason: Some("cookie_too_large"),
         });
@@ -108,13 +100,8 @@ fn encrypt_session(
         tracing::error!(%error, "could not encrypt the session");
         CiError::Internal
     })?;
-    tracing::info!(
-        claim_count = session.len(),
-        cookie_name = key.cookie_name(),
-        max_age,
-        cookie_len = cookie.len(),
-        "session cookie issued"
-    );
+    caller.summarize("secure_cookie", secure);
+    caller.summarize("max_age", max_age);
     Ok(Json(json!({
         "name": key.cookie_name(),
         "cookie": cookie,

@@ -1,4 +1,4 @@
-//! The endpoint behind the real guard chain (`ci_endpoint::app`), with a mock OIDC issuer: the
+//! The endpoint behind the real guard chain (`ci_endpoint::server::app`), with a mock OIDC issuer: the
 //! kit's refusals, the contract's answers, the cookie name rule, and the cookie read back by our
 //! decoder and (when `CI_PREVIEW_AUTHJS_CHECK_DIR` is set) by the real Auth.js.
 

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 /// The path under `/api/~/ci/` and the key of the policy entry.
 pub const NAME: &str = "{{NAME}}";
 
-/// The endpoint, ready to be listed in the server's `endpoints()`.
+/// The endpoint, listed in `ci_preview_server::builtin_endpoints()`.
 pub fn endpoint() -> Endpoint {
     Endpoint::new(NAME, post(handle))
 }
@@ -64,7 +64,7 @@ async fn handle(
 }
 "#;
 
-const TEST_RS: &str = r##"//! The endpoint behind the real guard chain (`ci_fixtures::TestApp` runs `ci_endpoint::app` with
+const TEST_RS: &str = r##"//! The endpoint behind the real guard chain (`ci_fixtures::TestApp` runs `ci_endpoint::server::app` with
 //! a mock OIDC issuer): the refusals first, then the answer.
 
 use ci_fixtures::{DEFAULT_REPOSITORY, TestApp, assert_answer};
@@ -110,8 +110,10 @@ async fn a_verified_caller_gets_an_answer() {
 "##;
 
 const POLICY_ENTRY: &str = r#"
-# Scaffolded by `cargo xtask new-endpoint {{NAME}}`: set the audience to this endpoint's URL on
-# your app, and allow only the repository and workflow that need it.
+# Scaffolded by `cargo xtask new-endpoint {{NAME}}`: set the audience to a stable https URL whose
+# path is /api/~/ci/{{NAME}} (your production domain's, say; never a preview's URL) and pin the
+# same string in the workflow (the action's `audience` input); allow only the repository and
+# workflow that need it.
 [endpoints."{{NAME}}"]
 audience = "https://ci-in-preview.example/api/~/ci/{{NAME}}"
 repositories = ["example-org/example-app"]

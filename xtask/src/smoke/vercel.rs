@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ci_fixtures::vercel::VercelHost;
+use ci_fixtures::{redis::TestRedis, vercel::VercelHost};
 
 use super::server::{self, RunningServer, ServerSpec};
 use crate::flags::{Result, failed};
@@ -19,7 +19,10 @@ pub struct Deployment {
 
 enum Inner {
     Server(Box<RunningServer>),
-    Vercel(Box<VercelHost>),
+    /// The Redis is the replay store the function's instances share: under Vercel a
+    /// `single_use` endpoint (the session one) does not start without it. Held so a Redis
+    /// started for the run lives as long as the function.
+    Vercel(Box<VercelHost>, #[allow(dead_code)] TestRedis),
 }
 
 impl Deployment {
@@ -33,6 +36,14 @@ impl Deployment {
             });
         }
         let policy = spec.policy.display().to_string();
+        let redis = TestRedis::get("smoke --vercel").ok_or_else(|| {
+            failed(
+                "smoke --vercel needs a Redis (the session endpoint is single_use, which under \
+                 Vercel needs CI_PREVIEW_REDIS_URL): install redis-server or set \
+                 CI_PREVIEW_TEST_REDIS_URL",
+            )
+        })?;
+        let redis_url = redis.url();
         // As Vercel sets it: the platform's own environment name, no CI_PREVIEW_ENV.
         let env = [
             ("CI_PREVIEW_POLICY", policy.as_str()),
@@ -40,6 +51,7 @@ impl Deployment {
             ("VERCEL_GIT_COMMIT_SHA", spec.commit),
             ("FLAGS_SECRET", spec.flags_secret),
             ("AUTH_SECRET", spec.auth_secret),
+            ("CI_PREVIEW_REDIS_URL", redis_url.as_str()),
             ("RUST_LOG", "info"),
         ];
         let host = VercelHost::start(&server::binary("ci-preview-vercel"), &env)
@@ -52,7 +64,7 @@ impl Deployment {
             })?;
         Ok(Deployment {
             url: host.url().to_owned(),
-            inner: Inner::Vercel(Box::new(host)),
+            inner: Inner::Vercel(Box::new(host), redis),
         })
     }
 
@@ -60,7 +72,7 @@ impl Deployment {
     pub fn output(&self) -> String {
         match &self.inner {
             Inner::Server(server) => server.output(),
-            Inner::Vercel(host) => host.output(),
+            Inner::Vercel(host, _) => host.output(),
         }
     }
 
@@ -68,7 +80,7 @@ impl Deployment {
     pub async fn every_request_ended(&self) -> Result {
         match &self.inner {
             Inner::Server(_) => Ok(()),
-            Inner::Vercel(host) => {
+            Inner::Vercel(host, _) => {
                 if host.forwarded() == 0 {
                     return Err(failed("the host forwarded no request"));
                 }
@@ -83,7 +95,7 @@ impl Deployment {
     pub async fn stop(self) -> Result<i32> {
         match self.inner {
             Inner::Server(server) => server.stop().await,
-            Inner::Vercel(host) => host
+            Inner::Vercel(host, _) => host
                 .stop()
                 .await
                 .map(|status| status.code().unwrap_or(-1))

@@ -121,6 +121,7 @@ impl Setup {
             ("GITHUB_OUTPUT", p("github_output")),
             ("GITHUB_PATH", p("github_path")),
             ("FAKE_GH_TAGS", p("tags.txt")),
+            ("FAKE_GH_RELEASES", p("release")),
             ("FAKE_GH_LOG", p("gh.log")),
             ("FAKE_CARGO_LOG", p("cargo.log")),
         ];
@@ -154,6 +155,7 @@ impl Setup {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../action/install.sh");
         let output = Command::new("bash")
             .arg(script)
+            .current_dir(self.dir.path())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
@@ -189,11 +191,41 @@ fn write_script(path: &Path, text: &str) {
 }
 
 /// `gh api …/tags` prints "name sha" lines (what the real call's `--jq` makes of the API answer);
-/// `gh attestation verify` records its arguments and exits with FAKE_GH_ATTEST_STATUS.
+/// `gh api …/releases/tags/TAG` lists the files of the fake release TAG, or fails as gh does on a
+/// 404; `FAKE_GH_API_STATUS` makes every API call fail with that status (a repository the token
+/// cannot see answers 404). `gh attestation verify --help` lists `FAKE_GH_VERIFY_FLAGS` (default:
+/// those of a current gh), and `FAKE_GH_VERSION=2.23.0` is a gh without `attestation` at all;
+/// `gh attestation verify FILE …` records its arguments and exits with FAKE_GH_ATTEST_STATUS.
 const FAKE_GH: &str = r#"#!/bin/sh
+not_found() {
+  echo '{"message":"Not Found","status":"'"$1"'"}'
+  echo "gh: Not Found (HTTP $1)" >&2
+  exit 1
+}
 case "$1" in
-  api) cat "$FAKE_GH_TAGS" ;;
-  attestation) echo "$*" >> "$FAKE_GH_LOG"; exit "${FAKE_GH_ATTEST_STATUS:-0}" ;;
+  --version) echo "gh version ${FAKE_GH_VERSION:-2.83.0} (2025-11-04)" ;;
+  api)
+    [ -z "$FAKE_GH_API_STATUS" ] || not_found "$FAKE_GH_API_STATUS"
+    case "$2" in
+      */releases/tags/*)
+        tag=${2##*/releases/tags/}
+        [ -d "$FAKE_GH_RELEASES/$tag" ] || not_found 404
+        ls "$FAKE_GH_RELEASES/$tag" ;;
+      *) cat "$FAKE_GH_TAGS" ;;
+    esac ;;
+  attestation)
+    if [ "$FAKE_GH_VERSION" = 2.23.0 ]; then
+      echo 'unknown command "attestation" for "gh"' >&2
+      exit 1
+    fi
+    if [ "$3" = "--help" ]; then
+      echo "Verify an artifact's integrity using attestations"
+      for flag in ${FAKE_GH_VERIFY_FLAGS:---bundle --cert-identity --deny-self-hosted-runners --owner --repo --signer-digest --signer-workflow --source-digest --source-ref}; do
+        echo "      $flag string   Enforce that ..."
+      done
+      exit 0
+    fi
+    echo "$*" >> "$FAKE_GH_LOG"; exit "${FAKE_GH_ATTEST_STATUS:-0}" ;;
   *) echo "fake gh: unexpected $*" >&2; exit 9 ;;
 esac
 "#;

@@ -5,7 +5,10 @@
 #![allow(dead_code, unused_imports)]
 
 use axum::{Json, Router, body::Body, http::Request, routing::post};
-use ci_endpoint::{CiError, Deployment, Endpoint, JsonBody, Policy, Secret, VerifiedCaller};
+use ci_endpoint::{
+    CiError, Endpoint, JsonBody, Secret, VerifiedCaller,
+    server::{Deployment, Policy},
+};
 use ci_fixtures::MockIssuer;
 pub use ci_fixtures::{Answer, TestApp, assert_answer, send, static_verifier};
 use serde::Deserialize;

@@ -5,7 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 use axum::Router;
-use ci_endpoint::{Deployment, Policy, ReplayStore};
+use ci_endpoint::server::{Deployment, Policy, replay::ReplayStore};
 pub use ci_fixtures::Capture;
 use ci_fixtures::MockIssuer;
 

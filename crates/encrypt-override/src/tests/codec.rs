@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::codec::{
     COOKIE_NAME, DecryptError, FlagsSecret, SecretError, cookie_len_for, decrypt,
-    decrypt_overrides, decrypt_overrides_detailed, default_exp, encrypt_overrides,
-    encrypt_overrides_now, now_unix, token_len_for, write_claims,
+    decrypt_overrides, decrypt_overrides_detailed, default_exp, encrypt_overrides, now_unix,
+    token_len_for, write_claims,
 };
 
 const SECRET: &str = "03EPRElaZK-T_rqAOo8R4AU1eIOb2fnrH0kvGk91f-g";
@@ -60,7 +60,9 @@ fn predicted_length_is_exact() {
         }
         assert_eq!(
             cookie_len_for(&flags),
-            encrypt_overrides_now(&flags, &key).unwrap().len()
+            encrypt_overrides(&flags, &key, default_exp(now_unix()))
+                .unwrap()
+                .len()
         );
     }
 }
@@ -118,7 +120,7 @@ fn refuses_expired_wrong_key_and_tampering() {
 fn debugging_helper_takes_a_token_a_pair_or_a_cookie_header() {
     let key = FlagsSecret::parse(SECRET).unwrap();
     let flags = map(json!({"ciInPreviewSmoke": true}));
-    let token = encrypt_overrides_now(&flags, &key).unwrap();
+    let token = encrypt_overrides(&flags, &key, default_exp(now_unix())).unwrap();
     let want = Ok(Value::Object(flags));
     assert_eq!(decrypt(&format!("  {token}\n"), &key), want);
     assert_eq!(decrypt(&format!("{COOKIE_NAME}={token}"), &key), want);

@@ -4,7 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 use axum::{Router, body::Body, http::Request};
-use ci_endpoint::{Deployment, StartupError};
+use ci_endpoint::server::{Deployment, StartupError};
 pub use ci_fixtures::{Answer, MockIssuer, TestApp, assert_answer, send};
 use encrypt_override::{FlagsSecret, SECRET_VAR};
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::{Router, body::Body, http::Request};
-use ci_endpoint::{Deployment, StartupError};
+use ci_endpoint::server::{Deployment, StartupError};
 use ci_fixtures::{MockIssuer, TestApp};
 use encrypt_session::{CookieNames, SECRET_VAR};
 

@@ -23,14 +23,13 @@
 
 mod memory;
 mod redis;
-mod tls;
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use aws_lc_rs::digest;
 use ci_oidc::SecretString;
 
-pub use self::redis::redact_url;
+use crate::KvClient;
 
 /// Seconds a `jti` is kept beyond `exp` + leeway: covers clock differences between the replicas
 /// sharing a store and the time a request spends between verification and recording.
@@ -123,7 +122,10 @@ pub enum ReplayError {
     Timeout(Duration),
     /// The in-memory store holds its maximum of live entries.
     #[error("replay store full: {capacity} live entries")]
-    Full { capacity: usize },
+    Full {
+        /// The store's capacity.
+        capacity: usize,
+    },
     /// The store's configuration is unusable (a malformed URL): a start-up error.
     #[error("replay store configuration: {0}")]
     Config(String),
@@ -186,8 +188,8 @@ impl ReplayStore {
         url: &SecretString,
         extra_ca_pem: Option<&[u8]>,
     ) -> Result<ReplayStore, ReplayError> {
-        let store = redis::RedisStore::open(url, DEFAULT_STORE_TIMEOUT, extra_ca_pem)?;
-        Ok(ReplayStore::custom(store))
+        let client = KvClient::open_with_ca(url, extra_ca_pem)?.with_timeout(DEFAULT_STORE_TIMEOUT);
+        Ok(ReplayStore::custom(redis::RedisStore::new(client)))
     }
 
     /// A store over any backend.

@@ -1,16 +1,16 @@
-//! TLS for `rediss://` replay stores (hosted Redis services require it).
+//! TLS for `rediss://` key-value stores (hosted Redis services require it).
 //!
 //! The server is verified against the Mozilla root set compiled into the binary
 //! (`webpki-root-certs`), like the issuer's keys are fetched, so a `FROM scratch` image with no
 //! CA store still works; a private CA (a self-hosted Redis, some managed services) is added with a
-//! PEM file (`CI_PREVIEW_REDIS_CA_FILE`). Verification is never turned off: the `#insecure` URL
+//! PEM file (`CI_PREVIEW_REDIS_CA_FILE` for the replay store). Verification is never turned off: the `#insecure` URL
 //! fragment the client library knows is refused at connection time, as this build does not
 //! enable the library's insecure mode.
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use redis::TlsCertificates;
 
-use super::ReplayError;
+use super::KvError;
 
 /// Whether `url` asks for TLS (`rediss://` or `valkeys://`).
 pub(super) fn wants_tls(url: &str) -> bool {
@@ -19,7 +19,7 @@ pub(super) fn wants_tls(url: &str) -> bool {
 
 /// The trust anchors for a TLS store: the embedded Mozilla roots plus `extra_ca_pem`, which
 /// must hold at least one PEM certificate when given.
-pub(super) fn certificates(extra_ca_pem: Option<&[u8]>) -> Result<TlsCertificates, ReplayError> {
+pub(super) fn certificates(extra_ca_pem: Option<&[u8]>) -> Result<TlsCertificates, KvError> {
     install_crypto_provider();
     let mut bundle = String::new();
     for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
@@ -29,7 +29,7 @@ pub(super) fn certificates(extra_ca_pem: Option<&[u8]>) -> Result<TlsCertificate
     if let Some(extra) = extra_ca_pem {
         let text = String::from_utf8_lossy(extra);
         if !text.contains("-----BEGIN CERTIFICATE-----") {
-            return Err(ReplayError::Config(
+            return Err(KvError::Config(
                 "the Redis CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
                     .to_owned(),
             ));
@@ -94,7 +94,7 @@ mod tests {
 
         assert!(matches!(
             certificates(Some(b"not pem")),
-            Err(ReplayError::Config(_))
+            Err(KvError::Config(_))
         ));
     }
 }

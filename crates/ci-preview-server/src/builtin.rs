@@ -1,0 +1,11 @@
+//! The built-in endpoints, as one list both binaries of this repository serve (the server and
+//! the Vercel function), so they cannot drift. A team's binary names the built-ins it wants one by
+//! one instead (each is its own crate) next to its own endpoints.
+
+use ci_endpoint::Endpoint;
+
+/// Every built-in endpoint, each reading its secrets from the environment. Only those with a
+/// policy entry are served.
+pub fn builtin_endpoints() -> Vec<Endpoint> {
+    vec![encrypt_override::endpoint(), encrypt_session::endpoint()]
+}

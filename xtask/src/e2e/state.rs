@@ -1,0 +1,170 @@
+//! The CI step: `ci-preview` (the release client, built from this checkout) writes the browser's
+//! Playwright `storageState` for the preview, in the environment a GitHub Actions job gives it.
+//!
+//! The job's token service is the mock GitHub's, so tokens come from the mock issuer; the preview's
+//! hostname is reached through the run's resolver (`HTTPS_PROXY`) and its certificate checked
+//! against the run's CA (`SSL_CERT_FILE`), as a runner checks a real preview's.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::flags::{Result, failed};
+
+/// The test user's name and e-mail; the subject is `--user`.
+pub const USER_NAME: &str = "E2E Test User";
+pub const USER_EMAIL: &str = "e2e@example.test";
+
+/// How the browser passes Deployment Protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// The preview answers for itself (`vercel/protection-cookie`), the job holds no secret.
+    Oidc,
+    /// The preview is not protected.
+    None,
+}
+
+/// `ci-preview` with a GitHub Actions job's environment.
+pub struct Client {
+    pub binary: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Client {
+    pub async fn run(&self, args: &[&str]) -> Result<String> {
+        let out = tokio::process::Command::new(&self.binary)
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), out)
+            .await
+            .map_err(|_| failed("ci-preview did not finish within 60 s"))?
+            .map_err(|e| failed(format!("cannot run ci-preview: {e}")))?;
+        if !out.status.success() {
+            return Err(failed(format!(
+                "ci-preview {} exited with {}:\n{}",
+                args.first().copied().unwrap_or_default(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// What the state asks for.
+pub struct Request<'a> {
+    pub url: &'a str,
+    /// `--flag` values as given (`NAME=VALUE`).
+    pub flags: &'a [String],
+    pub user: &'a str,
+    /// A shorter lifetime than the policy's, in seconds.
+    pub expires_in: Option<u64>,
+    pub protection: Protection,
+}
+
+/// The session `auth/encrypt-session` is asked for.
+pub fn session(user: &str) -> Value {
+    json!({"sub": user, "name": USER_NAME, "email": USER_EMAIL})
+}
+
+/// Writes the state to `out` and returns it.
+///
+/// Until `ci-preview storage-state` lands: `flags --storage-state` (with the protection cookie
+/// primed by the bypass secret when protected) plus `call auth/encrypt-session`, merged.
+pub async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result<Value> {
+    let out_text = out.display().to_string();
+    let protection = match request.protection {
+        Protection::Oidc => "bypass",
+        Protection::None => "none",
+    };
+    let expires = request.expires_in.map(|s| format!("{s}s"));
+    let mut args = vec![
+        "flags",
+        "--url",
+        request.url,
+        "--protection",
+        protection,
+        "--storage-state",
+        &out_text,
+    ];
+    if let Some(expires) = &expires {
+        args.extend(["--expires-in", expires.as_str()]);
+    }
+    args.extend(request.flags.iter().map(String::as_str));
+    client.run(&args).await?;
+    let mut body = json!({"session": session(request.user)});
+    if let Some(seconds) = request.expires_in {
+        body["maxAge"] = seconds.into();
+    }
+    let body = body.to_string();
+    let answer = client
+        .run(&[
+            "call",
+            "auth/encrypt-session",
+            "--url",
+            request.url,
+            "--protection",
+            protection,
+            "--data",
+            &body,
+        ])
+        .await?;
+    let answer: Value = serde_json::from_str(answer.trim())
+        .map_err(|e| failed(format!("auth/encrypt-session printed no JSON: {e}")))?;
+    let host = url::Url::parse(request.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut state = read(out)?;
+    if let Some(cookies) = state["cookies"].as_array_mut() {
+        cookies.push(json!({
+            "name": answer["name"], "value": answer["cookie"], "domain": host, "path": "/",
+            "expires": answer["expires"], "httpOnly": true, "secure": true, "sameSite": "Lax",
+        }));
+    }
+    std::fs::write(out, state.to_string())
+        .map_err(|e| failed(format!("{}: {e}", out.display())))?;
+    Ok(state)
+}
+
+pub fn read(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| failed(format!("{} is not JSON: {e}", path.display())))
+}
+
+/// A copy of `state` with only the cookies `keep` accepts.
+pub fn filtered(state: &Value, keep: impl Fn(&Map<String, Value>) -> bool) -> Value {
+    let cookies: Vec<Value> = state["cookies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c.as_object().is_some_and(&keep))
+        .cloned()
+        .collect();
+    json!({"cookies": cookies, "origins": []})
+}
+
+/// A copy of `state` whose cookies the browser keeps for another hour: what a state file copied
+/// into a later run, or a browser that ignores `expires`, would still send.
+pub fn kept_past_expiry(state: &Value, now: i64) -> Value {
+    let mut state = state.clone();
+    for cookie in state["cookies"].as_array_mut().into_iter().flatten() {
+        cookie["expires"] = json!(now + 3600);
+    }
+    state
+}
+
+/// The latest `expires` of the cookies named in `names`.
+pub fn latest_expiry(state: &Value, names: &[&str]) -> Option<i64> {
+    state["cookies"]
+        .as_array()?
+        .iter()
+        .filter(|c| c["name"].as_str().is_some_and(|n| names.contains(&n)))
+        .filter_map(|c| c["expires"].as_i64())
+        .max()
+}
