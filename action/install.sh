@@ -2,7 +2,7 @@
 # Installs the `ci-preview` client for the action's own ref: the released static binary when a
 # release exists for that ref (verified before it is ever run), else a build from the action's
 # source. `action.yml` runs it as its first step; it runs the same way locally, and
-# `xtask/tests/install.rs` drives it against a fake release on 127.0.0.1.
+# `xtask/tests/xtask/install.rs` drives it against a fake release on 127.0.0.1.
 #
 # Why two checks on a download: `SHA256SUMS` comes from the same release as the binary, so it
 # only catches a truncated or mixed-up download. Authenticity comes from something the download

@@ -50,6 +50,19 @@ pub enum CiError {
     /// 500 `{"error":"internal"}`: anything else that went wrong on our side.
     #[error("internal error")]
     Internal,
+    /// 502 `{"error":"bad_gateway","reason":…}`: an upstream the endpoint calls failed
+    /// (`upstream_unreachable`, `upstream_redirect`, `upstream_error`, `upstream_too_large`, …).
+    #[error("bad gateway: {reason}")]
+    BadGateway {
+        /// Which way the upstream failed.
+        reason: &'static str,
+    },
+    /// 504 `{"error":"gateway_timeout","reason":…}`: an upstream did not answer in time.
+    #[error("gateway timeout: {reason}")]
+    GatewayTimeout {
+        /// Which wait ran out (`upstream_timeout`).
+        reason: &'static str,
+    },
 }
 
 impl CiError {
@@ -68,6 +81,8 @@ impl CiError {
             CiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             CiError::Misconfigured | CiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             CiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            CiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            CiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -82,6 +97,8 @@ impl CiError {
             CiError::Misconfigured => "misconfigured",
             CiError::Unavailable => "unavailable",
             CiError::Internal => "internal",
+            CiError::BadGateway { .. } => "bad_gateway",
+            CiError::GatewayTimeout { .. } => "gateway_timeout",
         }
     }
 
@@ -90,6 +107,7 @@ impl CiError {
         match self {
             CiError::Forbidden { reason } => Some(reason),
             CiError::BadRequest { reason } => *reason,
+            CiError::BadGateway { reason } | CiError::GatewayTimeout { reason } => Some(reason),
             _ => None,
         }
     }
@@ -108,6 +126,8 @@ impl CiError {
             CiError::Misconfigured => r#"{"error":"misconfigured"}"#.to_owned(),
             CiError::Unavailable => r#"{"error":"unavailable"}"#.to_owned(),
             CiError::Internal => r#"{"error":"internal"}"#.to_owned(),
+            CiError::BadGateway { reason } => with_reason("bad_gateway", reason),
+            CiError::GatewayTimeout { reason } => with_reason("gateway_timeout", reason),
         }
     }
 }
@@ -180,6 +200,20 @@ mod tests {
             (CiError::Misconfigured, 500, r#"{"error":"misconfigured"}"#),
             (CiError::Unavailable, 503, r#"{"error":"unavailable"}"#),
             (CiError::Internal, 500, r#"{"error":"internal"}"#),
+            (
+                CiError::BadGateway {
+                    reason: "upstream_redirect",
+                },
+                502,
+                r#"{"error":"bad_gateway","reason":"upstream_redirect"}"#,
+            ),
+            (
+                CiError::GatewayTimeout {
+                    reason: "upstream_timeout",
+                },
+                504,
+                r#"{"error":"gateway_timeout","reason":"upstream_timeout"}"#,
+            ),
         ];
         for (error, status, body) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");

@@ -61,6 +61,26 @@ impl TestAppBuilder {
         self
     }
 
+    /// The strict posture a destructive endpoint's entry needs (`Endpoint::destructive`:
+    /// `single_use`, `bind_deployment`, the repository pinned by id) and the preview of the pull
+    /// request default tokens come from, so the binding accepts them. Call it before adding
+    /// `policy_keys` that open a sub-table (`[endpoints."NAME".config]`).
+    pub fn strict(self) -> Self {
+        let pull_request = crate::DEFAULT_PULL_REQUEST.to_string();
+        let preview = Deployment::from_lookup(|name| match name {
+            "VERCEL_ENV" => Some("preview".to_owned()),
+            "VERCEL_GIT_PULL_REQUEST_ID" => Some(pull_request.clone()),
+            "CI_PREVIEW_REPOSITORY" => Some(crate::DEFAULT_REPOSITORY.to_owned()),
+            "CI_PREVIEW_REPOSITORY_ID" => Some(crate::DEFAULT_REPOSITORY_ID.to_owned()),
+            _ => None,
+        });
+        let posture = format!(
+            "single_use = true\nbind_deployment = true\nrepository_ids = [{:?}]\n",
+            crate::DEFAULT_REPOSITORY_ID
+        );
+        self.deployment(preview).policy_keys(&posture)
+    }
+
     /// Sets a variable the kit reads endpoint secrets from. Only variables set here are seen:
     /// the process environment is not read.
     pub fn var(mut self, name: &str, value: impl Into<OsString>) -> Self {

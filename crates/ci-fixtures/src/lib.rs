@@ -13,6 +13,7 @@
 mod app;
 mod capture;
 pub mod github;
+mod https;
 pub mod issuer;
 pub mod keys;
 pub mod protection;
@@ -26,9 +27,10 @@ pub use app::{
 };
 pub use capture::Capture;
 pub use github::{ApiFault, Mint, MockGitHub};
+pub use https::HttpsFront;
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
-pub use protection::DeploymentProtection;
+pub use protection::{DeploymentProtection, VercelEdge};
 pub use server::{NotReady, READY_PREFIX, READY_TIMEOUT, ServerProcess, Stopped};
 pub use token::{Alg, TokenBuilder};
 

@@ -1,70 +1,127 @@
-//! A stand-in for Vercel Deployment Protection, layered in front of any test preview router.
+//! An emulated Vercel Deployment Protection: the decision Vercel's edge makes for every request
+//! to a protected deployment, usable two ways.
 //!
-//! It behaves as the edge does for the two machine paths the client uses: a request passes with
-//! the project's bypass secret in `x-vercel-protection-bypass`, or with a GitHub OIDC token in
-//! `x-vercel-trusted-oidc-idp-token` that the mock issuer signed (RS256, checked against its key),
-//! for the issuer and the one audience the Trusted Sources rule names, not expired. Anything else
-//! is redirected to Vercel's login, as a browser would be. A bypass request carrying
-//! `x-vercel-set-bypass-cookie` is answered with a redirect that sets the protection cookie, and a
-//! request carrying that cookie passes: the priming recipe a Playwright storageState relies on.
-//! Every decision is recorded, so a test can say which path each request took.
+//! - [`DeploymentProtection::protect`] layers it in front of an in-process router (client tests).
+//! - [`VercelEdge`] is a front door on a socket that decides, then forwards to one or more
+//!   upstreams (a `ci-preview-server`, the Vercel function, a Next.js app) with the headers
+//!   Vercel's edge sets. A deployment that primes itself (`vercel/protection-cookie`) sends its
+//!   priming request back through it, as on Vercel. Serve [`VercelEdge::router`] behind your own
+//!   TLS front for browsers: `Secure` cookies behave as on a real site only over HTTPS.
+//!
+//! What the edge does, per request (as Vercel documents it, "Protection Bypass for Automation"
+//! and "Trusted Sources"; what is not documented is called out):
+//!
+//! 1. `x-vercel-protection-bypass: <secret>` (header, or query parameter of that name) with a
+//!    project bypass secret passes. With `x-vercel-set-bypass-cookie: true` (or `samesitenone`)
+//!    the edge answers itself, `307` back to the same URL (bypass parameters removed), with
+//!    `Set-Cookie: _vercel_jwt=…; Path=/; Max-Age=…; Secure; HttpOnly; SameSite=Lax` (`None`
+//!    for `samesitenone`) and no `Domain`: a host-only cookie, valid for the requested host
+//!    alone. A wrong secret is refused.
+//! 2. `x-vercel-trusted-oidc-idp-token: <JWT>` passes when the Trusted Sources rule accepts it
+//!    (RS256 signature by the mock issuer's key, issuer, exactly the rule's audience, not
+//!    expired). Checked on every request; it never turns into a cookie. A token that fails falls
+//!    through to the other methods.
+//! 3. A `_vercel_jwt` cookie this edge issued, for this host, not expired, passes.
+//! 4. Anything else is stopped: `401` with a `_vercel_sso_nonce` cookie and a page sending the
+//!    browser to Vercel's login (what Vercel answers), or, with
+//!    [`DeploymentProtection::with_login_redirect`], a `302` to the login.
+//!
+//! Emulation choices where Vercel documents nothing: the cookie's value is random (Vercel's is a
+//! signed JWT), its lifetime is one hour unless [`DeploymentProtection::with_cookie_lifetime`]
+//! says otherwise, and the protection headers are removed before a request is forwarded, so an
+//! app cannot come to depend on seeing them. Every decision is recorded ([`DeploymentProtection::seen`]),
+//! with the host, so a test can say which path each request took.
 
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+mod edge;
+mod request;
+mod trusted_sources;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
+
+pub use edge::{EdgeBuilder, VercelEdge};
 
 use crate::MockIssuer;
-use crate::keys::TestKey;
+use request::{cookies, percent_encode, query_pairs, random_value, without_bypass_params};
+use trusted_sources::Rule;
 
-/// Where unauthenticated requests are sent.
+/// Where stopped requests are sent to log in.
 pub const LOGIN_URL: &str = "https://vercel.com/sso-api";
-/// The cookie the priming redirect sets.
+/// The cookie the priming answer sets.
 pub const COOKIE_NAME: &str = "_vercel_jwt";
+/// The cookie a stopped request gets (the login flow's nonce).
+pub const NONCE_COOKIE: &str = "_vercel_sso_nonce";
+/// The header (or query parameter) carrying the bypass secret.
+pub const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
+/// The header (or query parameter) asking for the bypass cookie: `true` or `samesitenone`.
+pub const SET_COOKIE_HEADER: &str = "x-vercel-set-bypass-cookie";
+/// The header Trusted Sources read the OIDC token from.
+pub const OIDC_HEADER: &str = "x-vercel-trusted-oidc-idp-token";
+/// How long a bypass cookie lives unless configured.
+pub const DEFAULT_COOKIE_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// How a request was let through, or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Passage {
+    /// The bypass secret.
     Bypass,
+    /// A Trusted Sources token.
     Oidc,
+    /// A bypass cookie issued for this host.
     Cookie,
-    /// A priming request answered with the cookie.
+    /// A priming request, answered by the edge with the cookie.
     Primed,
-    /// Redirected to the login; `why` says what was wrong.
+    /// Stopped; `why` says what was wrong.
     Blocked(String),
 }
 
+impl Passage {
+    /// Whether the request reached the deployment.
+    pub fn passed(&self) -> bool {
+        matches!(self, Passage::Bypass | Passage::Oidc | Passage::Cookie)
+    }
+}
+
 /// One request as the edge saw it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
+    /// The host it was sent to (`Host`, with the port).
+    pub host: String,
     pub path: String,
     pub passage: Passage,
 }
 
-#[derive(Debug)]
-struct Rule {
-    issuer: String,
-    audience: String,
-    key: Arc<TestKey>,
+/// A bypass cookie the edge issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCookie {
+    pub value: String,
+    /// The one host it is good for.
+    pub host: String,
+    /// Unix seconds.
+    pub expires: u64,
+    /// `Lax`, or `None` when `samesitenone` was asked for.
+    pub same_site: &'static str,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
-    bypass: Option<String>,
+    bypass: Vec<String>,
     rule: Option<Rule>,
-    cookie_value: String,
+    cookie_lifetime: Duration,
+    login_redirect: bool,
+    issued: Mutex<HashMap<String, IssuedCookie>>,
     seen: Mutex<Vec<Seen>>,
 }
 
-/// The protection settings of one mock project; cheap to clone, shares its record.
+/// The protection settings of one emulated project, and the record of what its edge decided;
+/// cheap to clone, clones share the record.
 #[derive(Debug, Clone)]
 pub struct DeploymentProtection {
     inner: Arc<Inner>,
@@ -77,29 +134,39 @@ impl Default for DeploymentProtection {
 }
 
 impl DeploymentProtection {
-    /// Protection with no way through yet (everything is redirected).
+    /// Protection with no way through yet (every request is stopped).
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Inner {
-                cookie_value: format!("mock-protection-cookie-{}", std::process::id()),
-                ..Inner::default()
+                bypass: Vec::new(),
+                rule: None,
+                cookie_lifetime: DEFAULT_COOKIE_LIFETIME,
+                login_redirect: false,
+                issued: Mutex::default(),
+                seen: Mutex::default(),
             }),
         }
     }
 
-    /// Accepts `secret` in `x-vercel-protection-bypass` (Protection Bypass for Automation).
+    /// Accepts `secret` in `x-vercel-protection-bypass` (a project may have several).
     pub fn with_bypass(self, secret: &str) -> Self {
-        self.rebuild(|inner| inner.bypass = Some(secret.to_owned()))
+        self.rebuild(|inner| inner.bypass.push(secret.to_owned()))
     }
 
     /// Accepts tokens of `issuer` for exactly `audience` (a Trusted Sources rule).
     pub fn with_trusted_source(self, issuer: &MockIssuer, audience: &str) -> Self {
-        let rule = Rule {
-            issuer: issuer.issuer_url(),
-            audience: audience.to_owned(),
-            key: issuer.signing_key(),
-        };
+        let rule = Rule::new(issuer, audience);
         self.rebuild(|inner| inner.rule = Some(rule))
+    }
+
+    /// Bypass cookies live `lifetime` (default [`DEFAULT_COOKIE_LIFETIME`]).
+    pub fn with_cookie_lifetime(self, lifetime: Duration) -> Self {
+        self.rebuild(|inner| inner.cookie_lifetime = lifetime)
+    }
+
+    /// Stopped requests get a `302` to the login instead of Vercel's `401` page.
+    pub fn with_login_redirect(self) -> Self {
+        self.rebuild(|inner| inner.login_redirect = true)
     }
 
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
@@ -110,137 +177,193 @@ impl DeploymentProtection {
         }
     }
 
-    /// The value of the cookie the priming redirect sets.
-    pub fn cookie_value(&self) -> &str {
-        &self.inner.cookie_value
-    }
-
-    /// `router` behind this protection.
+    /// `router` behind this protection (in process: the host is the request's `Host`).
     pub fn protect<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
-        router.layer(middleware::from_fn_with_state(self.clone(), edge))
+        router.layer(middleware::from_fn_with_state(self.clone(), layer))
     }
 
     /// Every decision so far, in order.
     pub fn seen(&self) -> Vec<Seen> {
-        self.inner
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.inner.seen).clone()
     }
 
-    fn decide(&self, headers: &HeaderMap) -> Passage {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        if let Some(sent) = text("x-vercel-protection-bypass") {
-            return match &self.inner.bypass {
-                Some(secret) if secret == sent => {
-                    if text("x-vercel-set-bypass-cookie").is_some() {
-                        Passage::Primed
-                    } else {
-                        Passage::Bypass
-                    }
+    /// Every bypass cookie issued so far.
+    pub fn issued(&self) -> Vec<IssuedCookie> {
+        lock(&self.inner.issued).values().cloned().collect()
+    }
+
+    /// The value of the newest unexpired cookie issued for `host`, if any.
+    pub fn cookie_for(&self, host: &str) -> Option<String> {
+        let now = unix_now();
+        lock(&self.inner.issued)
+            .values()
+            .filter(|c| c.host.eq_ignore_ascii_case(host) && c.expires > now)
+            .max_by_key(|c| c.expires)
+            .map(|c| c.value.clone())
+    }
+
+    /// Decides a request to `host` for `uri` with `headers`, records it, and returns either the
+    /// edge's own answer or `None` to let it through. The forwarder removes the protection
+    /// headers afterwards ([`strip`]).
+    pub fn gate(&self, host: &str, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
+        let query = query_pairs(uri);
+        let (passage, same_site) = self.decide(host, &query, headers);
+        lock(&self.inner.seen).push(Seen {
+            host: host.to_owned(),
+            path: uri.path().to_owned(),
+            passage: passage.clone(),
+        });
+        match passage {
+            Passage::Bypass | Passage::Oidc | Passage::Cookie => None,
+            Passage::Primed => Some(self.prime(host, uri, same_site)),
+            Passage::Blocked(_) => Some(self.stop(host, uri)),
+        }
+    }
+
+    fn decide(
+        &self,
+        host: &str,
+        query: &[(String, String)],
+        headers: &HeaderMap,
+    ) -> (Passage, &'static str) {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let either = |name: &str| header(name).or_else(|| param(name));
+        if let Some(sent) = either(BYPASS_HEADER) {
+            if !self.inner.bypass.iter().any(|secret| secret == sent) {
+                return (Passage::Blocked("wrong bypass secret".to_owned()), "Lax");
+            }
+            return match either(SET_COOKIE_HEADER).map(str::to_ascii_lowercase) {
+                Some(v) if v == "samesitenone" => (Passage::Primed, "None"),
+                Some(_) => (Passage::Primed, "Lax"),
+                None => (Passage::Bypass, "Lax"),
+            };
+        }
+        let mut why = "no credentials".to_owned();
+        if let Some(token) = header(OIDC_HEADER) {
+            let checked = match &self.inner.rule {
+                Some(rule) => rule.check(token),
+                None => Err("no Trusted Sources rule".to_owned()),
+            };
+            match checked {
+                Ok(()) => return (Passage::Oidc, "Lax"),
+                // Vercel: a token that fails its checks falls through to the other methods.
+                Err(reason) => why = reason,
+            }
+        }
+        let now = unix_now();
+        let issued = lock(&self.inner.issued);
+        for value in cookies(headers, COOKIE_NAME) {
+            match issued.get(value) {
+                Some(c) if c.host.eq_ignore_ascii_case(host) && c.expires > now => {
+                    return (Passage::Cookie, "Lax");
                 }
-                _ => Passage::Blocked("wrong bypass secret".to_owned()),
-            };
+                Some(c) if c.expires <= now => why = "expired bypass cookie".to_owned(),
+                Some(c) => why = format!("bypass cookie of another host ({})", c.host),
+                None => why = "unknown bypass cookie".to_owned(),
+            }
         }
-        if let Some(token) = text("x-vercel-trusted-oidc-idp-token") {
-            return match self.check_token(token) {
-                Ok(()) => Passage::Oidc,
-                Err(why) => Passage::Blocked(why),
-            };
-        }
-        let cookie = format!("{COOKIE_NAME}={}", self.inner.cookie_value);
-        let has_cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(';').any(|c| c.trim() == cookie));
-        if has_cookie {
-            return Passage::Cookie;
-        }
-        Passage::Blocked("no credentials".to_owned())
+        (Passage::Blocked(why), "Lax")
     }
 
-    fn check_token(&self, token: &str) -> Result<(), String> {
-        let rule = self.inner.rule.as_ref().ok_or("no Trusted Sources rule")?;
-        let mut parts = token.split('.');
-        let (Some(head), Some(body), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err("not a JWT".to_owned());
-        };
-        let decode = |s: &str| {
-            URL_SAFE_NO_PAD
-                .decode(s)
-                .map_err(|_| "bad base64".to_owned())
-        };
-        let header: Value = serde_json::from_slice(&decode(head)?).map_err(|_| "bad header")?;
-        if header["alg"] != "RS256" {
-            return Err("not RS256".to_owned());
-        }
-        let key = RsaPublicKeyComponents {
-            n: rule.key.modulus(),
-            e: rule.key.exponent(),
-        };
-        key.verify(
-            &RSA_PKCS1_2048_8192_SHA256,
-            format!("{head}.{body}").as_bytes(),
-            &decode(sig)?,
+    fn prime(&self, host: &str, uri: &Uri, same_site: &'static str) -> Response {
+        let value = random_value();
+        let lifetime = self.inner.cookie_lifetime.as_secs();
+        lock(&self.inner.issued).insert(
+            value.clone(),
+            IssuedCookie {
+                value: value.clone(),
+                host: host.to_owned(),
+                expires: unix_now() + lifetime,
+                same_site,
+            },
+        );
+        let set_cookie = format!(
+            "{COOKIE_NAME}={value}; Path=/; Max-Age={lifetime}; Secure; HttpOnly; SameSite={same_site}"
+        );
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            [
+                (header::LOCATION, without_bypass_params(uri)),
+                (header::SET_COOKIE, set_cookie),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
         )
-        .map_err(|_| "bad signature".to_owned())?;
-        let claims: Value = serde_json::from_slice(&decode(body)?).map_err(|_| "bad claims")?;
-        if claims["iss"] != rule.issuer.as_str() {
-            return Err("wrong issuer".to_owned());
+            .into_response()
+    }
+
+    fn stop(&self, host: &str, uri: &Uri) -> Response {
+        let back = format!("https://{host}{}", without_bypass_params(uri));
+        let login = format!("{LOGIN_URL}?url={}", percent_encode(&back));
+        if self.inner.login_redirect {
+            return (StatusCode::FOUND, [(header::LOCATION, login)]).into_response();
         }
-        if claims["aud"] != rule.audience.as_str() {
-            return Err(format!("wrong audience {}", claims["aud"]));
+        let nonce = format!(
+            "{NONCE_COOKIE}={}; Max-Age=3600; Path=/; Secure; HttpOnly; SameSite=Lax",
+            random_value()
+        );
+        let page = format!(
+            "<!doctype html><title>Authentication Required</title>\
+             <meta http-equiv=\"refresh\" content=\"0; url={login}\">\
+             <a href=\"{login}\">Log in to Vercel</a>"
+        );
+        let mut response = (StatusCode::UNAUTHORIZED, page).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::SERVER, HeaderValue::from_static("Vercel"));
+        if let Ok(nonce) = HeaderValue::from_str(&nonce) {
+            headers.insert(header::SET_COOKIE, nonce);
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if claims["exp"].as_u64().is_none_or(|exp| exp <= now) {
-            return Err("expired".to_owned());
-        }
-        Ok(())
+        response
     }
 }
 
-async fn edge(
+/// Removes what only the edge reads, so the deployment never sees a bypass secret or a
+/// protection token.
+pub fn strip(headers: &mut HeaderMap) {
+    for name in [BYPASS_HEADER, SET_COOKIE_HEADER, OIDC_HEADER] {
+        headers.remove(name);
+    }
+}
+
+async fn layer(
     State(protection): State<DeploymentProtection>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path().to_owned();
-    let passage = protection.decide(request.headers());
-    protection
-        .inner
-        .seen
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(Seen {
-            path: path.clone(),
-            passage: passage.clone(),
-        });
-    match passage {
-        Passage::Bypass | Passage::Oidc | Passage::Cookie => next.run(request).await,
-        Passage::Primed => (
-            StatusCode::TEMPORARY_REDIRECT,
-            [
-                (header::LOCATION, path),
-                (
-                    header::SET_COOKIE,
-                    format!(
-                        "{COOKIE_NAME}={}; Path=/; Max-Age=3600; Secure; HttpOnly; SameSite=Lax",
-                        protection.inner.cookie_value
-                    ),
-                ),
-            ],
-        )
-            .into_response(),
-        Passage::Blocked(_) => (
-            StatusCode::FOUND,
-            [(header::LOCATION, format!("{LOGIN_URL}?url={path}"))],
-        )
-            .into_response(),
+    let host = request_host(&request);
+    if let Some(answer) = protection.gate(&host, request.uri(), request.headers()) {
+        return answer;
     }
+    strip(request.headers_mut());
+    next.run(request).await
+}
+
+/// The host a request was sent to: `Host`, else the URI's authority, else `localhost`.
+fn request_host(request: &Request) -> String {
+    request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -16,7 +16,9 @@ use clap::{Parser, ValueEnum};
 /// exist only where the policy's serve_in lists them). Identity (health, bind_deployment):
 /// CI_PREVIEW_COMMIT_SHA, CI_PREVIEW_COMMIT_REF, CI_PREVIEW_PULL_REQUEST, CI_PREVIEW_REPOSITORY,
 /// CI_PREVIEW_REPOSITORY_ID where the platform gives none (VERCEL_GIT_*, RENDER_GIT_*,
-/// RAILWAY_GIT_*); see system-docs/PLATFORMS.md. Endpoint secrets: FLAGS_SECRET.
+/// RAILWAY_GIT_*); see system-docs/PLATFORMS.md. Endpoint secrets: FLAGS_SECRET, AUTH_SECRET,
+/// TOKENS_MINT_KEY (with TOKENS_MINT_ALGORITHM), CLERK_SECRET_KEY; CI_PREVIEW_UPSTREAM_CA_FILE adds
+/// roots for proxy upstreams.
 /// Log filter: RUST_LOG (default info).
 #[derive(Debug, Parser)]
 #[command(name = "ci-preview-server", version)]

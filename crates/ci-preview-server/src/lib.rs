@@ -18,7 +18,7 @@ mod startup;
 mod tls;
 
 #[cfg(feature = "builtin-endpoints")]
-pub use builtin::builtin_endpoints;
+pub use builtin::{CLERK_TESTING_TOKEN, builtin_endpoints};
 pub use cli::{Args, LogFormat, StartupArgs, listen_addr};
 pub use logging::init as init_logging;
 pub use serve::{ServeArgs, serve};

@@ -17,11 +17,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::env;
 use crate::error::{CliError, Result};
 
 /// True inside a GitHub Actions job (`GITHUB_ACTIONS=true`, set by the runner).
 pub fn in_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+    std::env::var(env::GITHUB_ACTIONS).is_ok_and(|v| v == "true")
 }
 
 /// Escapes a workflow command's data the way the runner unescapes it.
@@ -97,22 +98,27 @@ pub fn progress(message: &str) {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunnerFiles {
     /// The file later steps' environment is read from (set by the runner).
-    #[arg(long = "github-env-file", env = "GITHUB_ENV", hide = true)]
+    #[arg(long = "github-env-file", env = env::GITHUB_ENV, hide = true)]
     pub runner_env: Option<PathBuf>,
-    /// The step outputs file (set by the runner).
-    #[arg(long = "github-output-file", env = "GITHUB_OUTPUT", hide = true)]
+    /// The step outputs file (set by the runner; `--output-file` is what `smoke` called it).
+    #[arg(
+        long = "github-output-file",
+        alias = "output-file",
+        env = env::GITHUB_OUTPUT,
+        hide = true
+    )]
     pub runner_output: Option<PathBuf>,
 }
 
 impl RunnerFiles {
     pub fn env_file(&self) -> Result<&Path> {
-        present(self.runner_env.as_deref(), "GITHUB_ENV", "--github-env")
+        present(self.runner_env.as_deref(), env::GITHUB_ENV, "--github-env")
     }
 
     pub fn output_file(&self) -> Result<&Path> {
         present(
             self.runner_output.as_deref(),
-            "GITHUB_OUTPUT",
+            env::GITHUB_OUTPUT,
             "--github-output",
         )
     }

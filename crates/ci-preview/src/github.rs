@@ -17,6 +17,7 @@ use octocrab::models::{Deployment, DeploymentStatus, DeploymentStatusState};
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::env;
 use crate::error::{CliError, Result};
 use crate::secret::Secret;
 
@@ -28,18 +29,18 @@ pub struct GitHubArgs {
     /// GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3).
     #[arg(
         long,
-        env = "GITHUB_API_URL",
+        env = env::GITHUB_API_URL,
         default_value = "https://api.github.com",
         value_name = "URL"
     )]
     pub github_api_url: String,
     /// The repository the workflow runs in.
-    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    #[arg(long, env = env::GITHUB_REPOSITORY, value_name = "OWNER/NAME")]
     pub repository: Option<String>,
     /// Token for the GitHub API (needs pull-requests: read and deployments: read).
     #[arg(
         long,
-        env = "GITHUB_TOKEN",
+        env = env::GITHUB_TOKEN,
         hide_env_values = true,
         value_name = "TOKEN"
     )]
@@ -52,10 +53,10 @@ pub struct GitHubArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct EventArgs {
     /// The triggering event's payload (JSON).
-    #[arg(long, env = "GITHUB_EVENT_PATH", value_name = "FILE")]
+    #[arg(long, env = env::GITHUB_EVENT_PATH, value_name = "FILE")]
     pub event_path: Option<PathBuf>,
     /// The triggering event's name (`pull_request`, `deployment_status`, ...).
-    #[arg(long, env = "GITHUB_EVENT_NAME", value_name = "NAME")]
+    #[arg(long, env = env::GITHUB_EVENT_NAME, value_name = "NAME")]
     pub event_name: Option<String>,
 }
 
@@ -95,7 +96,7 @@ impl GitHub {
             .filter(|r| !r.is_empty())
             .ok_or_else(|| {
                 CliError::missing_var(
-                    "GITHUB_REPOSITORY",
+                    env::GITHUB_REPOSITORY,
                     "run inside GitHub Actions or pass --repository OWNER/NAME",
                 )
             })?;
@@ -194,22 +195,20 @@ impl GitHub {
         deployment: &Deployment,
         trusted: impl Fn(&DeploymentStatus) -> bool,
     ) -> Result<(Option<DeploymentStatus>, usize), ApiError> {
-        let mut statuses: Vec<DeploymentStatus> = self
+        let all: Vec<DeploymentStatus> = self
             .get(
                 &format!("deployments/{}/statuses?per_page=100", deployment.id.0),
                 "deployments: read",
             )
             .await?;
-        let before = statuses.len();
-        statuses.retain(trusted);
-        let dropped = before - statuses.len();
+        let (mut statuses, others): (Vec<_>, Vec<_>) = all.into_iter().partition(trusted);
         statuses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.0.cmp(&a.id.0)));
         let effective = statuses
             .iter()
             .position(|s| s.state != DeploymentStatusState::Inactive)
             .unwrap_or(0);
         let newest = (!statuses.is_empty()).then(|| statuses.swap_remove(effective));
-        Ok((newest, dropped))
+        Ok((newest, others.len()))
     }
 
     /// All comments on a pull request (at most 1,000; a deploy bot comments early and edits).

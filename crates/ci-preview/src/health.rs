@@ -9,7 +9,8 @@
 
 use serde::Deserialize;
 
-use crate::preview::{Preview, describe_transport};
+use crate::http::describe_transport;
+use crate::preview::Preview;
 use crate::protection::Guard;
 use crate::untrusted;
 

@@ -12,7 +12,7 @@
 use url::Url;
 
 use crate::error::{CliError, Result};
-use crate::untrusted;
+use crate::{env, untrusted};
 
 /// The platform's preview domain, always allowed.
 pub const DEFAULT_ALLOWED: &str = "*.vercel.app";
@@ -26,7 +26,7 @@ pub struct HostArgs {
     /// these patterns (never by the `*.vercel.app` default).
     #[arg(
         long = "allow-host",
-        env = "CI_PREVIEW_ALLOW_HOSTS",
+        env = env::CI_PREVIEW_ALLOW_HOSTS,
         value_delimiter = ',',
         value_name = "PATTERN"
     )]

@@ -7,53 +7,63 @@
 //! 2 the job is misconfigured.
 
 mod actions;
-mod call;
-mod discover;
+mod commands;
+mod discovery;
+mod endpoint;
+mod env;
 mod error;
 mod event;
-mod flags;
 mod github;
 mod health;
 mod hosts;
+mod http;
 mod jwe;
+mod minter;
+mod policy_change;
 mod poll;
 mod preview;
 mod protection;
+mod readiness;
 mod secret;
-mod smoke;
 mod storage_state;
-mod token;
 mod untrusted;
-mod wait;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::{call, discover, flags, smoke, token, wait};
 use crate::error::CliError;
 
-const AFTER_HELP: &str = "\
+/// `--help`'s epilogue: exit codes, every environment variable read (from `crate::env`), and
+/// where secrets may go.
+fn after_help() -> String {
+    format!(
+        "\
 Exit status: 0 success; 1 the check failed (refused, timed out, malformed answer);
 2 usage or configuration error (the message names the fix).
 
-Reads the standard GitHub Actions variables (GITHUB_ACTIONS, GITHUB_API_URL, GITHUB_REPOSITORY,
-GITHUB_REPOSITORY_OWNER, GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_OUTPUT,
-GITHUB_ENV, GITHUB_STEP_SUMMARY, RUNNER_TEMP, ACTIONS_ID_TOKEN_REQUEST_URL,
-ACTIONS_ID_TOKEN_REQUEST_TOKEN), DEPLOYMENT_PROTECTION_BYPASS / VERCEL_AUTOMATION_BYPASS_SECRET
-and the CI_PREVIEW_* variables each flag names.
+Set by the Actions runner: {}.
+Set in the workflow: {}.
 
 Secrets and tokens go only to the preview: a URL given with --url/PREVIEW_URL, or a discovered one
 whose deployment was made by --deployment-creator (default vercel[bot]) and whose host passes
 --allow-host (always *.vercel.app). Text from the network is printed as one inert line.
-Inside Actions, workflow commands (::add-mask::, ::error::) go to stderr, so stdout can be captured.";
+Inside Actions, workflow commands (::add-mask::, ::error::) go to stderr, so stdout can be captured.",
+        env::SET_BY_RUNNER.join(", "),
+        env::SET_BY_WORKFLOW.join(", "),
+    )
+}
 
 #[derive(Debug, Parser)]
-#[command(name = "ci-preview", version, about, after_help = AFTER_HELP)]
+#[command(name = "ci-preview", version, about, after_help = after_help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once per run: boxing the larger variants would save nothing worth the noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Mint a GitHub Actions OIDC token for an audience and print it.
@@ -68,6 +78,8 @@ enum Command {
     Smoke(smoke::Args),
     /// Get a flag-override cookie for e2e tests: Playwright storageState, $GITHUB_ENV or stdout.
     Flags(flags::Args),
+    /// Check a pull request's policy change: `policy check --base REF`.
+    Policy(commands::policy::Args),
 }
 
 impl Command {
@@ -79,6 +91,7 @@ impl Command {
             Self::Call(_) => "call",
             Self::Smoke(_) => "smoke",
             Self::Flags(_) => "flags",
+            Self::Policy(_) => "policy",
         }
     }
 }
@@ -108,6 +121,7 @@ fn main() -> ExitCode {
             Command::Call(args) => call::run(args).await,
             Command::Smoke(args) => smoke::run(args).await,
             Command::Flags(args) => flags::run(args).await,
+            Command::Policy(args) => commands::policy::run(args).await,
         }
     });
     match outcome {
@@ -126,5 +140,34 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Every variable a flag reads is in the help's lists (`crate::env`).
+    #[test]
+    fn help_lists_every_variable() {
+        fn walk(command: &clap::Command, seen: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                if let Some(name) = arg.get_env() {
+                    seen.push(name.to_string_lossy().into_owned());
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut seen = Vec::new();
+        walk(&super::Cli::command(), &mut seen);
+        assert!(seen.len() > 10, "{seen:?}");
+        let listed: Vec<&str> = [crate::env::SET_BY_RUNNER, crate::env::SET_BY_WORKFLOW].concat();
+        for name in &seen {
+            assert!(
+                listed.contains(&name.as_str()),
+                "{name} is missing from crate::env's lists"
+            );
+        }
+        let help = super::after_help();
+        for name in listed {
+            assert!(help.contains(name), "{name}");
+        }
     }
 }

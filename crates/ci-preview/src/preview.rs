@@ -1,19 +1,19 @@
-//! The preview deployment as a target: its validated base URL, the Deployment Protection guard
-//! that goes with every request to it, and the HTTP client those requests go through.
+//! The preview deployment as a target: its validated base URL and the Deployment Protection guard
+//! that goes with every request to it.
 //!
-//! Two rules keep secrets where they belong. The client never follows redirects (a redirect to a
-//! login page would carry the bypass header or the OIDC token to another host), and it refuses
-//! plain `http://` except to a loopback address (a test server or a local `ci-preview-server`).
+//! The client refuses plain `http://` except to a loopback address (a test server or a local
+//! `ci-preview-server`), so the bypass secret and tokens never travel unencrypted; `crate::http`
+//! never follows a redirect to another host.
 //! A `Preview` is only ever built from a URL the user gave (`--url`, `PREVIEW_URL`) or one that
 //! discovery checked against the host allowlist (`crate::hosts`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use url::Url;
 
+use crate::env;
 use crate::error::{CliError, Result};
 use crate::protection::Guard;
 
@@ -30,6 +30,20 @@ impl Preview {
     pub fn new(url: &str, guard: Arc<Guard>) -> Result<Self> {
         let base = parse_preview_url(url)?;
         Ok(Self { base, guard })
+    }
+
+    /// `--url`/`PREVIEW_URL` (required; given by the user, so trusted as given) with the guard.
+    pub fn from_flag(url: Option<&str>, guard: Arc<Guard>) -> Result<Self> {
+        let url = url
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                CliError::missing_var(
+                    env::PREVIEW_URL,
+                    "pass --url or set PREVIEW_URL (e.g. from `ci-preview discover`)",
+                )
+            })?;
+        Self::new(url, guard)
     }
 
     /// The origin, without a trailing slash: what `discover` prints and `smoke` outputs.
@@ -117,34 +131,6 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
-    }
-}
-
-/// The HTTP client for the preview and the runner's token service.
-pub fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("ci-preview/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|err| CliError::config(format!("cannot build the HTTP client: {err}")))
-}
-
-/// Describes a transport error briefly: "connection refused", "timed out", "could not resolve".
-pub fn describe_transport(err: &reqwest::Error) -> String {
-    let chain = crate::error::chain(err);
-    let lower = chain.to_ascii_lowercase();
-    if lower.contains("connection refused") {
-        "connection refused".to_owned()
-    } else if err.is_timeout() || lower.contains("timed out") {
-        "timed out".to_owned()
-    } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("lookup") {
-        format!("could not resolve the host ({chain})")
-    } else if err.is_connect() {
-        format!("could not connect ({chain})")
-    } else {
-        chain
     }
 }
 

@@ -16,10 +16,10 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio::time::Instant;
 
-use crate::actions;
 use crate::error::{CliError, Result};
+use crate::minter::{MintError, Minter};
 use crate::secret::Secret;
-use crate::token::{MintError, Minter};
+use crate::{actions, env};
 
 /// The header Vercel's Protection Bypass for Automation reads.
 pub const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
@@ -46,7 +46,7 @@ pub struct ProtectionArgs {
     /// How to pass Deployment Protection: auto, oidc, bypass or none.
     #[arg(
         long,
-        env = "CI_PREVIEW_PROTECTION",
+        env = env::CI_PREVIEW_PROTECTION,
         value_enum,
         default_value_t = Mode::Auto,
         value_name = "MODE"
@@ -55,13 +55,13 @@ pub struct ProtectionArgs {
     /// Audience of the protection token: what the project's Trusted Sources rule expects
     /// [default: https://github.com/<owner>, Vercel's GitHub Actions template]. Must differ from
     /// every endpoint's audience.
-    #[arg(long, env = "CI_PREVIEW_PROTECTION_AUDIENCE", value_name = "AUD")]
+    #[arg(long, env = env::CI_PREVIEW_PROTECTION_AUDIENCE, value_name = "AUD")]
     pub protection_audience: Option<String>,
     /// Vercel "Protection Bypass for Automation" secret, sent as x-vercel-protection-bypass
     /// (also read from VERCEL_AUTOMATION_BYPASS_SECRET).
     #[arg(
         long = "protection-bypass",
-        env = "DEPLOYMENT_PROTECTION_BYPASS",
+        env = env::DEPLOYMENT_PROTECTION_BYPASS,
         hide_env_values = true,
         value_name = "SECRET"
     )]
@@ -69,7 +69,7 @@ pub struct ProtectionArgs {
     /// Vercel's own name for the bypass secret.
     #[arg(
         long = "vercel-automation-bypass-secret",
-        env = "VERCEL_AUTOMATION_BYPASS_SECRET",
+        env = env::VERCEL_AUTOMATION_BYPASS_SECRET,
         hide = true,
         hide_env_values = true
     )]
@@ -77,12 +77,12 @@ pub struct ProtectionArgs {
     /// The repository owner, for the default protection audience (set by the runner).
     #[arg(
         long = "protection-owner",
-        env = "GITHUB_REPOSITORY_OWNER",
+        env = env::GITHUB_REPOSITORY_OWNER,
         hide = true
     )]
     pub protection_owner: Option<String>,
     /// The repository, whose owner is the fallback for the default protection audience.
-    #[arg(long = "protection-repository", env = "GITHUB_REPOSITORY", hide = true)]
+    #[arg(long = "protection-repository", env = env::GITHUB_REPOSITORY, hide = true)]
     pub protection_repository: Option<String>,
 }
 
@@ -113,7 +113,7 @@ impl ProtectionArgs {
             (Mode::None, _, _) => Ok(Guard::None),
             (Mode::Bypass | Mode::Auto, Some(secret), _) => Ok(Guard::Bypass(secret)),
             (Mode::Bypass, None, _) => Err(CliError::missing_var(
-                "DEPLOYMENT_PROTECTION_BYPASS",
+                env::DEPLOYMENT_PROTECTION_BYPASS,
                 "--protection bypass needs the project's \"Protection Bypass for Automation\" secret \
                  (DEPLOYMENT_PROTECTION_BYPASS or VERCEL_AUTOMATION_BYPASS_SECRET), or use \
                  --protection oidc with a Trusted Sources rule",

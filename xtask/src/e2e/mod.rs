@@ -241,10 +241,13 @@ async fn flow(
         protected: protection == Protection::Oidc,
         preview_url: &preview_url,
     };
+    let no_state = if checks.protected {
+        "without state: the edge refuses"
+    } else {
+        "without state (unprotected): defaults, signed out"
+    };
     let _ = steps
-        .run_async("without state: the edge refuses", async {
-            checks.no_state(&seen[0])
-        })
+        .run_async(no_state, async { checks.no_state(&seen[0]) })
         .await;
     if checks.protected {
         let _ = steps

@@ -7,15 +7,16 @@
 //! host instead, and checks that the host got an `end` frame for every request.
 //! Prints a table of steps with timings and exits non-zero when any step fails.
 
+mod protection;
 mod refusals;
 mod server;
 mod session;
 mod vercel;
+mod work;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
 use ci_fixtures::github::MockGitHub;
 use ci_fixtures::{DEFAULT_PULL_REQUEST, DEFAULT_REPOSITORY, MockIssuer};
 use serde_json::{Value, json};
@@ -25,6 +26,7 @@ use crate::flags::{self, Result, failed};
 use crate::steps::Steps;
 use server::ServerSpec;
 use vercel::Deployment;
+use work::{WorkDir, random_secret};
 
 const ENDPOINT: &str = "flags/encrypt-override";
 /// The audience the smoke policy gives the endpoint; the client learns it from health.
@@ -95,10 +97,15 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await?;
     let secret = random_secret()?;
     let auth_secret = random_secret()?;
+    let bypass_secret = random_secret()?;
     let policy = work.write(
         "ci-policy.toml",
-        &(issuer.policy_toml(ENDPOINT, AUDIENCE) + &session::policy_entry()),
+        &(issuer.policy_toml(ENDPOINT, AUDIENCE)
+            + &session::policy_entry()
+            + &protection::policy_entry()),
     )?;
+    // The emulated Vercel edge's address first: the deployment primes itself through it.
+    let (edge_listener, edge_url) = protection::bind_edge().await?;
     let server_bin = server::binary("ci-preview-server");
     let spec = |port, environment| ServerSpec {
         binary: &server_bin,
@@ -109,6 +116,8 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         commit: HEAD_SHA,
         flags_secret: &secret,
         auth_secret: &auth_secret,
+        bypass_secret: &bypass_secret,
+        self_url: &edge_url,
     };
     let preview_spec = spec(server::free_port()?, "preview");
     let preview = steps
@@ -197,6 +206,15 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| failed(e.to_string()))?;
+    let edge = protection::edge(&issuer, &bypass_secret)
+        .upstream(&preview.url)
+        .start_on(edge_listener);
+    steps
+        .run_async(
+            "client: vercel/protection-cookie through the edge, cookie opens it",
+            protection::call_and_check(&client, &edge, &http),
+        )
+        .await?;
     let endpoint_url = format!("{}/api/~/ci/{ENDPOINT}", preview.url);
     for case in refusals::table(&issuer, AUDIENCE) {
         // A failed refusal is recorded and the run goes on, so one report shows all of them.
@@ -232,7 +250,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             let minted = github.mints();
             check_logs(
                 &logs,
-                &[&secret, &auth_secret],
+                &[&secret, &auth_secret, &bypass_secret],
                 minted.iter().map(|m| m.token.as_str()),
             )
         })
@@ -277,7 +295,7 @@ async fn check_production(http: &reqwest::Client, url: &str, issuer: &MockIssuer
 fn check_logs<'a>(logs: &str, secrets: &[&str], tokens: impl Iterator<Item = &'a str>) -> Result {
     if secrets.iter().any(|secret| logs.contains(secret)) {
         return Err(failed(
-            "FLAGS_SECRET or AUTH_SECRET appears in the server's output",
+            "FLAGS_SECRET, AUTH_SECRET or the bypass secret appears in the server's output",
         ));
     }
     for token in tokens {
@@ -353,41 +371,4 @@ fn pull_request_event(head_sha: &str) -> Value {
         },
         "repository": {"full_name": DEFAULT_REPOSITORY}
     })
-}
-
-/// A fresh 32-byte secret, as `crypto.randomBytes(32).toString('base64url')` makes them; serves
-/// as FLAGS_SECRET and (43 characters, like `npx auth secret`) as AUTH_SECRET.
-fn random_secret() -> Result<String> {
-    use std::io::Read as _;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| failed(format!("cannot read /dev/urandom: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// A scratch folder under target/, removed when the run ends.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn new() -> Result<WorkDir> {
-        let dir = crate::project_root()
-            .join("target")
-            .join("smoke")
-            .join(std::process::id().to_string());
-        std::fs::create_dir_all(&dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
-        Ok(WorkDir(dir))
-    }
-
-    fn write(&self, name: &str, contents: &str) -> Result<PathBuf> {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).map_err(|e| failed(format!("{}: {e}", path.display())))?;
-        Ok(path)
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -24,6 +24,10 @@ pub struct ServerSpec<'a> {
     pub commit: &'a str,
     pub flags_secret: &'a str,
     pub auth_secret: &'a str,
+    /// VERCEL_AUTOMATION_BYPASS_SECRET, for `vercel/protection-cookie`.
+    pub bypass_secret: &'a str,
+    /// CI_PREVIEW_SELF_URL: the emulated edge in front of the deployment.
+    pub self_url: &'a str,
 }
 
 /// A running server; stops it on drop.
@@ -65,6 +69,10 @@ impl RunningServer {
                         "FLAGS_SECRET",
                         "-e",
                         "AUTH_SECRET",
+                        "-e",
+                        "VERCEL_AUTOMATION_BYPASS_SECRET",
+                        "-e",
+                        "CI_PREVIEW_SELF_URL",
                     ])
                     .args(["-e", "RUST_LOG", "-v"])
                     .arg(format!("{}:/etc/ci-policy.toml:ro", spec.policy.display()))
@@ -79,6 +87,8 @@ impl RunningServer {
             .env("VERCEL_GIT_COMMIT_SHA", spec.commit)
             .env("FLAGS_SECRET", spec.flags_secret)
             .env("AUTH_SECRET", spec.auth_secret)
+            .env("VERCEL_AUTOMATION_BYPASS_SECRET", spec.bypass_secret)
+            .env("CI_PREVIEW_SELF_URL", spec.self_url)
             // The session cookie's name must follow the request (plain HTTP here), not the shell.
             .env_remove("AUTH_URL")
             .env_remove("NEXTAUTH_URL")

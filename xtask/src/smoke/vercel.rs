@@ -51,6 +51,8 @@ impl Deployment {
             ("VERCEL_GIT_COMMIT_SHA", spec.commit),
             ("FLAGS_SECRET", spec.flags_secret),
             ("AUTH_SECRET", spec.auth_secret),
+            ("VERCEL_AUTOMATION_BYPASS_SECRET", spec.bypass_secret),
+            ("CI_PREVIEW_SELF_URL", spec.self_url),
             ("CI_PREVIEW_REDIS_URL", redis_url.as_str()),
             ("RUST_LOG", "info"),
         ];

@@ -4,6 +4,7 @@
 mod call;
 mod discover;
 mod hostile;
+mod policy_check;
 mod protection;
 mod real_server;
 mod smoke;

@@ -61,7 +61,7 @@ async fn oidc_protection_needs_no_secret() {
     .await;
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("Deployment Protection wants a login"),
+        run.stderr.contains("the deployment is protected"),
         "{}",
         run.stderr
     );
@@ -107,7 +107,11 @@ async fn protection_and_endpoint_tokens_are_not_interchangeable() {
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status(), 302);
+    assert_eq!(
+        answer.status(),
+        401,
+        "Vercel's answer to a request it stops"
+    );
     assert!(
         matches!(protection.seen().last().unwrap().passage, Passage::Blocked(ref why) if why.contains("wrong audience"))
     );
@@ -176,8 +180,11 @@ async fn flags_writes_a_playwright_storage_state() {
     let protection = DeploymentProtection::new().with_bypass(BYPASS);
     let preview = Preview::start_protected(HealthMode::Serving(HEAD_SHA.into()), &protection).await;
     let dir = tempfile::tempdir().unwrap();
+    // The order a user types: the flag first, then the overrides (the first override used to
+    // be taken for the file name).
     let run = Client::new(&[
         "flags",
+        "--storage-state",
         "newCheckout=true",
         "limit=3",
         "variant=blue",
@@ -185,7 +192,6 @@ async fn flags_writes_a_playwright_storage_state() {
         &preview.url,
         "--expires-in",
         "30m",
-        "--storage-state",
     ])
     .github(&github)
     .in_actions()
@@ -223,8 +229,12 @@ async fn flags_writes_a_playwright_storage_state() {
                 "path": "/", "expires": expires, "httpOnly": false, "secure": false, "sameSite": "Lax"})
     );
     let bypass_cookie = &cookies[1];
+    let host = preview.url.trim_start_matches("http://");
+    let issued = protection
+        .cookie_for(host)
+        .expect("the edge issued a cookie");
     assert_eq!(bypass_cookie["name"], COOKIE_NAME);
-    assert_eq!(bypass_cookie["value"], protection.cookie_value());
+    assert_eq!(bypass_cookie["value"], issued.as_str());
     assert_eq!(bypass_cookie["domain"], "127.0.0.1");
     assert_eq!(bypass_cookie["httpOnly"], true);
     assert_eq!(state["origins"], json!([]));
@@ -238,17 +248,41 @@ async fn flags_writes_a_playwright_storage_state() {
     // A browser with that file passes protection on its own.
     let page = reqwest::Client::new()
         .get(&preview.url)
-        .header(
-            "cookie",
-            format!("{COOKIE_NAME}={}", protection.cookie_value()),
-        )
+        .header("cookie", format!("{COOKIE_NAME}={issued}"))
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
     run.assert_masked_only(&cookie);
-    run.assert_masked_only(protection.cookie_value());
+    run.assert_masked_only(&issued);
     run.assert_never(BYPASS);
+}
+
+#[tokio::test]
+async fn storage_state_takes_a_file_only_when_joined_to_the_flag() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.json");
+    let joined = format!("--storage-state={}", file.display());
+    let run = Client::new(&[
+        "flags",
+        &joined,
+        "a=1",
+        "--url",
+        &preview.url,
+        "--protection",
+        "none",
+    ])
+    .github(&github)
+    .in_actions()
+    .run()
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("{}\n", file.display()));
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(state["cookies"][0]["name"], "vercel-flag-overrides");
+    assert_eq!(preview.calls()[0].body["flags"], json!({"a": 1}));
 }
 
 #[tokio::test]
