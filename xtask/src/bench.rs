@@ -11,7 +11,7 @@ use xshell::{Shell, cmd};
 
 use crate::flags::{self, Result};
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let load = flags::take_switch(&mut args, "--load");
     let micro = flags::take_switch(&mut args, "--micro");

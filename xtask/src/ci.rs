@@ -10,7 +10,7 @@ use xshell::{Shell, cmd};
 use crate::flags::{self, Result, failed};
 use crate::steps::Steps;
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let quick = flags::take_switch(&mut args, "--quick");
     flags::reject_rest(&args)?;

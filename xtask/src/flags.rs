@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// One command: its name, positional arguments, one line of purpose, and its flags.
-pub struct Command {
+pub(crate) struct Command {
     pub name: &'static str,
     pub operands: &'static str,
     pub about: &'static str,
@@ -17,7 +17,7 @@ pub struct Command {
 }
 
 /// One flag: `--name`, the placeholder of its value (`None` for a switch), what it does.
-pub struct Flag {
+pub(crate) struct Flag {
     pub name: &'static str,
     pub value: Option<&'static str>,
     pub help: &'static str,
@@ -39,7 +39,7 @@ const fn valued(name: &'static str, value: &'static str, help: &'static str) -> 
     }
 }
 
-pub const COMMANDS: &[Command] = &[
+pub(crate) const COMMANDS: &[Command] = &[
     Command {
         name: "ci",
         operands: "",
@@ -194,7 +194,7 @@ fn write_command(out: &mut String, command: &Command) {
 }
 
 /// `cargo xtask --help`: every command with every flag, then the environment.
-pub fn help() -> String {
+pub(crate) fn help() -> String {
     let mut out = String::from(
         "cargo xtask <command> [flags]   (`cargo xtask <command> --help` for one)\n\nCommands:\n",
     );
@@ -209,7 +209,7 @@ pub fn help() -> String {
 }
 
 /// `cargo xtask NAME --help`.
-pub fn command_help(command: &Command) -> String {
+pub(crate) fn command_help(command: &Command) -> String {
     let flags = if command.flags.is_empty() {
         ""
     } else {
@@ -226,7 +226,7 @@ pub fn command_help(command: &Command) -> String {
     out
 }
 
-pub fn find(name: &str) -> Option<&'static Command> {
+pub(crate) fn find(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name)
 }
 
@@ -239,13 +239,13 @@ fn declared(name: &str) -> bool {
 
 /// A command failure: `Usage` exits 2, `Failed` exits 1 (the convention of the CLI too).
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     Usage(String),
     Failed(String),
 }
 
 impl Error {
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
             Error::Failed(_) => 1,
@@ -268,18 +268,18 @@ impl From<xshell::Error> for Error {
     }
 }
 
-pub type Result<T = ()> = std::result::Result<T, Error>;
+pub(crate) type Result<T = ()> = std::result::Result<T, Error>;
 
-pub fn usage(msg: impl Into<String>) -> Error {
+pub(crate) fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
 
-pub fn failed(msg: impl Into<String>) -> Error {
+pub(crate) fn failed(msg: impl Into<String>) -> Error {
     Error::Failed(msg.into())
 }
 
 /// Removes `--name` from `args` and says whether it was there.
-pub fn take_switch(args: &mut Vec<String>, name: &str) -> bool {
+pub(crate) fn take_switch(args: &mut Vec<String>, name: &str) -> bool {
     debug_assert!(
         declared(name),
         "{name} is not declared in xtask/src/flags.rs"
@@ -290,7 +290,7 @@ pub fn take_switch(args: &mut Vec<String>, name: &str) -> bool {
 }
 
 /// Removes `--name VALUE` from `args` and returns the value.
-pub fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> {
+pub(crate) fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> {
     debug_assert!(
         declared(name),
         "{name} is not declared in xtask/src/flags.rs"
@@ -307,7 +307,7 @@ pub fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> 
 }
 
 /// `--name N` as a number.
-pub fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<u64>> {
+pub(crate) fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<u64>> {
     match take_value(args, name)? {
         None => Ok(None),
         Some(text) => text
@@ -318,7 +318,7 @@ pub fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<u64>> {
 }
 
 /// Fails on anything a command did not consume.
-pub fn reject_rest(args: &[String]) -> Result {
+pub(crate) fn reject_rest(args: &[String]) -> Result {
     match args.first() {
         None => Ok(()),
         Some(extra) => Err(usage(format!("unexpected argument `{extra}`"))),

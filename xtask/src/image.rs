@@ -9,10 +9,10 @@ use xshell::{Shell, cmd};
 use crate::flags::{self, Result, failed};
 
 /// The tag the container suite and `smoke --docker` run; never pulled, always built here.
-pub const IMAGE: &str = "ci-preview-server:local";
+pub(crate) const IMAGE: &str = "ci-preview-server:local";
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     flags::reject_rest(args)?;
     let sh = Shell::new()?;
     sh.change_dir(crate::project_root());
@@ -27,7 +27,7 @@ pub fn run(args: &[String]) -> Result {
 }
 
 /// Builds the static binary and the image; returns the image tag.
-pub fn build(sh: &Shell) -> Result<String> {
+pub(crate) fn build(sh: &Shell) -> Result<String> {
     // Before the long release build, not after it.
     if cmd!(sh, "docker info")
         .quiet()

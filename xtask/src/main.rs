@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
 //!
-//! Follows rust-analyzer's xtask layout: one file per command, plain Rust instead of shell
-//! scripts so it runs the same on every machine, and as few dependencies as possible.
+//! Follows rust-analyzer's xtask layout: one file per command, in Rust, so the steps run the same
+//! on every machine; the few pieces that drive outside tools stay shell scripts it calls
+//! (`xtask/lint-workflows.sh`, `fuzz/run-brief.sh`, the load bench's `run.sh`).
 
 mod bench;
 mod ci;

@@ -13,7 +13,7 @@ use crate::flags::{self, Result, failed, usage};
 
 mod template;
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let root = flags::take_value(&mut args, "--root")?
         .map(PathBuf::from)
@@ -41,7 +41,7 @@ pub fn run(args: &[String]) -> Result {
 /// The CI check: scaffold an endpoint in a scratch worktree of HEAD, then type-check the server with
 /// it and run the new crate's tests. The worktree shares this checkout's target folder, so only
 /// the new crate and the server are compiled again.
-pub fn check_scaffold(sh: &xshell::Shell) -> Result {
+pub(crate) fn check_scaffold(sh: &xshell::Shell) -> Result {
     let root = crate::project_root();
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| root.join("target").display().to_string());
@@ -75,7 +75,7 @@ pub fn check_scaffold(sh: &xshell::Shell) -> Result {
 }
 
 /// The names one endpoint goes by.
-pub struct Names {
+pub(crate) struct Names {
     /// `reports/upload`: the path under `/api/~/ci/` and the policy key.
     pub endpoint: String,
     /// `reports-upload`: the crate and its folder.
@@ -85,7 +85,7 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn new(endpoint: &str) -> Result<Names> {
+    pub(crate) fn new(endpoint: &str) -> Result<Names> {
         let valid_segment = |s: &str| {
             !s.is_empty()
                 && s.chars()

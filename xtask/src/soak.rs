@@ -60,7 +60,7 @@ struct Options {
     build: bool,
 }
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let build = !flags::take_switch(&mut args, "--no-build");
     let seconds = flags::take_number(&mut args, "--seconds")?.unwrap_or(60);

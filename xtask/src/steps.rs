@@ -6,13 +6,13 @@ use crate::flags::{Result, failed};
 
 /// Runs named steps, keeps going or stops as the caller decides, and prints how long each took.
 #[derive(Default)]
-pub struct Steps {
+pub(crate) struct Steps {
     done: Vec<(String, f64, bool)>,
 }
 
 impl Steps {
     /// Runs one step and records it; the error names the step.
-    pub fn run<T>(&mut self, name: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    pub(crate) fn run<T>(&mut self, name: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
         let started = Instant::now();
         let outcome = step();
         self.record(name, started, outcome.as_ref().err());
@@ -20,7 +20,7 @@ impl Steps {
     }
 
     /// The async form of [`Steps::run`].
-    pub async fn run_async<T>(
+    pub(crate) async fn run_async<T>(
         &mut self,
         name: &str,
         step: impl std::future::Future<Output = Result<T>>,
@@ -41,12 +41,12 @@ impl Steps {
         self.done.push((name.to_owned(), secs, error.is_none()));
     }
 
-    pub fn failures(&self) -> usize {
+    pub(crate) fn failures(&self) -> usize {
         self.done.iter().filter(|(_, _, ok)| !ok).count()
     }
 
     /// Prints the table on stderr (stdout stays free for machine-readable output).
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         let width = self
             .done
             .iter()

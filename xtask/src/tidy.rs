@@ -9,8 +9,9 @@
 //!   `FILE.md §N` citations (or a `.md` name followed by an anchor) anywhere; nothing points at
 //!   the `shared` folder beside the checkout, which users do not have (`.ci/` may, for CI-only
 //!   extras).
-//! - No "issue N" references: the numbers belong to a tracker outside the repository, so a
-//!   reader of the code cannot follow them. Say what the reference meant instead.
+//! - No "issue N" references (nor `issue-N`, `issue_N`, `issue #N`, `issues N`): the numbers
+//!   belong to a tracker outside the repository, so a reader of the code cannot follow them.
+//!   Say what the reference meant instead.
 //!
 //! Its own files are exempt from the content rules, since they spell out what the rules look for.
 //! It also runs as a test (`cargo test -p xtask`), so `cargo test --workspace` catches a lapse.
@@ -39,7 +40,7 @@ const LONG_FILES: &[(&str, &str)] = &[
 /// Marker a file can carry instead of a [`LONG_FILES`] entry, followed by its reason.
 const LONG_FILE_MARKER: &str = "tidy: long-file ";
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     flags::reject_rest(args)?;
     let root = crate::project_root();
     let problems = check(&root, &files(&root)?);
@@ -138,7 +139,7 @@ impl Rules {
             ),
             // `DESIGN §2`: a document named without its extension.
             bare: re(r"\b([A-Z][A-Z_-]{2,})`?\s*§\s*\d+"),
-            tracker: re(r"(?i)\bissues?\s+#?\d+\b"),
+            tracker: re(r"(?i)\bissues?[\s_#-]*\d+\b"),
         }
     }
 

@@ -154,7 +154,9 @@ pub fn app(
     )
 }
 
-/// [`app`] with options: the replay store of `single_use` endpoints.
+/// [`app`] with [`AppOptions`]: where `single_use` endpoints record tokens, and where endpoint
+/// secrets and settings are read from (the process environment unless `with_env` names the
+/// variables).
 pub fn app_with(
     policy: Policy,
     deployment: Deployment,

@@ -192,10 +192,12 @@ impl TestApp {
         }
     }
 
+    /// The mock issuer the app's tokens come from.
     pub fn issuer(&self) -> &MockIssuer {
         &self.issuer
     }
 
+    /// The kit's router, for requests built by hand.
     pub fn router(&self) -> &Router {
         &self.router
     }
@@ -296,12 +298,16 @@ pub fn assert_answer(answer: &Answer, status: u16, body: &str) {
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Answer {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The response headers.
     pub headers: HeaderMap,
+    /// The body, as UTF-8 text.
     pub body: String,
 }
 
 impl Answer {
+    /// The `content-type` header, empty when absent.
     pub fn content_type(&self) -> &str {
         self.headers
             .get("content-type")

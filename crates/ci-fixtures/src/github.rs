@@ -36,11 +36,13 @@ const BASE_SHA: &str = "5b1d9e2c0f6a4e8d3c7b9a1f0e2d4c6b8a0f1e3d";
 /// A token the mock minted.
 #[derive(Debug, Clone)]
 pub struct Mint {
+    /// The audience asked for.
     pub audience: String,
     /// The token's `iat`.
     pub issued_at: i64,
     /// When the request arrived.
     pub at: SystemTime,
+    /// The minted token.
     pub token: String,
 }
 
@@ -179,6 +181,7 @@ impl MockGitHub {
         self.shared.state().mints.clone()
     }
 
+    /// Every token minted so far, in order.
     pub fn mint_count(&self) -> usize {
         self.shared.state().mints.len()
     }

@@ -4,8 +4,9 @@
 //! app harness ([`TestApp`]), the server as a child process ([`ServerProcess`]) and the log
 //! [`Capture`].
 //!
-//! Dev-only: the keys here are test material and must never reach a release build, so this
-//! crate is only ever a `[dev-dependencies]` entry. Everything binds 127.0.0.1:0.
+//! Test-only: the keys here are test material and must never reach a shipped binary, so the
+//! crates that ship take this one as a `[dev-dependencies]` entry; only `xtask` (the smoke and
+//! e2e runs, never shipped) has it as a normal dependency. Everything binds 127.0.0.1.
 
 // The full GitHub JSON shapes of the mock API are large `json!` literals.
 #![recursion_limit = "512"]

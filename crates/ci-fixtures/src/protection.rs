@@ -94,13 +94,16 @@ impl Passage {
 pub struct Seen {
     /// The host it was sent to (`Host`, with the port).
     pub host: String,
+    /// The request's path.
     pub path: String,
+    /// How it was let through, or why not.
     pub passage: Passage,
 }
 
 /// A bypass cookie the edge issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedCookie {
+    /// The cookie's value.
     pub value: String,
     /// The one host it is good for.
     pub host: String,

@@ -121,6 +121,7 @@ impl RedisServer {
         self.tls.as_ref().map(|tls| tls.ca_pem.as_str())
     }
 
+    /// The CA certificate (PEM) of a TLS server, to trust in clients.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -227,6 +228,7 @@ impl TestRedis {
             .or_else(|| skip_or_fail(test))
     }
 
+    /// The server's URL (`redis://` or `rediss://`).
     pub fn url(&self) -> String {
         match self {
             TestRedis::Shared(url) => url.clone(),

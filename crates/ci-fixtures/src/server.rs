@@ -24,7 +24,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// in time (`code` is `None`, and it was killed); `logs` is its stderr.
 #[derive(Debug)]
 pub struct NotReady {
+    /// The exit code (`-1` for a signal), `None` when it was killed for giving no ready line.
     pub code: Option<i32>,
+    /// Its stderr.
     pub logs: String,
 }
 
@@ -194,6 +196,7 @@ impl ServerProcess {
         &self.url
     }
 
+    /// The child's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }

@@ -65,7 +65,7 @@ impl IssuerConfig {
 }
 
 /// Parses `raw` and enforces: https, or http on a loopback host; no credentials or fragment.
-pub fn check_url(key: &'static str, raw: &str) -> Result<Url, UrlError> {
+pub(crate) fn check_url(key: &'static str, raw: &str) -> Result<Url, UrlError> {
     let err = |message: &str| UrlError {
         key,
         message: message.to_owned(),

@@ -8,12 +8,13 @@
 //!
 //! The signature and the registered claims are checked by `jsonwebtoken`; this crate adds what
 //! a verifier of GitHub tokens needs around it. Every public item is exported here, once.
-//! Modules, one concern each: `header` (size, shape, header allowlist), `keystore` (JWKS
+//! Modules, one concern each: `crypto` (the library's crypto provider with keys parsed once), `header` (size, shape, header allowlist), `keystore` (JWKS
 //! loading, fetching, refresh), `registered` (the library's validation and the rules around
 //! it), `github` (claim types and policy checks), `policy`, `config`, `rejection`, `secret`,
 //! `verifier`.
 
 mod config;
+mod crypto;
 mod github;
 mod header;
 mod header_cache;

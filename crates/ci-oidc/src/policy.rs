@@ -237,7 +237,7 @@ fn digits(key: &str, list: &[String]) -> Result<(), PolicyError> {
 ///
 /// Unambiguous because a valid PATH ends in `.yml`/`.yaml` and a workflow file name has no `/`:
 /// `@refs/` can only start the ref, and a 40-hex tail after `.yml@` cannot be part of the name.
-pub fn pinned_entry(entry: &str) -> Option<(&str, &str)> {
+pub(crate) fn pinned_entry(entry: &str) -> Option<(&str, &str)> {
     let is_workflow_file = |p: &str| p.ends_with(".yml") || p.ends_with(".yaml");
     if let Some((at, _)) = entry
         .match_indices("@refs/")

@@ -138,7 +138,7 @@ pub struct Rejection {
 }
 
 /// Written in `expected` / `actual` when a value is absent.
-pub const MISSING: &str = "<missing>";
+pub(crate) const MISSING: &str = "<missing>";
 
 impl Rejection {
     /// Builds a rejection.

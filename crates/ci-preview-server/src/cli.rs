@@ -28,6 +28,7 @@ pub struct Args {
     pub listen: Option<SocketAddr>,
 
     #[command(flatten)]
+    /// Where the policy, keys and environment come from (shared with the Vercel function).
     pub startup: StartupArgs,
 
     /// Limits against slow and idle clients (see `serve.rs`).
@@ -74,7 +75,9 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line (for log collectors).
     Json,
 }
 

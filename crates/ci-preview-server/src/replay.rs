@@ -18,7 +18,7 @@ use ci_endpoint::{
 use ci_oidc::SecretString;
 
 /// The names of the registered endpoints whose policy entry sets `single_use`.
-pub fn single_use_endpoints(policy: &Policy, endpoints: &[Endpoint]) -> Vec<&'static str> {
+pub(crate) fn single_use_endpoints(policy: &Policy, endpoints: &[Endpoint]) -> Vec<&'static str> {
     endpoints
         .iter()
         .filter(|e| policy.endpoint(e.name()).is_some_and(|p| p.single_use))
@@ -27,7 +27,7 @@ pub fn single_use_endpoints(policy: &Policy, endpoints: &[Endpoint]) -> Vec<&'st
 }
 
 /// Why a `single_use` endpoint cannot be served by a host running many instances without Redis.
-pub fn shared_store_required(single_use: &[&'static str]) -> String {
+pub(crate) fn shared_store_required(single_use: &[&'static str]) -> String {
     format!(
         "{} set single_use = true, and on Vercel many instances serve one deployment: a token \
          recorded in one instance's memory could be used again at another. Set \
@@ -40,7 +40,7 @@ pub fn shared_store_required(single_use: &[&'static str]) -> String {
 
 /// The Redis store for `url` (an empty value counts as unset), parsed but not yet connected;
 /// `ca_file` adds trust anchors for `rediss://`.
-pub fn open(
+pub(crate) fn open(
     url: Option<&SecretString>,
     ca_file: Option<&Path>,
 ) -> Result<Option<ReplayStore>, String> {
@@ -67,7 +67,7 @@ pub fn open(
 }
 
 /// The app options carrying `store`, if any.
-pub fn app_options(store: Option<&ReplayStore>) -> AppOptions {
+pub(crate) fn app_options(store: Option<&ReplayStore>) -> AppOptions {
     match store {
         Some(store) => AppOptions::default().with_replay_store(store.clone()),
         None => AppOptions::default(),
@@ -75,7 +75,7 @@ pub fn app_options(store: Option<&ReplayStore>) -> AppOptions {
 }
 
 /// Logs where single-use tokens are recorded and, for Redis, checks it answers now.
-pub async fn check_at_start(
+pub(crate) async fn check_at_start(
     store: Option<&ReplayStore>,
     single_use: &[&'static str],
 ) -> Result<(), String> {

@@ -53,7 +53,7 @@ use io::{Busy, TimeoutBody, Tracked, idle_for};
 
 /// hyper's read buffer per connection: the longest token (`ci_oidc`'s 16 KiB cap) plus 8 KiB for
 /// the request line and the other headers. A request whose head does not fit is refused (431).
-pub const MAX_BUF_SIZE: usize = 16 * 1024 + 8 * 1024;
+pub(crate) const MAX_BUF_SIZE: usize = 16 * 1024 + 8 * 1024;
 
 /// How long a connection asked to close (idle, too old, shutting down) gets to finish the
 /// request in flight before it is reset.

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// Bound on one discovery or JWKS request.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn jwks_client() -> Result<reqwest::Client, String> {
+pub(crate) fn jwks_client() -> Result<reqwest::Client, String> {
     let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok());

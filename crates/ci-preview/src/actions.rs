@@ -21,12 +21,12 @@ use crate::env;
 use crate::error::{CliError, Result};
 
 /// True inside a GitHub Actions job (`GITHUB_ACTIONS=true`, set by the runner).
-pub fn in_actions() -> bool {
+pub(crate) fn in_actions() -> bool {
     std::env::var(env::GITHUB_ACTIONS).is_ok_and(|v| v == "true")
 }
 
 /// Escapes a workflow command's data the way the runner unescapes it.
-pub fn escape_data(value: &str) -> String {
+pub(crate) fn escape_data(value: &str) -> String {
     value
         .replace('%', "%25")
         .replace('\r', "%0D")
@@ -34,7 +34,7 @@ pub fn escape_data(value: &str) -> String {
 }
 
 /// Escapes a workflow command property (`title=...`).
-pub fn escape_property(value: &str) -> String {
+pub(crate) fn escape_property(value: &str) -> String {
     escape_data(value).replace(':', "%3A").replace(',', "%2C")
 }
 
@@ -42,7 +42,7 @@ pub fn escape_property(value: &str) -> String {
 ///
 /// A mask applies per line, so a multi-line value is masked line by line. Outside Actions there is
 /// no log to scrub and nothing is printed.
-pub fn mask(value: &str) {
+pub(crate) fn mask(value: &str) {
     if !in_actions() {
         return;
     }
@@ -55,7 +55,7 @@ pub fn mask(value: &str) {
 }
 
 /// An error annotation (Actions) or an `error:` line, with the hint on the following lines.
-pub fn error(title: &str, message: &str) {
+pub(crate) fn error(title: &str, message: &str) {
     if in_actions() {
         eprintln!(
             "::error title={}::{}",
@@ -72,7 +72,7 @@ pub fn error(title: &str, message: &str) {
 }
 
 /// A warning annotation (Actions) or a `warning:` line.
-pub fn warning(message: &str) {
+pub(crate) fn warning(message: &str) {
     if in_actions() {
         eprintln!("::warning::{}", escape_data(message));
     } else {
@@ -82,7 +82,7 @@ pub fn warning(message: &str) {
 
 /// A plain progress line: no colours or spinners, so it reads the same in a CI log and a terminal.
 /// A line that would start with `::` is prefixed with `\` so it can never be a workflow command.
-pub fn progress(message: &str) {
+pub(crate) fn progress(message: &str) {
     let mut stderr = std::io::stderr().lock();
     for line in message.lines() {
         let guard = if line.trim_start().starts_with("::") {
@@ -96,7 +96,7 @@ pub fn progress(message: &str) {
 
 /// The runner's files for variables and outputs (set by the runner in every step).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct RunnerFiles {
+pub(crate) struct RunnerFiles {
     /// The file later steps' environment is read from (set by the runner).
     #[arg(long = "github-env-file", env = env::GITHUB_ENV, hide = true)]
     pub runner_env: Option<PathBuf>,
@@ -111,11 +111,11 @@ pub struct RunnerFiles {
 }
 
 impl RunnerFiles {
-    pub fn env_file(&self) -> Result<&Path> {
+    pub(crate) fn env_file(&self) -> Result<&Path> {
         present(self.runner_env.as_deref(), env::GITHUB_ENV, "--github-env")
     }
 
-    pub fn output_file(&self) -> Result<&Path> {
+    pub(crate) fn output_file(&self) -> Result<&Path> {
         present(
             self.runner_output.as_deref(),
             env::GITHUB_OUTPUT,
@@ -134,7 +134,7 @@ fn present<'a>(path: Option<&'a Path>, var: &str, flag: &str) -> Result<&'a Path
 }
 
 /// A variable or output name the runner's files can carry: `[A-Za-z_][A-Za-z0-9_-]*`.
-pub fn check_var_name(name: &str) -> Result<()> {
+pub(crate) fn check_var_name(name: &str) -> Result<()> {
     let mut bytes = name.bytes();
     let valid = bytes
         .next()
@@ -150,12 +150,12 @@ pub fn check_var_name(name: &str) -> Result<()> {
 }
 
 /// Appends `name=value` to the outputs file, in the heredoc form when the value spans lines.
-pub fn write_output(path: &Path, name: &str, value: &str) -> Result<()> {
+pub(crate) fn write_output(path: &Path, name: &str, value: &str) -> Result<()> {
     write_record(path, "GITHUB_OUTPUT", name, value)
 }
 
 /// Appends `name=value` to `$GITHUB_ENV` or `$GITHUB_OUTPUT` (both use the same format).
-pub fn write_var(path: &Path, name: &str, value: &str) -> Result<()> {
+pub(crate) fn write_var(path: &Path, name: &str, value: &str) -> Result<()> {
     check_var_name(name)?;
     write_record(path, "the runner's", name, value)
 }
@@ -174,7 +174,7 @@ fn write_record(path: &Path, var: &str, name: &str, value: &str) -> Result<()> {
 }
 
 /// Appends Markdown to the step summary file.
-pub fn append_summary(path: &Path, markdown: &str) -> Result<()> {
+pub(crate) fn append_summary(path: &Path, markdown: &str) -> Result<()> {
     let mut text = markdown.to_owned();
     if !text.ends_with('\n') {
         text.push('\n');

@@ -27,10 +27,10 @@ use crate::{actions, env, untrusted};
 
 mod sources;
 
-pub use sources::{DEFAULT_COMMENT_AUTHOR, DEFAULT_COMMENT_PATTERN};
+pub(crate) use sources::{DEFAULT_COMMENT_AUTHOR, DEFAULT_COMMENT_PATTERN};
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DiscoverArgs {
+pub(crate) struct DiscoverArgs {
     /// The preview URL, when already known: skips discovery.
     #[arg(long, env = env::PREVIEW_URL, value_name = "URL")]
     pub url: Option<String>,
@@ -66,7 +66,7 @@ pub struct DiscoverArgs {
 
 /// A preview URL and what it is known to be built from.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub(crate) struct Found {
     pub url: String,
     pub source: String,
     /// The commit the preview should serve, when known (`--sha`, the event, or the pulls API).
@@ -78,7 +78,7 @@ pub(crate) enum Round {
     NotYet(String),
 }
 
-pub async fn find(
+pub(crate) async fn find(
     args: &DiscoverArgs,
     github_args: &GitHubArgs,
     deadline: Deadline,
@@ -304,7 +304,7 @@ pub(crate) fn found(url: &str, source: String, sha: Option<String>) -> Result<Fo
     })
 }
 
-pub fn abbrev(sha: &str) -> &str {
+pub(crate) fn abbrev(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 

@@ -35,24 +35,24 @@ use crate::{actions, env, untrusted};
 mod audience;
 mod explain;
 
-pub use audience::{check_audience, check_audience_host};
+use audience::{check_audience, check_audience_host};
 use explain::explain;
 
 /// The header the endpoints read the OIDC token from (`CONTRACT.md` §2).
-pub const TOKEN_HEADER: &str = "x-github-oidc-token";
+pub(crate) const TOKEN_HEADER: &str = "x-github-oidc-token";
 /// The most attempts (and so endpoint tokens) one call makes.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 /// A token minted for an attempt that never reached the preview is reused while younger than this.
 const REUSE_UNSENT: Duration = Duration::from_secs(60);
 /// The longest `Retry-After` the client waits for before its next attempt. The endpoint answers
 /// 503 with `Retry-After` while its key store cannot fetch a rotated key (its refetch cooldown,
 /// 60 s by default), so waiting that long turns a rotation into a slower call instead of a failed
 /// job; a longer wait is shortened to this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(90);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(90);
 
 /// How many times to try, and for which audience: shared by `call`, `smoke` and `flags`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct CallArgs {
+pub(crate) struct CallArgs {
     /// Audience to mint the endpoint's token for; wins over health. Pinning it removes the last
     /// choice a hostile preview has [default: the endpoint's audience from health, accepted only
     /// as https://HOST/api/~/ci/ENDPOINT with HOST the preview's own host or an --allow-host
@@ -69,7 +69,7 @@ pub struct CallArgs {
 
 impl CallArgs {
     /// The audience to mint for: `--audience` as given, else health's after [`check_audience`].
-    pub async fn audience(
+    pub(crate) async fn audience(
         &self,
         client: &reqwest::Client,
         preview: &Preview,
@@ -106,7 +106,7 @@ impl CallArgs {
 const MASK_MIN_LEN: usize = 16;
 
 /// The endpoint's audience from health; `known` skips the request when the caller has health.
-pub async fn audience_from_health(
+pub(crate) async fn audience_from_health(
     client: &reqwest::Client,
     preview: &Preview,
     endpoint: &str,
@@ -149,13 +149,13 @@ pub async fn audience_from_health(
 }
 
 #[derive(Debug)]
-pub struct Called {
+pub(crate) struct Called {
     pub answer: Value,
     pub attempts: u32,
 }
 
 /// POSTs `body` to the endpoint, with a fresh token for each attempt that reaches it.
-pub async fn call_endpoint(
+pub(crate) async fn call_endpoint(
     client: &reqwest::Client,
     preview: &Preview,
     minter: &Minter,
@@ -276,7 +276,7 @@ fn error_code(body: &[u8]) -> Option<String> {
 }
 
 /// Masks every long string in an answer (cookies, tokens) before it is printed.
-pub fn mask_strings(value: &Value) {
+pub(crate) fn mask_strings(value: &Value) {
     match value {
         Value::String(text) if text.len() >= MASK_MIN_LEN => actions::mask(text),
         Value::Array(items) => items.iter().for_each(mask_strings),

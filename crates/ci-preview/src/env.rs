@@ -6,53 +6,53 @@
 //! flag declares is in one of the two lists, so the help cannot miss one again.
 
 /// `true` inside a GitHub Actions job.
-pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
+pub(crate) const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
 /// The REST API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).
-pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
+pub(crate) const GITHUB_API_URL: &str = "GITHUB_API_URL";
 /// `OWNER/NAME` of the repository the workflow runs in.
-pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+pub(crate) const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
 /// The repository owner's login.
-pub const GITHUB_REPOSITORY_OWNER: &str = "GITHUB_REPOSITORY_OWNER";
+pub(crate) const GITHUB_REPOSITORY_OWNER: &str = "GITHUB_REPOSITORY_OWNER";
 /// The token for the GitHub API (the workflow passes `${{ github.token }}`).
-pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+pub(crate) const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
 /// The triggering event's payload file.
-pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
+pub(crate) const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
 /// The triggering event's name.
-pub const GITHUB_EVENT_NAME: &str = "GITHUB_EVENT_NAME";
+pub(crate) const GITHUB_EVENT_NAME: &str = "GITHUB_EVENT_NAME";
 /// The running workflow (`OWNER/REPO/.github/workflows/FILE@REF`): quoted when a token is refused.
-pub const GITHUB_WORKFLOW_REF: &str = "GITHUB_WORKFLOW_REF";
+pub(crate) const GITHUB_WORKFLOW_REF: &str = "GITHUB_WORKFLOW_REF";
 /// The step outputs file.
-pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+pub(crate) const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
 /// The file later steps' environment is read from.
-pub const GITHUB_ENV: &str = "GITHUB_ENV";
+pub(crate) const GITHUB_ENV: &str = "GITHUB_ENV";
 /// The step summary file (Markdown).
-pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+pub(crate) const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 /// The runner's temporary folder.
-pub const RUNNER_TEMP: &str = "RUNNER_TEMP";
+pub(crate) const RUNNER_TEMP: &str = "RUNNER_TEMP";
 /// The runner's OIDC token service (set when the job has `id-token: write`).
-pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+pub(crate) const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 /// The bearer for the token service.
-pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+pub(crate) const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 
 /// The preview URL, when the workflow already knows it (`--url`).
-pub const PREVIEW_URL: &str = "PREVIEW_URL";
+pub(crate) const PREVIEW_URL: &str = "PREVIEW_URL";
 /// Vercel's "Protection Bypass for Automation" secret (`--protection-bypass`).
-pub const DEPLOYMENT_PROTECTION_BYPASS: &str = "DEPLOYMENT_PROTECTION_BYPASS";
+pub(crate) const DEPLOYMENT_PROTECTION_BYPASS: &str = "DEPLOYMENT_PROTECTION_BYPASS";
 /// Vercel's own name for the bypass secret.
-pub const VERCEL_AUTOMATION_BYPASS_SECRET: &str = "VERCEL_AUTOMATION_BYPASS_SECRET";
+pub(crate) const VERCEL_AUTOMATION_BYPASS_SECRET: &str = "VERCEL_AUTOMATION_BYPASS_SECRET";
 /// `--audience`: the endpoint audience to mint for.
-pub const CI_PREVIEW_AUDIENCE: &str = "CI_PREVIEW_AUDIENCE";
+pub(crate) const CI_PREVIEW_AUDIENCE: &str = "CI_PREVIEW_AUDIENCE";
 /// `--protection`: how to pass Deployment Protection.
-pub const CI_PREVIEW_PROTECTION: &str = "CI_PREVIEW_PROTECTION";
+pub(crate) const CI_PREVIEW_PROTECTION: &str = "CI_PREVIEW_PROTECTION";
 /// `--protection-audience`: the Trusted Sources rule's audience.
-pub const CI_PREVIEW_PROTECTION_AUDIENCE: &str = "CI_PREVIEW_PROTECTION_AUDIENCE";
+pub(crate) const CI_PREVIEW_PROTECTION_AUDIENCE: &str = "CI_PREVIEW_PROTECTION_AUDIENCE";
 /// `--deployment-creator`: whose deployments count (comma-separated).
-pub const CI_PREVIEW_DEPLOYMENT_CREATOR: &str = "CI_PREVIEW_DEPLOYMENT_CREATOR";
+pub(crate) const CI_PREVIEW_DEPLOYMENT_CREATOR: &str = "CI_PREVIEW_DEPLOYMENT_CREATOR";
 /// `--allow-host`: extra preview hosts (comma-separated).
-pub const CI_PREVIEW_ALLOW_HOSTS: &str = "CI_PREVIEW_ALLOW_HOSTS";
+pub(crate) const CI_PREVIEW_ALLOW_HOSTS: &str = "CI_PREVIEW_ALLOW_HOSTS";
 
 /// What the Actions runner sets in every job (or, for the token service, in jobs allowed to mint).
-pub const SET_BY_RUNNER: &[&str] = &[
+pub(crate) const SET_BY_RUNNER: &[&str] = &[
     GITHUB_ACTIONS,
     GITHUB_API_URL,
     GITHUB_REPOSITORY,
@@ -69,7 +69,7 @@ pub const SET_BY_RUNNER: &[&str] = &[
 ];
 
 /// What a workflow sets itself (`env:` on the step).
-pub const SET_BY_WORKFLOW: &[&str] = &[
+pub(crate) const SET_BY_WORKFLOW: &[&str] = &[
     GITHUB_TOKEN,
     PREVIEW_URL,
     DEPLOYMENT_PROTECTION_BYPASS,
@@ -82,6 +82,6 @@ pub const SET_BY_WORKFLOW: &[&str] = &[
 ];
 
 /// A variable's value, `None` when unset or empty (the runner leaves some set but blank).
-pub fn non_empty(name: &str) -> Option<String> {
+pub(crate) fn non_empty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The check ran and failed: exit 1.
     Check,
     /// Usage or configuration error: exit 2.
@@ -17,17 +17,17 @@ pub enum Kind {
 }
 
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     pub kind: Kind,
     pub message: String,
     /// A longer explanation of the likely causes, printed on its own lines.
     pub hint: Option<String>,
 }
 
-pub type Result<T, E = CliError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = CliError> = std::result::Result<T, E>;
 
 impl CliError {
-    pub fn check(message: impl Into<String>) -> Self {
+    pub(crate) fn check(message: impl Into<String>) -> Self {
         Self {
             kind: Kind::Check,
             message: message.into(),
@@ -35,7 +35,7 @@ impl CliError {
         }
     }
 
-    pub fn config(message: impl Into<String>) -> Self {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
         Self {
             kind: Kind::Config,
             message: message.into(),
@@ -43,17 +43,17 @@ impl CliError {
         }
     }
 
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
     /// A variable the job must provide is missing; `fix` says how to provide it.
-    pub fn missing_var(name: &str, fix: &str) -> Self {
+    pub(crate) fn missing_var(name: &str, fix: &str) -> Self {
         Self::config(format!("{name} is not set: {fix}"))
     }
 
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         match self.kind {
             Kind::Check => ExitCode::from(1),
             Kind::Config => ExitCode::from(2),
@@ -74,7 +74,7 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// Renders an error and its sources on one line, the way a CI log reads best.
-pub fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

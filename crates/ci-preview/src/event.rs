@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::error::{CliError, Result};
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Event {
+pub(crate) struct Event {
     pub name: Option<String>,
     /// `pull_request.number`, or `issue.number` when the issue is a pull request.
     pub pr_number: Option<u64>,
@@ -23,7 +23,7 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeploymentStatusEvent {
+pub(crate) struct DeploymentStatusEvent {
     pub state: String,
     /// `deployment.creator.login`: who made the deployment (the trust decision of `discover`).
     pub creator: Option<String>,
@@ -40,7 +40,7 @@ pub struct DeploymentStatusEvent {
 
 impl DeploymentStatusEvent {
     /// `environment_url`, else `target_url`: the same rule as the Deployments API source.
-    pub fn url(&self) -> Option<&str> {
+    pub(crate) fn url(&self) -> Option<&str> {
         self.environment_url
             .as_deref()
             .or(self.target_url.as_deref())
@@ -50,7 +50,7 @@ impl DeploymentStatusEvent {
 impl Event {
     /// Reads the payload, if the runner gave one. A missing path is not an error (a local run);
     /// an unreadable or invalid file is (the job is broken).
-    pub fn load(path: Option<&Path>, name: Option<&str>) -> Result<Self> {
+    pub(crate) fn load(path: Option<&Path>, name: Option<&str>) -> Result<Self> {
         let name = name.map(str::to_owned).filter(|n| !n.is_empty());
         let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) else {
             return Ok(Self {
@@ -73,7 +73,7 @@ impl Event {
         Ok(Self::from_payload(name, &payload))
     }
 
-    pub fn from_payload(name: Option<String>, payload: &Value) -> Self {
+    pub(crate) fn from_payload(name: Option<String>, payload: &Value) -> Self {
         let text = |v: &Value| v.as_str().map(str::to_owned).filter(|s| !s.is_empty());
         let deployment_status = (name.as_deref() == Some("deployment_status")
             || payload.get("deployment_status").is_some())

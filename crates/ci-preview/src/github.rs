@@ -25,7 +25,7 @@ const TOKEN_FIX: &str = "add `env: GITHUB_TOKEN: ${{ github.token }}` to the ste
 
 /// The standard variables for reaching the GitHub API and reading the triggering event.
 #[derive(Debug, Clone, clap::Args)]
-pub struct GitHubArgs {
+pub(crate) struct GitHubArgs {
     /// GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3).
     #[arg(
         long,
@@ -51,7 +51,7 @@ pub struct GitHubArgs {
 
 /// The triggering event, as the runner describes it.
 #[derive(Debug, Clone, clap::Args)]
-pub struct EventArgs {
+pub(crate) struct EventArgs {
     /// The triggering event's payload (JSON).
     #[arg(long, env = env::GITHUB_EVENT_PATH, value_name = "FILE")]
     pub event_path: Option<PathBuf>,
@@ -61,14 +61,14 @@ pub struct EventArgs {
 }
 
 impl EventArgs {
-    pub fn load(&self) -> Result<crate::event::Event> {
+    pub(crate) fn load(&self) -> Result<crate::event::Event> {
         crate::event::Event::load(self.event_path.as_deref(), self.event_name.as_deref())
     }
 }
 
 /// Why a GitHub request did not produce an answer.
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// Rate limited: try again after `wait`.
     RateLimited { wait: Duration, why: String },
     /// Network error or a 5xx: worth another try.
@@ -78,7 +78,7 @@ pub enum ApiError {
 }
 
 #[derive(Debug)]
-pub struct GitHub {
+pub(crate) struct GitHub {
     octo: Octocrab,
     owner: String,
     name: String,
@@ -88,7 +88,7 @@ pub struct GitHub {
 }
 
 impl GitHub {
-    pub fn new(args: &GitHubArgs) -> Result<Self> {
+    pub(crate) fn new(args: &GitHubArgs) -> Result<Self> {
         let repository = args
             .repository
             .as_deref()
@@ -140,27 +140,27 @@ impl GitHub {
         })
     }
 
-    pub fn repository(&self) -> String {
+    pub(crate) fn repository(&self) -> String {
         format!("{}/{}", self.owner, self.name)
     }
 
-    pub fn authenticated(&self) -> bool {
+    pub(crate) fn authenticated(&self) -> bool {
         self.authenticated
     }
 
     /// How long the quota says to wait before the next request, if it is used up.
-    pub fn pause(&self) -> Option<Duration> {
+    pub(crate) fn pause(&self) -> Option<Duration> {
         let until = (*self.paused_until.lock().ok()?)?;
         until.duration_since(SystemTime::now()).ok()
     }
 
-    pub async fn pull_request(&self, number: u64) -> Result<PullRequest, ApiError> {
+    pub(crate) async fn pull_request(&self, number: u64) -> Result<PullRequest, ApiError> {
         self.get(&format!("pulls/{number}"), "pull-requests: read")
             .await
     }
 
     /// Deployments for one commit, newest first (optionally only one environment).
-    pub async fn deployments(
+    pub(crate) async fn deployments(
         &self,
         sha: &str,
         environment: Option<&str>,
@@ -190,7 +190,7 @@ impl GitHub {
     /// `inactive` is skipped: GitHub adds it to every earlier deployment of an environment name when
     /// a newer one succeeds, and deploy bots share one name ("Preview") across branches, so another
     /// pull request's preview marks this one inactive while it still serves its URL.
-    pub async fn latest_status(
+    pub(crate) async fn latest_status(
         &self,
         deployment: &Deployment,
         trusted: impl Fn(&DeploymentStatus) -> bool,
@@ -212,7 +212,7 @@ impl GitHub {
     }
 
     /// All comments on a pull request (at most 1,000; a deploy bot comments early and edits).
-    pub async fn comments(&self, number: u64) -> Result<Vec<Comment>, ApiError> {
+    pub(crate) async fn comments(&self, number: u64) -> Result<Vec<Comment>, ApiError> {
         const PER_PAGE: usize = 100;
         let mut all = Vec::new();
         for page in 1..=10 {

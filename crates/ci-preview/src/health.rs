@@ -16,7 +16,7 @@ use crate::untrusted;
 
 /// The health JSON (`CONTRACT.md` §3). Unknown fields are ignored so the server can add more.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Health {
+pub(crate) struct Health {
     pub status: String,
     #[serde(default)]
     pub environment: Option<String>,
@@ -33,7 +33,7 @@ pub struct Health {
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct EndpointInfo {
+pub(crate) struct EndpointInfo {
     pub name: String,
     #[serde(default)]
     pub path: Option<String>,
@@ -47,14 +47,14 @@ fn yes() -> bool {
 }
 
 impl Health {
-    pub fn endpoint(&self, name: &str) -> Option<&EndpointInfo> {
+    pub(crate) fn endpoint(&self, name: &str) -> Option<&EndpointInfo> {
         let name = name.trim_matches('/');
         self.endpoints
             .iter()
             .find(|e| e.name.trim_matches('/') == name)
     }
 
-    pub fn endpoint_names(&self) -> String {
+    pub(crate) fn endpoint_names(&self) -> String {
         if self.endpoints.is_empty() {
             return "none".to_owned();
         }
@@ -79,14 +79,14 @@ impl Health {
 
 /// What the request carried past Deployment Protection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sent {
+pub(crate) enum Sent {
     Nothing,
     Bypass,
     Oidc,
 }
 
 impl Sent {
-    pub fn of(guard: &Guard) -> Self {
+    pub(crate) fn of(guard: &Guard) -> Self {
         match guard {
             Guard::None => Self::Nothing,
             Guard::Bypass(_) => Self::Bypass,
@@ -115,7 +115,7 @@ impl Sent {
 
 /// One look at the health route.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Observation {
+pub(crate) enum Observation {
     /// 200 with health JSON (the commit is judged by the caller).
     Healthy(Health),
     /// 401: Vercel's deployment protection stopped the request; `sent` is what was offered.
@@ -134,7 +134,7 @@ pub enum Observation {
 
 impl Observation {
     /// One line: what was seen and what it most likely means.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Self::Healthy(health) => format!(
                 "healthy, serving {} (environment {})",
@@ -153,7 +153,9 @@ impl Observation {
             ),
             Self::NotFound { vercel_error: None } => {
                 "404: no CI routes here (a deployment without the CI server, \
-                or production, where CI routes answer 404)"
+                or production, where CI routes answer 404), or the preview's policy sets \
+                `stealth = true`, under which health answers 404 to a request without a valid \
+                token: then skip the wait and call the endpoint with its --audience pinned"
                     .to_owned()
             }
             Self::NotHealth {
@@ -170,7 +172,7 @@ impl Observation {
 }
 
 /// GETs the health route once.
-pub async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
+pub(crate) async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
     let headers = match preview.headers().await {
         Ok(headers) => headers,
         Err(err) => return Observation::Unreachable(err.message),
@@ -223,7 +225,7 @@ pub async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
 }
 
 /// The start of a response body, on one inert line, for an error message.
-pub fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out: String = one_line.chars().take(200).collect();
@@ -234,7 +236,7 @@ pub fn snippet(body: &[u8]) -> String {
 }
 
 /// Does the preview serve `expected`? Case-insensitive; a short SHA (≥ 7) matches as a prefix.
-pub fn commit_matches(serving: &str, expected: &str) -> bool {
+pub(crate) fn commit_matches(serving: &str, expected: &str) -> bool {
     let (serving, expected) = (
         serving.trim().to_ascii_lowercase(),
         expected.trim().to_ascii_lowercase(),

@@ -15,10 +15,10 @@ use crate::error::{CliError, Result};
 use crate::{env, untrusted};
 
 /// The platform's preview domain, always allowed.
-pub const DEFAULT_ALLOWED: &str = "*.vercel.app";
+pub(crate) const DEFAULT_ALLOWED: &str = "*.vercel.app";
 
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct HostArgs {
+pub(crate) struct HostArgs {
     /// Also send secrets and tokens to a discovered preview on this host: `host`, `host:port`, or
     /// `*.domain` for its subdomains (a pattern without `:port` matches any port). Repeatable;
     /// the variable is comma-separated. `*.vercel.app` is always allowed for previews. An
@@ -43,12 +43,12 @@ struct Pattern {
 }
 
 #[derive(Debug, Clone)]
-pub struct AllowHosts {
+pub(crate) struct AllowHosts {
     patterns: Vec<Pattern>,
 }
 
 impl AllowHosts {
-    pub fn new(args: &HostArgs) -> Result<Self> {
+    pub(crate) fn new(args: &HostArgs) -> Result<Self> {
         let mut patterns = vec![parse(DEFAULT_ALLOWED)?];
         patterns.extend(Self::given(args)?.patterns);
         Ok(Self { patterns })
@@ -57,7 +57,7 @@ impl AllowHosts {
     /// Only the patterns the user gave, without `*.vercel.app`: the hosts an endpoint audience
     /// announced by health may name besides the preview's own (every Vercel app lives under the
     /// default, so it would let a preview ask for another app's token).
-    pub fn given(args: &HostArgs) -> Result<Self> {
+    pub(crate) fn given(args: &HostArgs) -> Result<Self> {
         let mut patterns = Vec::new();
         for raw in args
             .allow_hosts
@@ -71,7 +71,7 @@ impl AllowHosts {
     }
 
     /// Whether `url`'s host (and port, where a pattern names one) is on the list.
-    pub fn allows(&self, url: &Url) -> bool {
+    pub(crate) fn allows(&self, url: &Url) -> bool {
         let host = host_of(url);
         let port = url.port_or_known_default();
         self.patterns.iter().any(|p| {
@@ -86,7 +86,7 @@ impl AllowHosts {
     }
 
     /// Refuses a discovered URL whose host is not allowed (exit 2: the job's configuration decides).
-    pub fn check(&self, url: &Url, source: &str) -> Result<()> {
+    pub(crate) fn check(&self, url: &Url, source: &str) -> Result<()> {
         if self.allows(url) {
             return Ok(());
         }
@@ -103,7 +103,7 @@ impl AllowHosts {
         )))
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.patterns
             .iter()
             .map(|p| {

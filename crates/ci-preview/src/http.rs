@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::{CliError, Result};
 
 /// The HTTP client for the preview and the runner's token service.
-pub fn client() -> Result<reqwest::Client> {
+pub(crate) fn client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("ci-preview/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
@@ -19,7 +19,7 @@ pub fn client() -> Result<reqwest::Client> {
 }
 
 /// Describes a transport error briefly: "connection refused", "timed out", "could not resolve".
-pub fn describe_transport(err: &reqwest::Error) -> String {
+pub(crate) fn describe_transport(err: &reqwest::Error) -> String {
     let chain = crate::error::chain(err);
     let lower = chain.to_ascii_lowercase();
     if lower.contains("connection refused") {

@@ -10,9 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 /// Browsers keep about 4096 bytes of name plus value per cookie.
-pub const MAX_COOKIE_BYTES: usize = 4096;
+pub(crate) const MAX_COOKIE_BYTES: usize = 4096;
 
-pub fn check(cookie: &str) -> Result<(), String> {
+pub(crate) fn check(cookie: &str) -> Result<(), String> {
     if cookie.is_empty() {
         return Err("the cookie is empty".to_owned());
     }

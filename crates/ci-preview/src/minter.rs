@@ -22,7 +22,7 @@ const PERMISSION_FIX: &str = "add `permissions: id-token: write` to the job \
 
 /// Where tokens come from: set by the runner, never typed by hand.
 #[derive(Debug, Clone, clap::Args)]
-pub struct IdTokenArgs {
+pub(crate) struct IdTokenArgs {
     /// The runner's OIDC token service (set by the runner when the job may mint tokens).
     #[arg(
         long,
@@ -43,7 +43,7 @@ pub struct IdTokenArgs {
 
 /// A failed mint: worth retrying (network, 5xx, 429) or not (the runner refused).
 #[derive(Debug)]
-pub enum MintError {
+pub(crate) enum MintError {
     Transient(String),
     Fatal(CliError),
 }
@@ -60,7 +60,7 @@ impl From<MintError> for CliError {
 }
 
 #[derive(Debug, Clone)]
-pub struct Minter {
+pub(crate) struct Minter {
     client: reqwest::Client,
     url: String,
     bearer: Secret,
@@ -73,7 +73,7 @@ struct TokenAnswer {
 
 impl Minter {
     /// A minter when the job can mint tokens (both runner variables set), for `--protection auto`.
-    pub fn available(args: &IdTokenArgs, client: reqwest::Client) -> Option<Self> {
+    pub(crate) fn available(args: &IdTokenArgs, client: reqwest::Client) -> Option<Self> {
         let set = args
             .id_token_request_url
             .as_deref()
@@ -86,7 +86,7 @@ impl Minter {
     }
 
     #[cfg(test)]
-    pub fn for_tests(url: &str) -> Self {
+    pub(crate) fn for_tests(url: &str) -> Self {
         Self {
             client: reqwest::Client::new(),
             url: url.to_owned(),
@@ -95,7 +95,7 @@ impl Minter {
     }
 
     /// Checks the variables up front, so a job that cannot mint fails before it waits 15 minutes.
-    pub fn new(args: &IdTokenArgs, client: reqwest::Client) -> Result<Self> {
+    pub(crate) fn new(args: &IdTokenArgs, client: reqwest::Client) -> Result<Self> {
         let url = args
             .id_token_request_url
             .as_deref()
@@ -125,7 +125,7 @@ impl Minter {
     }
 
     /// One request to the token service.
-    pub async fn mint(&self, audience: &str) -> Result<Secret, MintError> {
+    pub(crate) async fn mint(&self, audience: &str) -> Result<Secret, MintError> {
         let mut auth = HeaderValue::from_str(&format!("bearer {}", self.bearer.expose().trim()))
             .map_err(|_| {
                 MintError::Fatal(CliError::config(
@@ -176,7 +176,7 @@ impl Minter {
     }
 
     /// [`Minter::mint`] with a few quick retries for transient failures (used by `ci-preview token`).
-    pub async fn mint_with_retries(&self, audience: &str) -> Result<Secret> {
+    pub(crate) async fn mint_with_retries(&self, audience: &str) -> Result<Secret> {
         const ATTEMPTS: u32 = 3;
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
         let mut attempt = 1;

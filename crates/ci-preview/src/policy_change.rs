@@ -2,5 +2,5 @@
 //! files and the changed paths (`git`), and the grants the head adds over the base (`grants`).
 //! `ci-preview policy check` (`commands/policy.rs`) prints them and applies the same-PR rule.
 
-pub mod git;
-pub mod grants;
+pub(crate) mod git;
+pub(crate) mod grants;

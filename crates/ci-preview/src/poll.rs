@@ -8,13 +8,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
     cap: Duration,
 }
 
 impl Backoff {
-    pub fn new(first: Duration, cap: Duration) -> Self {
+    pub(crate) fn new(first: Duration, cap: Duration) -> Self {
         Self {
             next: first.min(cap),
             cap,
@@ -22,7 +22,7 @@ impl Backoff {
     }
 
     /// The delay to use now; the one after it doubles, up to the cap.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let delay = self.next;
         self.next = (self.next * 2).min(self.cap);
         delay
@@ -30,13 +30,13 @@ impl Backoff {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     start: Instant,
     end: Instant,
 }
 
 impl Deadline {
-    pub fn after(timeout: Duration) -> Self {
+    pub(crate) fn after(timeout: Duration) -> Self {
         let start = Instant::now();
         Self {
             start,
@@ -44,21 +44,21 @@ impl Deadline {
         }
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
 
-    pub fn remaining(&self) -> Duration {
+    pub(crate) fn remaining(&self) -> Duration {
         self.end.saturating_duration_since(Instant::now())
     }
 
-    pub fn expired(&self) -> bool {
+    pub(crate) fn expired(&self) -> bool {
         self.remaining().is_zero()
     }
 
     /// Sleeps for `delay`, or until the deadline if that comes first. Returns false when the
     /// deadline has passed (the caller should stop).
-    pub async fn sleep(&self, delay: Duration) -> bool {
+    pub(crate) async fn sleep(&self, delay: Duration) -> bool {
         let remaining = self.remaining();
         if remaining.is_zero() {
             return false;
@@ -69,14 +69,14 @@ impl Deadline {
 }
 
 /// Seconds since the epoch (0 if the clock is before it).
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `12s`, `2m 05s`: short durations for progress lines.
-pub fn short(duration: Duration) -> String {
+pub(crate) fn short(duration: Duration) -> String {
     let secs = duration.as_secs();
     if secs < 60 {
         format!("{:.1}s", duration.as_secs_f64())

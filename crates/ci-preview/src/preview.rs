@@ -18,22 +18,22 @@ use crate::error::{CliError, Result};
 use crate::protection::Guard;
 
 /// Every CI route lives under this prefix (`CONTRACT.md` §2).
-pub const CI_PREFIX: &str = "/api/~/ci";
+pub(crate) const CI_PREFIX: &str = "/api/~/ci";
 
 #[derive(Debug, Clone)]
-pub struct Preview {
+pub(crate) struct Preview {
     base: Url,
     guard: Arc<Guard>,
 }
 
 impl Preview {
-    pub fn new(url: &str, guard: Arc<Guard>) -> Result<Self> {
+    pub(crate) fn new(url: &str, guard: Arc<Guard>) -> Result<Self> {
         let base = parse_preview_url(url)?;
         Ok(Self { base, guard })
     }
 
     /// `--url`/`PREVIEW_URL` (required; given by the user, so trusted as given) with the guard.
-    pub fn from_flag(url: Option<&str>, guard: Arc<Guard>) -> Result<Self> {
+    pub(crate) fn from_flag(url: Option<&str>, guard: Arc<Guard>) -> Result<Self> {
         let url = url
             .map(str::trim)
             .filter(|u| !u.is_empty())
@@ -47,24 +47,24 @@ impl Preview {
     }
 
     /// The origin, without a trailing slash: what `discover` prints and `smoke` outputs.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         self.base.as_str().trim_end_matches('/').to_owned()
     }
 
-    pub fn base(&self) -> &Url {
+    pub(crate) fn base(&self) -> &Url {
         &self.base
     }
 
-    pub fn guard(&self) -> &Guard {
+    pub(crate) fn guard(&self) -> &Guard {
         &self.guard
     }
 
-    pub fn health_url(&self) -> Url {
+    pub(crate) fn health_url(&self) -> Url {
         self.ci_url("health")
     }
 
     /// `/api/~/ci/{name}` for an endpoint name such as `flags/encrypt-override`.
-    pub fn endpoint_url(&self, name: &str) -> Url {
+    pub(crate) fn endpoint_url(&self, name: &str) -> Url {
         self.ci_url(name.trim_matches('/'))
     }
 
@@ -75,14 +75,14 @@ impl Preview {
     }
 
     /// Headers sent on every request to the preview: the protection header, if any.
-    pub async fn headers(&self) -> Result<HeaderMap> {
+    pub(crate) async fn headers(&self) -> Result<HeaderMap> {
         self.guard.headers().await
     }
 }
 
 /// Accepts `https://host[:port][/...]`, a bare host (`app-git-x.vercel.app`), or `http://` to a
 /// loopback address. Keeps only the origin: CI routes are absolute paths.
-pub fn parse_preview_url(raw: &str) -> Result<Url> {
+pub(crate) fn parse_preview_url(raw: &str) -> Result<Url> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(CliError::config("the preview URL is empty"));

@@ -22,14 +22,14 @@ use crate::secret::Secret;
 use crate::{actions, env};
 
 /// The header Vercel's Protection Bypass for Automation reads.
-pub const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
+pub(crate) const BYPASS_HEADER: &str = "x-vercel-protection-bypass";
 /// The header Vercel's Trusted Sources read.
-pub const OIDC_HEADER: &str = "x-vercel-trusted-oidc-idp-token";
+pub(crate) const OIDC_HEADER: &str = "x-vercel-trusted-oidc-idp-token";
 /// A protection token is minted again once it is this old (GitHub's tokens live about 5 minutes).
-pub const REFRESH_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const REFRESH_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// The bypass secret when one is set, else OIDC when the job can mint tokens, else nothing.
     Auto,
     /// A fresh GitHub OIDC token in x-vercel-trusted-oidc-idp-token (Vercel Trusted Sources).
@@ -42,7 +42,7 @@ pub enum Mode {
 
 /// Deployment Protection, shared by every subcommand that talks to the preview.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ProtectionArgs {
+pub(crate) struct ProtectionArgs {
     /// How to pass Deployment Protection: auto, oidc, bypass or none.
     #[arg(
         long,
@@ -88,14 +88,14 @@ pub struct ProtectionArgs {
 
 /// What goes with every request to the preview.
 #[derive(Debug)]
-pub enum Guard {
+pub(crate) enum Guard {
     None,
     Bypass(Secret),
     Oidc(OidcGuard),
 }
 
 #[derive(Debug)]
-pub struct OidcGuard {
+pub(crate) struct OidcGuard {
     minter: Minter,
     audience: String,
     cached: Mutex<Option<(Instant, Secret)>>,
@@ -103,7 +103,7 @@ pub struct OidcGuard {
 
 impl ProtectionArgs {
     /// The guard for `--protection`; `minter` is `None` when the job cannot mint tokens.
-    pub fn guard(&self, minter: Option<&Minter>) -> Result<Guard> {
+    pub(crate) fn guard(&self, minter: Option<&Minter>) -> Result<Guard> {
         let bypass = [&self.bypass, &self.vercel_bypass]
             .into_iter()
             .flatten()
@@ -162,7 +162,7 @@ impl ProtectionArgs {
 
 impl Guard {
     /// The protection audience, in OIDC mode.
-    pub fn oidc_audience(&self) -> Option<&str> {
+    pub(crate) fn oidc_audience(&self) -> Option<&str> {
         match self {
             Self::Oidc(guard) => Some(&guard.audience),
             _ => None,
@@ -170,7 +170,7 @@ impl Guard {
     }
 
     /// The protection header for one request, marked sensitive so no debug output shows it.
-    pub async fn headers(&self) -> Result<HeaderMap> {
+    pub(crate) async fn headers(&self) -> Result<HeaderMap> {
         let mut headers = HeaderMap::new();
         match self {
             Self::None => {}

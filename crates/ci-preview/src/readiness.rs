@@ -17,7 +17,7 @@ use crate::poll::{Backoff, Deadline, short};
 use crate::preview::Preview;
 
 /// Polls until health answers 200 and, when `sha` is known, serves it.
-pub async fn until_ready(
+pub(crate) async fn until_ready(
     client: &reqwest::Client,
     preview: &Preview,
     sha: Option<&str>,

@@ -13,19 +13,19 @@ use zeroize::Zeroizing;
 
 /// A string that never prints itself.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Zeroizing<String>);
+pub(crate) struct Secret(Zeroizing<String>);
 
 impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
         Self(Zeroizing::new(value.into()))
     }
 
     /// The value, for the one place that has to send it (a header, a mask line).
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.trim().is_empty()
     }
 }

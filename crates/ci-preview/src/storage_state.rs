@@ -16,17 +16,17 @@ use crate::error::{CliError, Result};
 use crate::secret::Secret;
 
 /// The cookie the Flags SDK reads overrides from.
-pub const OVERRIDE_COOKIE: &str = "vercel-flag-overrides";
+pub(crate) const OVERRIDE_COOKIE: &str = "vercel-flag-overrides";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum SameSite {
+pub(crate) enum SameSite {
     Strict,
     Lax,
     None,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cookie {
+pub(crate) struct Cookie {
     pub name: String,
     pub value: Secret,
     pub domain: String,
@@ -58,7 +58,12 @@ struct StateJson<'a> {
 }
 
 /// The override cookie, as the Vercel Toolbar sets it: readable by the app, `Lax`, whole site.
-pub fn override_cookie(host: &str, secure: bool, value: Secret, expires: Option<i64>) -> Cookie {
+pub(crate) fn override_cookie(
+    host: &str,
+    secure: bool,
+    value: Secret,
+    expires: Option<i64>,
+) -> Cookie {
     Cookie {
         name: OVERRIDE_COOKIE.to_owned(),
         value,
@@ -73,7 +78,12 @@ pub fn override_cookie(host: &str, secure: bool, value: Secret, expires: Option<
 
 /// A `Set-Cookie` header of the priming response, scoped to `host`; `None` if it is malformed or
 /// deletes the cookie.
-pub fn parse_set_cookie(header: &str, host: &str, secure_origin: bool, now: i64) -> Option<Cookie> {
+pub(crate) fn parse_set_cookie(
+    header: &str,
+    host: &str,
+    secure_origin: bool,
+    now: i64,
+) -> Option<Cookie> {
     let mut parts = header.split(';');
     let (name, value) = parts.next()?.split_once('=')?;
     let (name, value) = (name.trim(), value.trim().trim_matches('"'));
@@ -151,7 +161,7 @@ fn rfc1123_to_rfc3339(value: &str) -> Option<String> {
 }
 
 /// The storageState JSON for `cookies`.
-pub fn render(cookies: &[Cookie]) -> String {
+pub(crate) fn render(cookies: &[Cookie]) -> String {
     let state = StateJson {
         cookies: cookies
             .iter()
@@ -173,7 +183,7 @@ pub fn render(cookies: &[Cookie]) -> String {
 
 /// Writes `contents` to `path` readable by the owner only (0600), through a temporary file in the
 /// same directory so a reader never sees half a file and an older file's mode never applies.
-pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<()> {
     let fail = |what: &str, err: std::io::Error| {
         CliError::config(format!("cannot {what} {}: {err}", path.display()))
     };

@@ -13,7 +13,7 @@ const MAX_CHARS: usize = 300;
 /// One inert line: control characters (C0, DEL, C1), line and paragraph separators and bidi
 /// controls become visible `\u{..}` escapes, a leading `::` cannot start a workflow command, and
 /// the text is cut at [`MAX_CHARS`].
-pub fn text(value: &str) -> String {
+pub(crate) fn text(value: &str) -> String {
     let mut out = String::with_capacity(value.len().min(MAX_CHARS));
     for (count, ch) in value.chars().enumerate() {
         if count == MAX_CHARS {
@@ -36,7 +36,7 @@ pub fn text(value: &str) -> String {
 /// [`text`], then HTML and Markdown made inert for a table cell of `$GITHUB_STEP_SUMMARY`:
 /// `&<>"'` become entities, and the Markdown punctuation of links, images, emphasis, code,
 /// tables and headings is backslash-escaped.
-pub fn markdown(value: &str) -> String {
+pub(crate) fn markdown(value: &str) -> String {
     let line = text(value);
     let mut out = String::with_capacity(line.len() + 8);
     for ch in line.chars() {
@@ -57,7 +57,7 @@ pub fn markdown(value: &str) -> String {
 }
 
 /// A commit id as the preview reports it: exactly 40 hex digits (lower-cased), else unknown.
-pub fn commit(value: &str) -> Option<String> {
+pub(crate) fn commit(value: &str) -> Option<String> {
     let value = value.trim();
     (value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| value.to_ascii_lowercase())

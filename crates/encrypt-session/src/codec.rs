@@ -38,8 +38,10 @@ type HmacSha512 = Hmac<Sha512>;
 #[non_exhaustive]
 pub enum EncodeError {
     #[error("the operating system's random number generator failed: {0}")]
+    /// The operating system's random number generator failed.
     Random(getrandom::Error),
     #[error("`exp` would overflow: max age {0} s")]
+    /// `exp` would not fit: the max age (seconds) is too large.
     TimeOverflow(u64),
 }
 
@@ -48,18 +50,25 @@ pub enum EncodeError {
 #[non_exhaustive]
 pub enum DecodeError {
     #[error("not a compact JWE with `alg: dir` (five base64url parts, empty key part)")]
+    /// Not a compact JWE with `alg: dir`.
     Malformed,
     #[error("the JWE header is not `alg: dir`, `enc: A256CBC-HS512` without `crit` or `zip`")]
+    /// The header is not `alg: dir`, `enc: A256CBC-HS512` (or has `crit`/`zip`).
     UnsupportedHeader,
     #[error("the `kid` is not this secret's key for this cookie name")]
+    /// The `kid` is not this secret's key for this cookie name.
     WrongKey,
     #[error("the authentication tag does not match (wrong secret or cookie name, or tampered)")]
+    /// The authentication tag does not match.
     Tampered,
     #[error("the payload is not a JSON object with numeric `iat`/`nbf`/`exp`")]
+    /// The payload is not a JSON object with numeric times.
     BadClaims,
     #[error("the session has expired")]
+    /// The session has expired.
     Expired,
     #[error("the session is not valid yet (`nbf`)")]
+    /// The session is not valid yet (`nbf`).
     NotYetValid,
 }
 

@@ -19,7 +19,7 @@ pub const COOKIE_NAME: &str = "authjs.session-token";
 /// The name on HTTPS origins (`defaultCookies(true)` adds the `__Secure-` prefix).
 pub const SECURE_COOKIE_NAME: &str = "__Secure-authjs.session-token";
 /// Key length for `A256CBC-HS512`: 32 bytes of HMAC-SHA-512 key, then 32 of AES-256 key.
-pub const KEY_LEN: usize = 64;
+pub(crate) const KEY_LEN: usize = 64;
 /// Shortest secret accepted: what `npx auth secret` prints is 44 characters. Auth.js itself takes
 /// any string, but a short one is a guessable one, and it would let anyone mint sessions.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -32,7 +32,12 @@ const HOW_TO_GENERATE: &str = "generate one with `npx auth secret` or `openssl r
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SecretError {
-    TooShort { got: usize },
+    /// Shorter than 32 bytes once decoded.
+    TooShort {
+        /// How many bytes it had.
+        got: usize,
+    },
+    /// It contains a control character (a pasted newline, usually).
     ControlCharacter,
 }
 

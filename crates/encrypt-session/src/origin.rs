@@ -22,8 +22,11 @@ use axum::http::HeaderMap;
 /// How the endpoint picks the cookie name; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CookieNames {
-    /// Fixed by `AUTH_URL`/`NEXTAUTH_URL`: `true` for https.
-    Fixed { secure: bool },
+    /// Fixed by `AUTH_URL`/`NEXTAUTH_URL`.
+    Fixed {
+        /// `true` for https (the `__Secure-` names).
+        secure: bool,
+    },
     /// From each request's `x-forwarded-proto`.
     PerRequest,
 }

@@ -43,7 +43,9 @@ pub struct OwnHosts {
 /// line logs the reason, and request text never reaches the log).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostRefusal {
+    /// The word the answer carries.
     pub reason: &'static str,
+    /// What was asked and which hosts are this deployment's.
     pub detail: String,
 }
 

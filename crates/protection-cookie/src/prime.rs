@@ -34,14 +34,19 @@ const SET_COOKIE_HEADER: &str = "x-vercel-set-bypass-cookie";
 #[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageCookie {
+    /// The cookie's name.
     pub name: String,
+    /// The cookie's value.
     pub value: String,
     /// The host, without a port (Playwright matches cookies by host name).
     pub domain: String,
+    /// The cookie's path.
     pub path: String,
     /// Unix seconds; `-1` for a session cookie.
     pub expires: i64,
+    /// Whether scripts cannot read it.
     pub http_only: bool,
+    /// Whether it is sent over https only.
     pub secure: bool,
     /// `Strict`, `Lax` or `None`.
     pub same_site: &'static str,
@@ -76,9 +81,15 @@ pub enum PrimingError {
     /// No answer (connection refused, timeout, TLS).
     Unreachable(&'static str),
     /// The edge refused the secret (rotated, or another protection method in the way).
-    Refused { status: u16 },
+    Refused {
+        /// The edge's HTTP status.
+        status: u16,
+    },
     /// An answer without a bypass cookie while the deployment is protected.
-    NoCookie { status: u16 },
+    NoCookie {
+        /// The edge's HTTP status.
+        status: u16,
+    },
 }
 
 impl PrimingError {
@@ -124,6 +135,7 @@ pub struct Primer {
 }
 
 impl Primer {
+    /// A primer trusting the platform's roots, plus `extra_roots` (PEM) for a test edge.
     pub fn new(extra_roots: Option<&[u8]>) -> Result<Primer, String> {
         let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()

@@ -286,3 +286,74 @@ fn start_up_refuses_plain_http_to_another_host() {
     assert_eq!(err.0, "CI_PREVIEW_SELF_URL");
     assert!(err.1.contains("plain http"), "{}", err.1);
 }
+
+/// The shipped policy pins `job_workflow_ref` to the reusable `browser-state.yml`: a token from
+/// that workflow passes verification (and meets the host rule next), while a token the test job's
+/// own code mints (its job runs the caller's e2e workflow) is refused.
+#[tokio::test]
+async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
+    use axum::{body::Body, http::Request};
+    use ci_endpoint::server::{Deployment, Policy, app};
+
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let shipped = include_str!("../../../ci-policy.toml").replace(
+        "https://token.actions.githubusercontent.com",
+        &issuer.issuer_url(),
+    );
+    let policy = Policy::from_toml_str(&shipped).unwrap();
+    let entry = policy
+        .endpoint(NAME)
+        .expect("the shipped policy serves the endpoint");
+    assert!(entry.single_use && entry.bind_deployment);
+    let deployment = Deployment {
+        environment: Some("preview".into()),
+        repository: Some("example-org/example-app".into()),
+        repository_id: Some("123456789".into()),
+        pull_request: Some("12".into()),
+        ..Deployment::default()
+    };
+    let hosts = OwnHosts::default()
+        .with_platform_host("app-git-x-example.vercel.app")
+        .unwrap();
+    let router = app(
+        policy.clone(),
+        deployment,
+        ci_fixtures::static_verifier(&issuer),
+        vec![protection_cookie::endpoint_with(hosts)],
+    )
+    .unwrap();
+    let token = |job_workflow: Option<&str>| {
+        let builder = issuer
+            .token(&entry.audience)
+            .claim("repository", "example-org/example-app")
+            .claim("repository_owner", "example-org")
+            .claim("repository_id", "123456789")
+            .claim("repository_owner_id", "987654321")
+            .workflow("example-org/example-app/.github/workflows/e2e.yml");
+        match job_workflow {
+            Some(path) => builder.reusable(path, "refs/tags/v1", ci_fixtures::DEFAULT_SHA),
+            None => builder,
+        }
+        .build()
+    };
+    let ask = |token: String| {
+        Request::post(format!("/api/~/ci/{NAME}"))
+            .header("host", "elsewhere.example")
+            .header("x-github-oidc-token", token)
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap()
+    };
+    let reusable = token(Some(
+        "example-org/ci-in-preview/.github/workflows/browser-state.yml",
+    ));
+    let answer = ci_fixtures::send(&router, ask(reusable)).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body.as_str()),
+        (403, r#"{"error":"forbidden","reason":"host_not_allowed"}"#),
+        "verified, then the host rule"
+    );
+    let own_code = token(None);
+    let answer = ci_fixtures::send(&router, ask(own_code)).await;
+    assert_eq!(answer.status.as_u16(), 401, "{}", answer.body);
+}

@@ -30,7 +30,7 @@ fn node_command(example: &Path, program: &str) -> Command {
 }
 
 /// `npm ci` when `node_modules` is missing or older than the lockfile.
-pub fn install(example: &Path) -> Result<bool> {
+pub(super) fn install(example: &Path) -> Result<bool> {
     let lock = example.join("package-lock.json");
     let installed = example.join("node_modules/.package-lock.json");
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
@@ -56,7 +56,7 @@ pub fn install(example: &Path) -> Result<bool> {
 }
 
 /// `next build`, with the output shown only on failure.
-pub async fn build(example: &Path) -> Result {
+pub(super) async fn build(example: &Path) -> Result {
     let out = node_command(example, "node")
         .args(["node_modules/next/dist/bin/next", "build"])
         .env("NODE_ENV", "production")
@@ -75,14 +75,14 @@ pub async fn build(example: &Path) -> Result {
 }
 
 /// `next start` on 127.0.0.1; stopped (its whole process group) on drop.
-pub struct App {
+pub(super) struct App {
     child: Child,
     pub url: String,
     output: Arc<Mutex<String>>,
 }
 
 impl App {
-    pub async fn start(example: &Path, port: u16, env: &[(&str, &str)]) -> Result<App> {
+    pub(super) async fn start(example: &Path, port: u16, env: &[(&str, &str)]) -> Result<App> {
         let port_text = port.to_string();
         let mut command = node_command(example, "node");
         command
@@ -128,7 +128,7 @@ impl App {
     }
 
     /// What `next start` printed so far.
-    pub fn output(&self) -> String {
+    pub(super) fn output(&self) -> String {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
 }

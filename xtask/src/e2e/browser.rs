@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::flags::{Result, failed};
 
 /// One visit to plan.
-pub struct Visit {
+pub(super) struct Visit {
     pub name: &'static str,
     pub state: Option<PathBuf>,
     pub screenshot: Option<PathBuf>,
@@ -22,7 +22,7 @@ pub struct Visit {
 
 /// What the browser saw on one visit.
 #[derive(Debug)]
-pub struct Seen {
+pub(super) struct Seen {
     /// The navigation's responses in order: `(status, location)`.
     pub responses: Vec<(u64, Option<String>)>,
     pub final_url: String,
@@ -34,13 +34,13 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn cookie(&self, name: &str) -> Option<&Value> {
+    pub(super) fn cookie(&self, name: &str) -> Option<&Value> {
         self.cookies.iter().find(|c| c["name"] == name)
     }
 }
 
 /// Runs the visits in one browser; the results in the same order.
-pub async fn visit(
+pub(super) async fn visit(
     example: &Path,
     work: &Path,
     url: &str,

@@ -11,7 +11,7 @@ use super::state::{USER_EMAIL, USER_NAME};
 use crate::flags::{Result, failed, usage};
 
 /// The cookies the app reads (the rest of a state is Deployment Protection's).
-pub const APP_COOKIES: [&str; 3] = [
+pub(super) const APP_COOKIES: [&str; 3] = [
     "vercel-flag-overrides",
     "__Secure-authjs.session-token",
     "authjs.session-token",
@@ -20,14 +20,14 @@ pub const APP_COOKIES: [&str; 3] = [
 /// Where the emulated edge sends a visitor without access.
 const LOGIN: &str = ci_fixtures::protection::LOGIN_URL;
 
-pub fn is_protection_cookie(cookie: &Map<String, Value>) -> bool {
+pub(super) fn is_protection_cookie(cookie: &Map<String, Value>) -> bool {
     cookie["name"]
         .as_str()
         .is_some_and(|name| !APP_COOKIES.contains(&name))
 }
 
 /// The run's expectations.
-pub struct Expected {
+pub(super) struct Expected {
     /// `--flag` values as given.
     pub overrides: Vec<String>,
     pub user: String,
@@ -36,7 +36,7 @@ pub struct Expected {
 }
 
 impl Expected {
-    pub fn new(example: &Path, overrides: &[String], user: &str) -> Result<Expected> {
+    pub(super) fn new(example: &Path, overrides: &[String], user: &str) -> Result<Expected> {
         let path = example.join("lib/flag-defaults.json");
         let defaults: Map<String, Value> = std::fs::read_to_string(&path)
             .ok()
@@ -79,7 +79,7 @@ impl Expected {
     }
 }
 
-pub struct Checks<'a> {
+pub(super) struct Checks<'a> {
     pub expected: &'a Expected,
     pub protected: bool,
     pub preview_url: &'a str,
@@ -88,7 +88,7 @@ pub struct Checks<'a> {
 impl Checks<'_> {
     /// Protected: the first answer sends the browser to Vercel's login and no page is shown.
     /// Unprotected: the page, at its defaults and signed out.
-    pub fn no_state(&self, seen: &Seen) -> Result {
+    pub(super) fn no_state(&self, seen: &Seen) -> Result {
         if !self.protected {
             return self.signed_out_defaults(seen);
         }
@@ -105,13 +105,13 @@ impl Checks<'_> {
         Ok(())
     }
 
-    pub fn signed_out_defaults(&self, seen: &Seen) -> Result {
+    pub(super) fn signed_out_defaults(&self, seen: &Seen) -> Result {
         self.page(seen, &self.expected.signed_out()).map(drop)
     }
 
     /// The page with the overrides and the user; the browser kept the cookies as a real preview's
     /// (the session `HttpOnly` and `Secure` under its `__Secure-` name). Returns the marker.
-    pub fn signed_in(&self, seen: &Seen) -> Result<Value> {
+    pub(super) fn signed_in(&self, seen: &Seen) -> Result<Value> {
         let marker = self.page(seen, &self.expected.signed_in())?;
         let session = seen
             .cookie("__Secure-authjs.session-token")
@@ -159,7 +159,7 @@ impl Checks<'_> {
 
 /// No secret and no minted token in the function's or the app's output, and no tunnel asked for
 /// anywhere but the preview.
-pub fn no_leaks(logs: &str, secrets: &[&str], github: &MockGitHub, refused: u64) -> Result {
+pub(super) fn no_leaks(logs: &str, secrets: &[&str], github: &MockGitHub, refused: u64) -> Result {
     if secrets.iter().any(|s| logs.contains(s)) {
         return Err(failed(
             "a secret appears in the function's or the app's output",

@@ -37,7 +37,7 @@ const HOP_BY_HOP: [&str; 6] = [
 ];
 
 /// Where the edge sends requests.
-pub struct Upstreams {
+pub(super) struct Upstreams {
     /// The app (`next start`), `http://127.0.0.1:PORT`.
     pub app: String,
     /// The function's front door under the emulated host, `http://127.0.0.1:PORT`.
@@ -51,14 +51,14 @@ struct Shared {
     client: reqwest::Client,
 }
 
-pub struct Edge {
+pub(super) struct Edge {
     task: JoinHandle<()>,
 }
 
 impl Edge {
     /// Takes a free port on 127.0.0.1 first: the preview's URL must be known before the app and
     /// the function start, and they must run before the edge forwards to them.
-    pub async fn bind() -> Result<(TcpListener, u16)> {
+    pub(super) async fn bind() -> Result<(TcpListener, u16)> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| failed(format!("edge: cannot bind 127.0.0.1:0: {e}")))?;
@@ -70,7 +70,7 @@ impl Edge {
     }
 
     /// Serves `host` on `listener`, behind `protection` when given.
-    pub fn serve(
+    pub(super) fn serve(
         listener: TcpListener,
         host: &str,
         tls: Arc<rustls::ServerConfig>,

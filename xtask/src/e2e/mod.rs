@@ -45,7 +45,7 @@ const SHORT_LIFETIME: u64 = 2;
 /// Whether the expiry check first lets Auth.js re-sign the session (which resets its `exp`).
 const REFRESH_SESSION: bool = false;
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let mut overrides = Vec::new();
     while let Some(flag) = flags::take_value(&mut args, "--flag")? {

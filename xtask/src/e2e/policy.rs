@@ -21,7 +21,7 @@ fn caller(key: &str) -> Option<Value> {
 }
 
 /// `policy` (the example's text) for a preview at `preview_url` trusting `issuer_url`.
-pub fn for_run(policy: &str, issuer_url: &str, preview_url: &str) -> Result<String> {
+pub(super) fn for_run(policy: &str, issuer_url: &str, preview_url: &str) -> Result<String> {
     let mut table: Table = policy
         .parse()
         .map_err(|e| failed(format!("examples/nextjs/ci-policy.toml: {e}")))?;

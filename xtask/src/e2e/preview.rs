@@ -19,7 +19,7 @@ use crate::flags::{Result, failed};
 use crate::steps::Steps;
 
 /// The project's secrets for this run: fresh, never printed.
-pub struct Secrets {
+pub(super) struct Secrets {
     flags: String,
     auth: String,
     bypass: String,
@@ -34,12 +34,12 @@ impl Secrets {
         })
     }
 
-    pub fn all(&self) -> [&str; 3] {
+    pub(super) fn all(&self) -> [&str; 3] {
         [&self.flags, &self.auth, &self.bypass]
     }
 }
 
-pub struct Preview {
+pub(super) struct Preview {
     /// `https://HOST:PORT`.
     pub url: String,
     pub github: MockGitHub,
@@ -55,7 +55,7 @@ pub struct Preview {
 }
 
 impl Preview {
-    pub async fn start(
+    pub(super) async fn start(
         steps: &mut Steps,
         example: &Path,
         work: &Path,
@@ -174,18 +174,18 @@ impl Preview {
     }
 
     /// The leaf certificate the browser trusts by its key.
-    pub fn leaf_file(&self) -> &Path {
+    pub(super) fn leaf_file(&self) -> &Path {
         &self.tls.leaf_file
     }
 
     /// What the function and the app printed so far.
-    pub fn logs(&self) -> String {
+    pub(super) fn logs(&self) -> String {
         format!("{}{}", self.function.output(), self.next.output())
     }
 
     /// `ci-preview` in the environment of a GitHub Actions job that may mint tokens, pointed at
     /// the mocks, reaching the preview through the resolver and trusting the run's CA.
-    pub fn client(&self, work: &Path) -> state::Client {
+    pub(super) fn client(&self, work: &Path) -> state::Client {
         let github = &self.github;
         let env = [
             ("PATH", std::env::var("PATH").unwrap_or_default()),

@@ -19,7 +19,7 @@ use crate::flags::{Result, failed};
 /// The longest request head the proxy reads.
 const MAX_HEAD: usize = 8 * 1024;
 
-pub struct Resolver {
+pub(super) struct Resolver {
     url: String,
     refused: Arc<AtomicU64>,
     task: JoinHandle<()>,
@@ -27,7 +27,7 @@ pub struct Resolver {
 
 impl Resolver {
     /// Tunnels `CONNECT {host}:{port}` to `127.0.0.1:{port}`; refuses everything else.
-    pub async fn start(host: &str, port: u16) -> Result<Resolver> {
+    pub(super) async fn start(host: &str, port: u16) -> Result<Resolver> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| failed(format!("resolver: cannot bind 127.0.0.1:0: {e}")))?;
@@ -53,12 +53,12 @@ impl Resolver {
     }
 
     /// `http://127.0.0.1:PORT`, for `HTTPS_PROXY`.
-    pub fn url(&self) -> &str {
+    pub(super) fn url(&self) -> &str {
         &self.url
     }
 
     /// How many tunnels to somewhere other than the preview were asked for.
-    pub fn refused(&self) -> u64 {
+    pub(super) fn refused(&self) -> u64 {
         self.refused.load(Ordering::SeqCst)
     }
 }

@@ -33,7 +33,7 @@ struct Rewrite {
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub(super) enum Route {
     /// The app, at this path (and the original query).
     App(String),
     /// A function, by its path (`/api/ci-in-preview`); it sees the original path.
@@ -42,14 +42,14 @@ pub enum Route {
 
 /// The rewrites of one `vercel.json`, and the project's functions.
 #[derive(Debug, Clone)]
-pub struct Rewrites {
+pub(super) struct Rewrites {
     rules: Vec<Rewrite>,
     functions: Vec<String>,
 }
 
 impl Rewrites {
     /// Parses `vercel.json`'s text; `functions` are the project's function paths (`/api/NAME`).
-    pub fn parse(vercel_json: &str, functions: Vec<String>) -> Result<Rewrites> {
+    pub(super) fn parse(vercel_json: &str, functions: Vec<String>) -> Result<Rewrites> {
         let json: Value = serde_json::from_str(vercel_json)
             .map_err(|e| failed(format!("vercel.json is not JSON: {e}")))?;
         let mut rules = Vec::new();
@@ -83,7 +83,7 @@ impl Rewrites {
 
     /// Where a request for `path` goes: the first rewrite whose source matches, else the path
     /// itself (a function's own path reaches the function).
-    pub fn route(&self, path: &str) -> Route {
+    pub(super) fn route(&self, path: &str) -> Route {
         let target = self
             .rules
             .iter()

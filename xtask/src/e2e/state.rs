@@ -13,12 +13,12 @@ use serde_json::{Map, Value, json};
 use crate::flags::{Result, failed};
 
 /// The test user's name and e-mail; the subject is `--user`.
-pub const USER_NAME: &str = "E2E Test User";
-pub const USER_EMAIL: &str = "e2e@example.test";
+pub(super) const USER_NAME: &str = "E2E Test User";
+pub(super) const USER_EMAIL: &str = "e2e@example.test";
 
 /// How the browser passes Deployment Protection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protection {
+pub(super) enum Protection {
     /// The preview answers for itself (`vercel/protection-cookie`), the job holds no secret.
     Oidc,
     /// The preview is not protected.
@@ -26,13 +26,13 @@ pub enum Protection {
 }
 
 /// `ci-preview` with a GitHub Actions job's environment.
-pub struct Client {
+pub(super) struct Client {
     pub binary: PathBuf,
     pub env: Vec<(String, String)>,
 }
 
 impl Client {
-    pub async fn run(&self, args: &[&str]) -> Result<String> {
+    pub(super) async fn run(&self, args: &[&str]) -> Result<String> {
         let out = tokio::process::Command::new(&self.binary)
             .args(args)
             .env_clear()
@@ -56,7 +56,7 @@ impl Client {
 }
 
 /// What the state asks for.
-pub struct Request<'a> {
+pub(super) struct Request<'a> {
     pub url: &'a str,
     /// `--flag` values as given (`NAME=VALUE`).
     pub flags: &'a [String],
@@ -67,7 +67,7 @@ pub struct Request<'a> {
 }
 
 /// The session `auth/encrypt-session` is asked for.
-pub fn session(user: &str) -> Value {
+pub(super) fn session(user: &str) -> Value {
     json!({"sub": user, "name": USER_NAME, "email": USER_EMAIL})
 }
 
@@ -75,7 +75,7 @@ pub fn session(user: &str) -> Value {
 ///
 /// Until `ci-preview storage-state` lands: `flags --storage-state` (with the protection cookie
 /// primed by the bypass secret when protected) plus `call auth/encrypt-session`, merged.
-pub async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result<Value> {
+pub(super) async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result<Value> {
     let out_text = out.display().to_string();
     let protection = match request.protection {
         Protection::Oidc => "bypass",
@@ -131,14 +131,14 @@ pub async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result
     Ok(state)
 }
 
-pub fn read(path: &Path) -> Result<Value> {
+pub(super) fn read(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| failed(format!("{} is not JSON: {e}", path.display())))
 }
 
 /// A copy of `state` with only the cookies `keep` accepts.
-pub fn filtered(state: &Value, keep: impl Fn(&Map<String, Value>) -> bool) -> Value {
+pub(super) fn filtered(state: &Value, keep: impl Fn(&Map<String, Value>) -> bool) -> Value {
     let cookies: Vec<Value> = state["cookies"]
         .as_array()
         .into_iter()
@@ -151,7 +151,7 @@ pub fn filtered(state: &Value, keep: impl Fn(&Map<String, Value>) -> bool) -> Va
 
 /// A copy of `state` whose cookies the browser keeps for another hour: what a state file copied
 /// into a later run, or a browser that ignores `expires`, would still send.
-pub fn kept_past_expiry(state: &Value, now: i64) -> Value {
+pub(super) fn kept_past_expiry(state: &Value, now: i64) -> Value {
     let mut state = state.clone();
     for cookie in state["cookies"].as_array_mut().into_iter().flatten() {
         cookie["expires"] = json!(now + 3600);
@@ -160,7 +160,7 @@ pub fn kept_past_expiry(state: &Value, now: i64) -> Value {
 }
 
 /// The latest `expires` of the cookies named in `names`.
-pub fn latest_expiry(state: &Value, names: &[&str]) -> Option<i64> {
+pub(super) fn latest_expiry(state: &Value, names: &[&str]) -> Option<i64> {
     state["cookies"]
         .as_array()?
         .iter()

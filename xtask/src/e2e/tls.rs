@@ -17,7 +17,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use crate::flags::{Result, failed};
 
 /// The CA (PEM, for `SSL_CERT_FILE`) and the edge's TLS configuration.
-pub struct TestTls {
+pub(super) struct TestTls {
     /// Where the CA certificate is written.
     pub ca_file: PathBuf,
     /// Where the leaf certificate is written (the browser pins its key).
@@ -27,7 +27,7 @@ pub struct TestTls {
 
 impl TestTls {
     /// A CA and a certificate for `host` signed by it, written to `dir`.
-    pub fn create(host: &str, dir: &Path) -> Result<TestTls> {
+    pub(super) fn create(host: &str, dir: &Path) -> Result<TestTls> {
         let tls = |e: &dyn std::fmt::Display| failed(format!("test certificates: {e}"));
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| tls(&e))?;
         ca_params

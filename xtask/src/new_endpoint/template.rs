@@ -132,7 +132,7 @@ fn fill(template: &str, names: &Names) -> String {
 }
 
 /// The crate's files, relative to its folder.
-pub fn files(names: &Names) -> Vec<(&'static str, String)> {
+pub(super) fn files(names: &Names) -> Vec<(&'static str, String)> {
     vec![
         ("Cargo.toml", fill(CARGO_TOML, names)),
         ("src/lib.rs", fill(LIB_RS, names)),
@@ -141,6 +141,6 @@ pub fn files(names: &Names) -> Vec<(&'static str, String)> {
 }
 
 /// The `[endpoints."NAME"]` table appended to `ci-policy.toml`.
-pub fn policy_entry(names: &Names) -> String {
+pub(super) fn policy_entry(names: &Names) -> String {
     fill(POLICY_ENTRY, names)
 }

@@ -11,6 +11,7 @@ mod protection;
 mod refusals;
 mod server;
 mod session;
+mod stealth;
 mod vercel;
 mod work;
 
@@ -34,7 +35,7 @@ const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/flags/encrypt-overr
 /// The PR head the preview serves (and the client waits for): not the token's merge `sha`.
 const HEAD_SHA: &str = "0c4e2a1fd3b54c9e8a7f6d5c4b3a29180f7e6d5c";
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut args = args.to_vec();
     let docker = flags::take_switch(&mut args, "--docker");
     let vercel = flags::take_switch(&mut args, "--vercel");
@@ -202,6 +203,18 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         )
         .await?;
 
+    let _ = steps
+        .run_async("server log: one audit line per authorized call", async {
+            let minted = github.mints();
+            // smoke, call, call auth/encrypt-session: three authorized calls so far.
+            stealth::check_audit_lines(
+                &preview.output(),
+                3,
+                minted.iter().map(|m| m.token.as_str()),
+            )
+        })
+        .await;
+
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -232,9 +245,25 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await?;
     let _ = steps
         .run_async("production: every CI route is 404", async {
-            check_production(&http, &production.url, &issuer).await
+            refusals::check_production(&http, &production.url, &issuer).await
         })
         .await;
+
+    let stealth_policy = work.write(
+        "ci-policy-stealth.toml",
+        &stealth::stealth_policy(&std::fs::read_to_string(&policy).unwrap_or_default()),
+    )?;
+    let stealth_spec = ServerSpec {
+        policy: &stealth_policy,
+        ..spec(server::free_port()?, "preview")
+    };
+    let hidden = steps
+        .run_async(
+            "start server (preview, stealth = true)",
+            Deployment::start(&stealth_spec, vercel),
+        )
+        .await?;
+    stealth::check_server(steps, &http, &hidden.url, &issuer, &client).await;
 
     if vercel {
         let _ = steps
@@ -244,11 +273,16 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             })
             .await;
     }
-    let logs = format!("{}{}", preview.output(), production.output());
+    let logs = format!(
+        "{}{}{}",
+        preview.output(),
+        production.output(),
+        hidden.output()
+    );
     let _ = steps
         .run_async("server logs hold no secret or token", async {
             let minted = github.mints();
-            check_logs(
+            server::check_logs(
                 &logs,
                 &[&secret, &auth_secret, &bypass_secret],
                 minted.iter().map(|m| m.token.as_str()),
@@ -257,7 +291,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         .await;
     steps
         .run_async("servers stop on SIGTERM", async {
-            for server in [preview, production] {
+            for server in [preview, production, hidden] {
                 let code = server.stop().await?;
                 if code != 0 {
                     return Err(failed(format!("the server exited with code {code}")));
@@ -266,46 +300,6 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             Ok(())
         })
         .await?;
-    Ok(())
-}
-
-async fn check_production(http: &reqwest::Client, url: &str, issuer: &MockIssuer) -> Result {
-    let token = issuer.token(AUDIENCE).build();
-    let requests = [
-        http.get(format!("{url}/api/~/ci/health")),
-        http.post(format!("{url}/api/~/ci/{ENDPOINT}"))
-            .header("x-github-oidc-token", &token)
-            .body(r#"{"flags":{"a":true}}"#),
-        http.get(format!("{url}/api/~/ci/{ENDPOINT}")),
-        http.post(format!("{url}/api/~/ci/anything/else")),
-    ];
-    for request in requests {
-        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
-        if status != 404 || body != "Not Found" {
-            return Err(failed(format!(
-                "expected 404 Not Found, got {status} {body}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn check_logs<'a>(logs: &str, secrets: &[&str], tokens: impl Iterator<Item = &'a str>) -> Result {
-    if secrets.iter().any(|secret| logs.contains(secret)) {
-        return Err(failed(
-            "FLAGS_SECRET, AUTH_SECRET or the bypass secret appears in the server's output",
-        ));
-    }
-    for token in tokens {
-        // Any of the three JWT segments would be a leak; the signature is the telling one.
-        if let Some(signature) = token.rsplit('.').next()
-            && logs.contains(signature)
-        {
-            return Err(failed("a minted token appears in the server's output"));
-        }
-    }
     Ok(())
 }
 

@@ -10,19 +10,19 @@ use serde_json::Value;
 use super::ClientEnv;
 use crate::flags::{Result, failed};
 
-pub const ENDPOINT: &str = "vercel/protection-cookie";
+pub(super) const ENDPOINT: &str = "vercel/protection-cookie";
 const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/vercel/protection-cookie";
 /// The Trusted Sources rule's audience (never an endpoint's).
-pub const PROTECTION_AUDIENCE: &str = "https://ci-in-preview.smoke/vercel-trusted-sources";
+pub(super) const PROTECTION_AUDIENCE: &str = "https://ci-in-preview.smoke/vercel-trusted-sources";
 
 /// The endpoint's section of the smoke policy.
-pub fn policy_entry() -> String {
+pub(super) fn policy_entry() -> String {
     format!("\n{}", ci_fixtures::policy_entry(ENDPOINT, AUDIENCE))
 }
 
 /// The edge for a project whose bypass secret is `secret` and whose Trusted Sources rule
 /// trusts `issuer` (not yet forwarding anywhere).
-pub fn edge(issuer: &MockIssuer, secret: &str) -> EdgeBuilder {
+pub(super) fn edge(issuer: &MockIssuer, secret: &str) -> EdgeBuilder {
     let protection = DeploymentProtection::new()
         .with_bypass(secret)
         .with_trusted_source(issuer, PROTECTION_AUDIENCE);
@@ -31,7 +31,7 @@ pub fn edge(issuer: &MockIssuer, secret: &str) -> EdgeBuilder {
 
 /// A listener for the edge and its URL: bound before the deployment starts, which must know it
 /// (`CI_PREVIEW_SELF_URL`).
-pub async fn bind_edge() -> Result<(tokio::net::TcpListener, String)> {
+pub(super) async fn bind_edge() -> Result<(tokio::net::TcpListener, String)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| failed(format!("cannot bind 127.0.0.1:0: {e}")))?;
@@ -41,7 +41,7 @@ pub async fn bind_edge() -> Result<(tokio::net::TcpListener, String)> {
 
 /// `ci-preview call vercel/protection-cookie` through the edge with `--protection oidc`, then
 /// [`check_answer`].
-pub async fn call_and_check(
+pub(super) async fn call_and_check(
     client: &ClientEnv<'_>,
     edge: &VercelEdge,
     http: &reqwest::Client,

@@ -3,10 +3,11 @@
 
 use ci_fixtures::{MockIssuer, TokenBuilder};
 
+use super::{AUDIENCE, ENDPOINT};
 use crate::flags::{Result, failed};
 
 /// One request and the answer the contract demands for it.
-pub struct Refusal {
+pub(super) struct Refusal {
     pub name: &'static str,
     /// `None` sends no `x-github-oidc-token` header at all.
     pub token: Option<String>,
@@ -19,7 +20,7 @@ const UNAUTHORIZED: &str = r#"{"error":"unauthorized"}"#;
 const BAD_REQUEST: &str = r#"{"error":"bad_request"}"#;
 
 /// The refusal table for a server whose endpoint expects `audience`.
-pub fn table(issuer: &MockIssuer, audience: &str) -> Vec<Refusal> {
+pub(super) fn table(issuer: &MockIssuer, audience: &str) -> Vec<Refusal> {
     let token = |f: fn(TokenBuilder) -> TokenBuilder| Some(f(issuer.token(audience)).build());
     let good = r#"{"flags":{"ciInPreviewSmoke":true}}"#.as_bytes().to_vec();
     let unauthorized = |name, token| Refusal {
@@ -96,7 +97,7 @@ fn oversized_body() -> Vec<u8> {
 }
 
 /// Sends one refusal case and checks status and body byte for byte.
-pub async fn check(client: &reqwest::Client, endpoint: &str, case: &Refusal) -> Result {
+pub(super) async fn check(client: &reqwest::Client, endpoint: &str, case: &Refusal) -> Result {
     let mut request = client
         .post(endpoint)
         .header("content-type", "application/json")
@@ -115,6 +116,34 @@ pub async fn check(client: &reqwest::Client, endpoint: &str, case: &Refusal) -> 
             "expected {} {}, got {status} {body}",
             case.status, case.answer
         )));
+    }
+    Ok(())
+}
+
+/// Every CI route of a production deployment answers 404 `Not Found`, token or not.
+pub(crate) async fn check_production(
+    http: &reqwest::Client,
+    url: &str,
+    issuer: &MockIssuer,
+) -> Result {
+    let token = issuer.token(AUDIENCE).build();
+    let requests = [
+        http.get(format!("{url}/api/~/ci/health")),
+        http.post(format!("{url}/api/~/ci/{ENDPOINT}"))
+            .header("x-github-oidc-token", &token)
+            .body(r#"{"flags":{"a":true}}"#),
+        http.get(format!("{url}/api/~/ci/{ENDPOINT}")),
+        http.post(format!("{url}/api/~/ci/anything/else")),
+    ];
+    for request in requests {
+        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if status != 404 || body != "Not Found" {
+            return Err(failed(format!(
+                "expected 404 Not Found, got {status} {body}"
+            )));
+        }
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use tokio::process::Command;
 use crate::flags::{Result, failed};
 
 /// Everything the server needs to start.
-pub struct ServerSpec<'a> {
+pub(super) struct ServerSpec<'a> {
     pub binary: &'a Path,
     /// `Some(image)` runs the server in that image with host networking.
     pub image: Option<&'a str>,
@@ -31,14 +31,14 @@ pub struct ServerSpec<'a> {
 }
 
 /// A running server; stops it on drop.
-pub struct RunningServer {
+pub(super) struct RunningServer {
     process: Option<ServerProcess>,
     container: Option<String>,
     pub url: String,
 }
 
 impl RunningServer {
-    pub async fn start(spec: &ServerSpec<'_>) -> Result<RunningServer> {
+    pub(super) async fn start(spec: &ServerSpec<'_>) -> Result<RunningServer> {
         let listen = format!("127.0.0.1:{}", spec.port);
         let mut container = None;
         let mut cmd = match spec.image {
@@ -111,7 +111,7 @@ impl RunningServer {
     }
 
     /// Everything the server wrote to stderr so far (stdout holds only its ready line).
-    pub fn output(&self) -> String {
+    pub(super) fn output(&self) -> String {
         self.process
             .as_ref()
             .map(ServerProcess::logs)
@@ -119,7 +119,7 @@ impl RunningServer {
     }
 
     /// Asks the server to stop (SIGTERM through `docker stop` or `kill`) and waits for it.
-    pub async fn stop(mut self) -> Result<i32> {
+    pub(super) async fn stop(mut self) -> Result<i32> {
         let Some(process) = self.process.take() else {
             return Err(failed("the server was stopped already"));
         };
@@ -158,7 +158,7 @@ fn remove_container(name: &str) {
 }
 
 /// A port the OS just handed out on 127.0.0.1 (released again, so the server can take it).
-pub fn free_port() -> Result<u16> {
+pub(super) fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| failed(format!("cannot bind 127.0.0.1:0: {e}")))?;
     listener
@@ -168,9 +168,31 @@ pub fn free_port() -> Result<u16> {
 }
 
 /// Where cargo put the debug binaries.
-pub fn binary(name: &str) -> PathBuf {
+pub(super) fn binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::project_root().join("target"));
     target.join("debug").join(name)
+}
+
+/// No secret and no minted token (any of its segments) in the servers' output.
+pub(crate) fn check_logs<'a>(
+    logs: &str,
+    secrets: &[&str],
+    tokens: impl Iterator<Item = &'a str>,
+) -> Result {
+    if secrets.iter().any(|secret| logs.contains(secret)) {
+        return Err(failed(
+            "FLAGS_SECRET, AUTH_SECRET or the bypass secret appears in the server's output",
+        ));
+    }
+    for token in tokens {
+        // Any of the three JWT segments would be a leak; the signature is the telling one.
+        if let Some(signature) = token.rsplit('.').next()
+            && logs.contains(signature)
+        {
+            return Err(failed("a minted token appears in the server's output"));
+        }
+    }
+    Ok(())
 }

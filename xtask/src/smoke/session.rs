@@ -8,23 +8,23 @@ use serde_json::{Value, json};
 
 use crate::flags::{Result, failed};
 
-pub const ENDPOINT: &str = "auth/encrypt-session";
+pub(super) const ENDPOINT: &str = "auth/encrypt-session";
 const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/auth/encrypt-session";
 
 /// The endpoint's `[endpoints."auth/encrypt-session"]` section of the smoke policy.
-pub fn policy_entry() -> String {
+pub(super) fn policy_entry() -> String {
     format!("\n{}", ci_fixtures::policy_entry(ENDPOINT, AUDIENCE))
 }
 
 /// The `--data` the smoke sends: a test user's session, for ten minutes.
-pub fn request() -> Value {
+pub(super) fn request() -> Value {
     json!({"session": {"name": "Smoke Test", "email": "smoke@example.com", "sub": "smoke-1"}, "maxAge": 600})
 }
 
 /// Checks `ci-preview call`'s output: `{name, cookie, expires}`, the plain-HTTP cookie name (the
 /// smoke's server is reached over http without `x-forwarded-proto`), a cookie that decodes with
 /// `secret` to the sent claims, expiring when the answer says.
-pub fn check_answer(out: &str, secret: &str) -> Result {
+pub(super) fn check_answer(out: &str, secret: &str) -> Result {
     let answer: Value = serde_json::from_str(out.trim())
         .map_err(|e| failed(format!("call printed no JSON ({e}): {out}")))?;
     let (Some(name), Some(cookie), Some(expires)) = (

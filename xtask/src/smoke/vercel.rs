@@ -11,7 +11,7 @@ use super::server::{self, RunningServer, ServerSpec};
 use crate::flags::{Result, failed};
 
 /// A running deployment; stopped when dropped.
-pub struct Deployment {
+pub(super) struct Deployment {
     /// Where the client reaches it (the host's front door under `--vercel`).
     pub url: String,
     inner: Inner,
@@ -27,7 +27,7 @@ enum Inner {
 
 impl Deployment {
     /// Starts the deployment `spec` describes, as a Vercel function when `vercel`.
-    pub async fn start(spec: &ServerSpec<'_>, vercel: bool) -> Result<Deployment> {
+    pub(super) async fn start(spec: &ServerSpec<'_>, vercel: bool) -> Result<Deployment> {
         if !vercel {
             let server = RunningServer::start(spec).await?;
             return Ok(Deployment {
@@ -71,7 +71,7 @@ impl Deployment {
     }
 
     /// Everything it wrote so far.
-    pub fn output(&self) -> String {
+    pub(super) fn output(&self) -> String {
         match &self.inner {
             Inner::Server(server) => server.output(),
             Inner::Vercel(host, _) => host.output(),
@@ -79,7 +79,7 @@ impl Deployment {
     }
 
     /// Under the host: every request forwarded so far got exactly one `end` frame.
-    pub async fn every_request_ended(&self) -> Result {
+    pub(super) async fn every_request_ended(&self) -> Result {
         match &self.inner {
             Inner::Server(_) => Ok(()),
             Inner::Vercel(host, _) => {
@@ -94,7 +94,7 @@ impl Deployment {
     }
 
     /// SIGTERM, and the exit code (-1 for a death by signal).
-    pub async fn stop(self) -> Result<i32> {
+    pub(super) async fn stop(self) -> Result<i32> {
         match self.inner {
             Inner::Server(server) => server.stop().await,
             Inner::Vercel(host, _) => host

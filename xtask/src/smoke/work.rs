@@ -9,7 +9,7 @@ use crate::flags::{Result, failed};
 
 /// A fresh 32-byte secret, as `crypto.randomBytes(32).toString('base64url')` makes them; serves
 /// as FLAGS_SECRET and (43 characters, like `npx auth secret`) as AUTH_SECRET.
-pub fn random_secret() -> Result<String> {
+pub(super) fn random_secret() -> Result<String> {
     use std::io::Read as _;
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")
@@ -19,10 +19,10 @@ pub fn random_secret() -> Result<String> {
 }
 
 /// A scratch folder under target/, removed when the run ends.
-pub struct WorkDir(PathBuf);
+pub(super) struct WorkDir(PathBuf);
 
 impl WorkDir {
-    pub fn new() -> Result<WorkDir> {
+    pub(super) fn new() -> Result<WorkDir> {
         let dir = crate::project_root()
             .join("target")
             .join("smoke")
@@ -31,7 +31,7 @@ impl WorkDir {
         Ok(WorkDir(dir))
     }
 
-    pub fn write(&self, name: &str, contents: &str) -> Result<PathBuf> {
+    pub(super) fn write(&self, name: &str, contents: &str) -> Result<PathBuf> {
         let path = self.0.join(name);
         std::fs::write(&path, contents).map_err(|e| failed(format!("{}: {e}", path.display())))?;
         Ok(path)

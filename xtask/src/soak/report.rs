@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::traffic::{Count, Kind, Tally};
 
-pub struct Report {
+pub(super) struct Report {
     pub seconds: f64,
     pub workers: usize,
     pub cooldown: u64,
@@ -38,7 +38,7 @@ impl Report {
         }
     }
 
-    pub fn print(&self) {
+    pub(super) fn print(&self) {
         let requests = self.requests();
         println!();
         println!(
@@ -126,7 +126,7 @@ impl Report {
     }
 
     /// Every criterion that failed, in words.
-    pub fn failures(&self) -> Vec<String> {
+    pub(super) fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
         for kind in [Kind::Valid, Kind::ValidRotated] {
             let valid = self.tally.get(&kind).cloned().unwrap_or_default();

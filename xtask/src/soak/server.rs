@@ -13,7 +13,7 @@ use tokio::process::Command;
 use super::traffic::AUDIENCE;
 use crate::flags::{Result, failed};
 
-pub struct Server {
+pub(super) struct Server {
     process: ServerProcess,
     pid: u32,
     pub url: String,
@@ -22,7 +22,7 @@ pub struct Server {
 }
 
 /// What the stop and the log said.
-pub struct Stopped {
+pub(super) struct Stopped {
     pub clean_exit: bool,
     pub fetch_failures: usize,
     /// Log lines that look like they carry a JWS/JWE (`eyJ`: base64url of `{"`).
@@ -30,7 +30,11 @@ pub struct Stopped {
 }
 
 impl Server {
-    pub async fn start(issuer: &MockIssuer, secret: &str, cooldown_secs: u64) -> Result<Server> {
+    pub(super) async fn start(
+        issuer: &MockIssuer,
+        secret: &str,
+        cooldown_secs: u64,
+    ) -> Result<Server> {
         let dir = std::env::temp_dir().join(format!("ci-preview-soak-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
         let policy = dir.join("ci-policy.toml");
@@ -70,12 +74,12 @@ impl Server {
     }
 
     /// Resident set size, KiB.
-    pub fn rss_kib(&self) -> Option<u64> {
+    pub(super) fn rss_kib(&self) -> Option<u64> {
         self.status_kib("VmRSS")
     }
 
     /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`).
-    pub fn status_kib(&self, field: &str) -> Option<u64> {
+    pub(super) fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
         status
             .lines()
@@ -85,7 +89,7 @@ impl Server {
 
     /// CPU time the server used so far (user + system), from `/proc/PID/stat` (clock ticks of
     /// 1/100 s, the value on every Linux this runs on).
-    pub fn cpu_secs(&self) -> Option<f64> {
+    pub(super) fn cpu_secs(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
         // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
         let rest = stat.rsplit_once(')')?.1;
@@ -96,14 +100,14 @@ impl Server {
     }
 
     /// The last lines of the server's log, for error messages.
-    pub fn log_tail(&self) -> String {
+    pub(super) fn log_tail(&self) -> String {
         let log = self.process.logs();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// SIGTERM, wait, and read the log (the work directory goes when `self` drops).
-    pub async fn stop(self) -> Stopped {
+    pub(super) async fn stop(self) -> Stopped {
         let stopped = self.process.stop("-TERM", Duration::from_secs(15)).await;
         let log = stopped.logs;
         Stopped {

@@ -19,14 +19,14 @@ use encrypt_override::FlagsSecret;
 use serde_json::{Value, json};
 
 /// The audience of the soak policy's endpoint.
-pub const AUDIENCE: &str = "https://ci-in-preview.soak/api/~/ci/flags/encrypt-override";
+pub(super) const AUDIENCE: &str = "https://ci-in-preview.soak/api/~/ci/flags/encrypt-override";
 /// The endpoint's path.
-pub const PATH: &str = "/api/~/ci/flags/encrypt-override";
+pub(super) const PATH: &str = "/api/~/ci/flags/encrypt-override";
 /// Body of the oversize attack: past the 64 KiB limit.
 const OVERSIZE: usize = 80 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(super) enum Kind {
     Valid,
     /// A valid call with a token of the rotated-to key (once the server has shown it knows it).
     ValidRotated,
@@ -53,7 +53,7 @@ pub enum Kind {
 
 impl Kind {
     /// Attacks the mixed workers send between valid calls (the unknown-kid flood has its own).
-    pub const MIXED_ATTACKS: [Kind; 14] = [
+    pub(super) const MIXED_ATTACKS: [Kind; 14] = [
         Kind::WrongAudience,
         Kind::WrongRepository,
         Kind::Expired,
@@ -70,7 +70,7 @@ impl Kind {
         Kind::MaxAgeTooLong,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Kind::Valid => "valid",
             Kind::ValidRotated => "valid, rotated key",
@@ -93,7 +93,7 @@ impl Kind {
     }
 
     /// The contract's answer: status and exact body.
-    pub fn expected(self) -> (u16, &'static str) {
+    pub(super) fn expected(self) -> (u16, &'static str) {
         match self {
             Kind::Valid | Kind::ValidRotated => (200, ""),
             Kind::WrongRepository => (403, r#"{"error":"forbidden","reason":"repo_mismatch"}"#),
@@ -109,7 +109,7 @@ impl Kind {
 }
 
 /// Pre-minted tokens of one generation.
-pub struct Tokens {
+pub(super) struct Tokens {
     valid_old: Vec<String>,
     valid_new: Vec<String>,
     attacks: BTreeMap<Kind, Vec<String>>,
@@ -117,7 +117,7 @@ pub struct Tokens {
 
 /// Mints a generation: valid tokens by the issuer's first key and by the key it will rotate to,
 /// and each attack's tokens. Blocking (RSA signing).
-pub fn mint(issuer: &str, old: &Arc<TestKey>, new: &Arc<TestKey>) -> Tokens {
+pub(super) fn mint(issuer: &str, old: &Arc<TestKey>, new: &Arc<TestKey>) -> Tokens {
     let t = |key: &Arc<TestKey>| TokenBuilder::new(issuer, AUDIENCE, Arc::clone(key));
     let many = |n: usize, f: &dyn Fn() -> TokenBuilder| (0..n).map(|_| f().build()).collect();
     let mut attacks = BTreeMap::new();
@@ -159,7 +159,7 @@ pub fn mint(issuer: &str, old: &Arc<TestKey>, new: &Arc<TestKey>) -> Tokens {
 
 /// What the workers share: the current tokens, the secret to check cookies with, and whether the
 /// server has shown it knows the rotated key (valid calls then use it too).
-pub struct Shared {
+pub(super) struct Shared {
     pub tokens: RwLock<Arc<Tokens>>,
     pub secret: FlagsSecret,
     pub new_key_live: AtomicBool,
@@ -175,7 +175,7 @@ impl Shared {
 
 /// How one kind fared.
 #[derive(Debug, Default, Clone)]
-pub struct Count {
+pub(super) struct Count {
     pub expected: u64,
     /// Answers with another status or body, by status (200 for an attack = accepted).
     pub wrong: BTreeMap<u16, u64>,
@@ -185,11 +185,11 @@ pub struct Count {
 }
 
 impl Count {
-    pub fn total(&self) -> u64 {
+    pub(super) fn total(&self) -> u64 {
         self.expected + self.wrong.values().sum::<u64>() + self.errors
     }
 
-    pub fn merge(&mut self, other: &Count) {
+    pub(super) fn merge(&mut self, other: &Count) {
         self.expected += other.expected;
         for (status, n) in &other.wrong {
             *self.wrong.entry(*status).or_default() += n;
@@ -201,10 +201,10 @@ impl Count {
     }
 }
 
-pub type Tally = BTreeMap<Kind, Count>;
+pub(super) type Tally = BTreeMap<Kind, Count>;
 
 /// Sends `schedule` round-robin until `deadline`; returns what came back.
-pub async fn worker(
+pub(super) async fn worker(
     shared: Arc<Shared>,
     schedule: Vec<Kind>,
     id: usize,
@@ -231,14 +231,14 @@ pub async fn worker(
     tally
 }
 
-pub enum Problem {
+pub(super) enum Problem {
     Answer(u16, String),
     NoAnswer(String),
 }
 
 /// One request of `kind`; `Ok` when the answer is exactly the contract's. Once the rotated key
 /// is live every other valid call uses it, and is reported as [`Kind::ValidRotated`].
-pub async fn send(shared: &Shared, kind: Kind, i: usize) -> (Kind, Result<(), Problem>) {
+pub(super) async fn send(shared: &Shared, kind: Kind, i: usize) -> (Kind, Result<(), Problem>) {
     let kind = match kind {
         Kind::Valid if shared.new_key_live.load(Ordering::Relaxed) && i % 2 == 1 => {
             Kind::ValidRotated
@@ -339,7 +339,10 @@ fn causes(error: &dyn std::error::Error) -> String {
 /// After the rotation: presents a token signed by the new key every 100 ms until the server
 /// accepts one, then lets the valid workers use the new key too. Returns when that happened and
 /// how many probes were refused before.
-pub async fn probe_new_key(shared: Arc<Shared>, deadline: Instant) -> (Option<Instant>, u64) {
+pub(super) async fn probe_new_key(
+    shared: Arc<Shared>,
+    deadline: Instant,
+) -> (Option<Instant>, u64) {
     let mut refused = 0;
     let mut i = 0usize;
     while Instant::now() < deadline {

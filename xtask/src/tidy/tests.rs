@@ -40,6 +40,10 @@ fn each_rule_finds_its_problem() {
         "src/bare.rs",
         "//! The contract (FORMAT §3), an RFC 8259 §8.2 escape.\n",
     );
+    write(
+        "src/tracker.rs",
+        "//! Why.\n// fixed for issue-6\n// see Issue_12\n// not an issue: 3 tests\n",
+    );
     write("run.sh", "#!/bin/sh\nset -e\n");
     write(
         "docs/B.md",
@@ -53,6 +57,7 @@ fn each_rule_finds_its_problem() {
         "src/long.rs",
         "src/cites.rs",
         "src/bare.rs",
+        "src/tracker.rs",
         "run.sh",
     ]
     .map(str::to_owned)
@@ -67,6 +72,8 @@ fn each_rule_finds_its_problem() {
         "src/cites.rs:1: cites docs/A.md §7",
         "src/cites.rs:1: `docs/A.md#nope`",
         "src/cites.rs:1: `issue 14`",
+        "src/tracker.rs:2: `issue-6`",
+        "src/tracker.rs:3: `Issue_12`",
         "src/cites.rs:1: `../shared`",
         "src/bare.rs:1: cites `FORMAT §3` without a file",
         "run.sh:1: open with a header comment",

@@ -8,19 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-pub const REPO: &str = "owner/ci-in-preview";
-pub const TAG: &str = "v0.3.0";
-pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
-pub const ASSET: &str = "ci-preview-linux-x86_64";
+pub(crate) const REPO: &str = "owner/ci-in-preview";
+pub(crate) const TAG: &str = "v0.3.0";
+pub(crate) const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+pub(crate) const ASSET: &str = "ci-preview-linux-x86_64";
 
 /// Serves files under `root` over HTTP/1.1 on 127.0.0.1 and records the paths asked for.
-pub struct FakeRelease {
+pub(crate) struct FakeRelease {
     url: String,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeRelease {
-    pub fn serve(root: PathBuf) -> Self {
+    pub(crate) fn serve(root: PathBuf) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -57,14 +57,14 @@ impl FakeRelease {
         Self { url, requests }
     }
 
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
 }
 
 /// One isolated run of the script: a temp folder with the fake release, stub tools, the action's
 /// "source tree", and the files the script writes.
-pub struct Setup {
+pub(crate) struct Setup {
     dir: tempfile::TempDir,
     pub release: FakeRelease,
     env: Vec<(String, String)>,
@@ -72,7 +72,7 @@ pub struct Setup {
 
 impl Setup {
     /// A release `TAG` of `REPO` at `COMMIT` holding the x86_64 client and a correct SHA256SUMS.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("release");
         let tag_dir = root.join(TAG);
@@ -132,26 +132,26 @@ impl Setup {
         }
     }
 
-    pub fn set(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn set(mut self, key: &str, value: &str) -> Self {
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
-    pub fn unset(mut self, key: &str) -> Self {
+    pub(crate) fn unset(mut self, key: &str) -> Self {
         self.env.retain(|(k, _)| k != key);
         self
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn read(&self, name: &str) -> String {
+    pub(crate) fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(name)).unwrap_or_default()
     }
 
-    pub fn run(&self) -> Run {
+    pub(crate) fn run(&self) -> Run {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../action/install.sh");
         let output = Command::new("bash")
             .arg(script)
@@ -164,7 +164,7 @@ impl Setup {
     }
 
     /// What the installed client prints, proving which binary ended up installed.
-    pub fn installed_says(&self) -> String {
+    pub(crate) fn installed_says(&self) -> String {
         let out = Command::new(self.path("install/bin/ci-preview"))
             .arg("--version")
             .output()
@@ -173,13 +173,13 @@ impl Setup {
     }
 }
 
-pub struct Run(pub Output);
+pub(crate) struct Run(pub Output);
 
 impl Run {
-    pub fn code(&self) -> Option<i32> {
+    pub(crate) fn code(&self) -> Option<i32> {
         self.0.status.code()
     }
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
 }

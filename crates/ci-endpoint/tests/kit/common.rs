@@ -10,24 +10,24 @@ use ci_endpoint::{
     server::{Deployment, Policy},
 };
 use ci_fixtures::MockIssuer;
-pub use ci_fixtures::{Answer, TestApp, assert_answer, send, static_verifier};
+pub(crate) use ci_fixtures::{Answer, TestApp, assert_answer, send, static_verifier};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-pub const ECHO: &str = "test/echo";
-pub const ECHO_PATH: &str = "/api/~/ci/test/echo";
-pub const AUDIENCE: &str = "https://ci.test/api/~/ci/test/echo";
+pub(crate) const ECHO: &str = "test/echo";
+pub(crate) const ECHO_PATH: &str = "/api/~/ci/test/echo";
+pub(crate) const AUDIENCE: &str = "https://ci.test/api/~/ci/test/echo";
 /// The test endpoint's stand-in for the 4096-byte cookie limit.
-pub const ECHO_MAX_ENCODED: usize = 256;
+pub(crate) const ECHO_MAX_ENCODED: usize = 256;
 /// The variable holding the echo endpoint's (pretend) secret.
-pub const ECHO_SECRET_VAR: &str = "ECHO_SECRET";
-pub const GOOD_BODY: &str = r#"{"flags":{"ciInPreviewSmoke":true}}"#;
+pub(crate) const ECHO_SECRET_VAR: &str = "ECHO_SECRET";
+pub(crate) const GOOD_BODY: &str = r#"{"flags":{"ciInPreviewSmoke":true}}"#;
 
-pub fn policy_toml(issuer: &MockIssuer) -> String {
+pub(crate) fn policy_toml(issuer: &MockIssuer) -> String {
     issuer.policy_toml(ECHO, AUDIENCE)
 }
 
-pub fn policy(issuer: &MockIssuer) -> Policy {
+pub(crate) fn policy(issuer: &MockIssuer) -> Policy {
     Policy::from_toml_str(&policy_toml(issuer)).expect("test policy is valid")
 }
 
@@ -55,12 +55,12 @@ async fn echo(
 }
 
 /// The echo endpoint, whose secret is `ECHO_SECRET`.
-pub fn echo_endpoint() -> Endpoint {
+pub(crate) fn echo_endpoint() -> Endpoint {
     Endpoint::new(ECHO, post(echo)).with_secret(ECHO_SECRET_VAR, |text| Ok(text.to_owned()))
 }
 
 /// The echo app's builder: `ECHO_SECRET` set when `ready`, deployment `deployment`.
-pub fn echo_app(deployment: Deployment, ready: bool) -> ci_fixtures::TestAppBuilder {
+pub(crate) fn echo_app(deployment: Deployment, ready: bool) -> ci_fixtures::TestAppBuilder {
     let app = TestApp::builder(echo_endpoint()).deployment(deployment);
     if ready {
         app.var(ECHO_SECRET_VAR, "echo-secret")
@@ -70,7 +70,7 @@ pub fn echo_app(deployment: Deployment, ready: bool) -> ci_fixtures::TestAppBuil
 }
 
 /// The app for `environment` with the echo endpoint.
-pub async fn app_in(environment: Option<&str>, ready: bool) -> (MockIssuer, Router) {
+pub(crate) async fn app_in(environment: Option<&str>, ready: bool) -> (MockIssuer, Router) {
     let deployment = Deployment {
         environment: environment.map(str::to_owned),
         commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
@@ -81,11 +81,11 @@ pub async fn app_in(environment: Option<&str>, ready: bool) -> (MockIssuer, Rout
     echo_app(deployment, ready).start().await.into_parts()
 }
 
-pub fn good_token(issuer: &MockIssuer) -> String {
+pub(crate) fn good_token(issuer: &MockIssuer) -> String {
     issuer.token(AUDIENCE).build()
 }
 
-pub fn post_request(token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+pub(crate) fn post_request(token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
     let mut builder = Request::post(ECHO_PATH).header("content-type", "application/json");
     if let Some(token) = token {
         builder = builder.header("x-github-oidc-token", token);

@@ -1,4 +1,4 @@
-//! Set-up shared by the issue-6 guard tests (`single_use`, `bind_deployment`, Redis): the echo
+//! Set-up shared by the per-endpoint guard tests (`single_use`, `bind_deployment`, Redis): the echo
 //! app of `common` built with a chosen deployment, policy switches and replay store, and a log
 //! capture so refusals can be checked for their logged reason (and for never logging a token).
 
@@ -6,13 +6,13 @@
 
 use axum::Router;
 use ci_endpoint::server::{Deployment, Policy, replay::ReplayStore};
-pub use ci_fixtures::Capture;
+pub(crate) use ci_fixtures::Capture;
 use ci_fixtures::MockIssuer;
 
 use crate::common::{echo_app, policy_toml};
 
 /// A deployment of PR 12 from branch `feature/preview-smoke` (the default token's `head_ref`).
-pub fn pr_deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deployment {
+pub(crate) fn pr_deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deployment {
     Deployment {
         environment: Some("preview".to_owned()),
         commit: Some("e83c5163316f89bfbde7d9ab23ca2e25604af290".to_owned()),
@@ -25,12 +25,12 @@ pub fn pr_deployment(pull_request: Option<&str>, branch: Option<&str>) -> Deploy
 }
 
 /// The echo policy with extra endpoint keys appended (`"single_use = true\n"`).
-pub fn policy_with(issuer: &MockIssuer, extra: &str) -> Policy {
+pub(crate) fn policy_with(issuer: &MockIssuer, extra: &str) -> Policy {
     Policy::from_toml_str(&format!("{}{extra}", policy_toml(issuer))).expect("policy is valid")
 }
 
 /// The echo app with `extra` policy keys, `deployment` and, if given, `store`.
-pub fn guarded_app(
+pub(crate) fn guarded_app(
     issuer: &MockIssuer,
     extra: &str,
     deployment: Deployment,

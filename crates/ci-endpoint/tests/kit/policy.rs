@@ -240,7 +240,7 @@ async fn duplicate_and_unsupported_endpoints_are_refused() {
         StartupError::DuplicateEndpoint { name: ECHO }
     ));
 
-    // The issue-6 switches are enforced (tests/single_use.rs, tests/binding.rs), so they build.
+    // The guard switches are enforced (`single_use.rs`, `binding.rs` beside this file), so they build.
     let text = format!(
         "{}single_use = true\nbind_deployment = true\n",
         policy_toml(&issuer)

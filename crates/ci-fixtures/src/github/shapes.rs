@@ -30,7 +30,7 @@ pub fn timestamp(unix: i64) -> String {
 }
 
 /// A `simple-user`: a person (`User`) or an app's bot account (`Bot`, login ending in `[bot]`).
-pub fn user(api: &str, login: &str, id: u64) -> Value {
+pub(super) fn user(api: &str, login: &str, id: u64) -> Value {
     let bot = login.ends_with("[bot]");
     let escaped = login.replace('[', "%5B").replace(']', "%5D");
     let base = format!("{api}/users/{escaped}");
@@ -62,7 +62,7 @@ pub fn user(api: &str, login: &str, id: u64) -> Value {
 }
 
 /// The GitHub App a deploy bot acts as (`performed_via_github_app`).
-pub fn app(api: &str, slug: &str) -> Value {
+pub(super) fn app(api: &str, slug: &str) -> Value {
     json!({
         "id": 8329,
         "slug": slug,
@@ -81,7 +81,7 @@ pub fn app(api: &str, slug: &str) -> Value {
 }
 
 /// A full `repository`.
-pub fn repository(api: &str, full_name: &str, id: u64, owner_id: u64) -> Value {
+pub(super) fn repository(api: &str, full_name: &str, id: u64, owner_id: u64) -> Value {
     let (owner, name) = full_name.split_once('/').unwrap_or((full_name, full_name));
     let r = format!("{api}/repos/{full_name}");
     let mut repo = json!({
@@ -179,7 +179,7 @@ pub fn repository(api: &str, full_name: &str, id: u64, owner_id: u64) -> Value {
     repo
 }
 
-pub struct PullSpec<'a> {
+pub(super) struct PullSpec<'a> {
     pub api: &'a str,
     pub full_name: &'a str,
     pub repository_id: u64,
@@ -193,7 +193,7 @@ pub struct PullSpec<'a> {
 }
 
 /// A full `pull-request` (GET /repos/{owner}/{repo}/pulls/{number}).
-pub fn pull_request(p: &PullSpec<'_>) -> Value {
+pub(super) fn pull_request(p: &PullSpec<'_>) -> Value {
     let r = format!("{}/repos/{}", p.api, p.full_name);
     let html = format!("https://github.com/{}/pull/{}", p.full_name, p.number);
     let owner = p.full_name.split('/').next().unwrap_or_default();
@@ -273,7 +273,7 @@ pub fn pull_request(p: &PullSpec<'_>) -> Value {
     })
 }
 
-pub struct DeploymentSpec<'a> {
+pub(super) struct DeploymentSpec<'a> {
     pub api: &'a str,
     pub full_name: &'a str,
     pub id: u64,
@@ -284,7 +284,7 @@ pub struct DeploymentSpec<'a> {
 }
 
 /// A full `deployment`, created by the Vercel app as its integration does.
-pub fn deployment(d: &DeploymentSpec<'_>) -> Value {
+pub(super) fn deployment(d: &DeploymentSpec<'_>) -> Value {
     let r = format!("{}/repos/{}", d.api, d.full_name);
     let production = d.environment.eq_ignore_ascii_case("production");
     json!({
@@ -309,7 +309,7 @@ pub fn deployment(d: &DeploymentSpec<'_>) -> Value {
     })
 }
 
-pub struct StatusSpec<'a> {
+pub(super) struct StatusSpec<'a> {
     pub api: &'a str,
     pub full_name: &'a str,
     pub id: u64,
@@ -322,7 +322,7 @@ pub struct StatusSpec<'a> {
 }
 
 /// A full `deployment-status`.
-pub fn deployment_status(s: &StatusSpec<'_>) -> Value {
+pub(super) fn deployment_status(s: &StatusSpec<'_>) -> Value {
     let r = format!("{}/repos/{}", s.api, s.full_name);
     json!({
         "url": format!("{r}/deployments/{}/statuses/{}", s.deployment_id, s.id),
@@ -343,7 +343,7 @@ pub fn deployment_status(s: &StatusSpec<'_>) -> Value {
     })
 }
 
-pub struct CommentSpec<'a> {
+pub(super) struct CommentSpec<'a> {
     pub api: &'a str,
     pub full_name: &'a str,
     pub id: u64,
@@ -355,7 +355,7 @@ pub struct CommentSpec<'a> {
 }
 
 /// A full `issue-comment` (pull request conversation comments are issue comments).
-pub fn comment(c: &CommentSpec<'_>) -> Value {
+pub(super) fn comment(c: &CommentSpec<'_>) -> Value {
     let r = format!("{}/repos/{}", c.api, c.full_name);
     let bot = c.author.ends_with("[bot]");
     json!({
@@ -379,7 +379,7 @@ pub fn comment(c: &CommentSpec<'_>) -> Value {
 }
 
 /// GitHub's error body.
-pub fn error(message: &str, status: u16) -> Value {
+pub(super) fn error(message: &str, status: u16) -> Value {
     json!({
         "message": message,
         "documentation_url": "https://docs.github.com/rest",

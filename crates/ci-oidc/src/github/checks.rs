@@ -8,7 +8,10 @@ use crate::policy::{DEFAULT_EVENTS, EndpointPolicy, WorkflowClaim};
 use crate::rejection::{Rejection, RejectionKind, quoted};
 
 /// Runs every policy check; the first failure wins.
-pub fn check_policy(claims: &GitHubClaims, policy: &EndpointPolicy) -> Result<(), Rejection> {
+pub(crate) fn check_policy(
+    claims: &GitHubClaims,
+    policy: &EndpointPolicy,
+) -> Result<(), Rejection> {
     check_repository(claims, policy)?;
     check_pin(
         RejectionKind::RepositoryId,
@@ -68,7 +71,7 @@ fn check_pin(
 /// is built; it is the same test as comparing with the concatenation, never a prefix test:
 /// `smoke.yaml` does not match `smoke.yaml-evil.yaml@ref`, and an `@` inside a path is just
 /// another byte of the entry.
-pub fn workflow_matches(claim: &str, entry: &str, suffixes: &[&str]) -> bool {
+pub(super) fn workflow_matches(claim: &str, entry: &str, suffixes: &[&str]) -> bool {
     claim
         .strip_prefix(entry)
         .and_then(|rest| rest.strip_prefix('@'))

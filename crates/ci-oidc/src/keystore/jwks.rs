@@ -7,6 +7,9 @@
 //! present) `sig` and `RS256`, a modulus of 2048 to 8192 bits, an odd exponent of at least 3
 //! that fits the verification algorithm.
 
+use std::sync::Arc;
+
+use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::DecodingKey;
@@ -25,6 +28,9 @@ const MAX_RSA_BITS: usize = 8192;
 pub(crate) struct VerifyingKey {
     pub(crate) kid: String,
     pub(crate) key: DecodingKey,
+    /// The same key parsed once (`crate::crypto`): the library's verifier finds it by `n`/`e`,
+    /// and it lives as long as this set holds the key.
+    _parsed: Arc<ParsedPublicKey>,
 }
 
 /// A loaded set of keys; replaced as a whole on refresh.
@@ -131,8 +137,13 @@ fn usable_key(value: Value) -> Result<VerifyingKey, String> {
     if !e_ok {
         return Err("exponent must be odd, >= 3 and at most 32 bits".to_owned());
     }
+    let parsed = crate::crypto::parse_rs256(&n, &e)?;
     let key = DecodingKey::from_rsa_raw_components(&n, &e);
-    Ok(VerifyingKey { kid, key })
+    Ok(VerifyingKey {
+        kid,
+        key,
+        _parsed: parsed,
+    })
 }
 
 /// Decodes a base64url big-endian integer, without its leading zero bytes.

@@ -9,9 +9,9 @@ use ci_oidc::{
     EndpointPolicy, IssuerConfig, KeyStore, KeyStoreOptions, Rejection, SecretString, Verifier,
 };
 
-pub const AUD: &str = "https://preview.example.com/api/~/ci/flags/encrypt-override";
+pub(crate) const AUD: &str = "https://preview.example.com/api/~/ci/flags/encrypt-override";
 
-pub fn policy() -> EndpointPolicy {
+pub(crate) fn policy() -> EndpointPolicy {
     EndpointPolicy {
         repository_owner_ids: vec![ci_fixtures::DEFAULT_OWNER_ID.into()],
         ..EndpointPolicy::new(AUD, DEFAULT_REPOSITORY, DEFAULT_WORKFLOW)
@@ -19,7 +19,7 @@ pub fn policy() -> EndpointPolicy {
 }
 
 /// Options for tests: short timeout and cooldown so outage and rotation tests stay fast.
-pub fn opts() -> KeyStoreOptions {
+pub(crate) fn opts() -> KeyStoreOptions {
     KeyStoreOptions {
         timeout: Duration::from_millis(1500),
         unknown_kid_cooldown: Duration::from_millis(300),
@@ -27,7 +27,7 @@ pub fn opts() -> KeyStoreOptions {
     }
 }
 
-pub fn remote_store(issuer: &MockIssuer, opts: KeyStoreOptions) -> KeyStore {
+pub(crate) fn remote_store(issuer: &MockIssuer, opts: KeyStoreOptions) -> KeyStore {
     let cfg = IssuerConfig {
         url: issuer.issuer_url(),
         jwks_url: None,
@@ -37,7 +37,7 @@ pub fn remote_store(issuer: &MockIssuer, opts: KeyStoreOptions) -> KeyStore {
 }
 
 /// A started issuer and a prefetched verifier using discovery.
-pub async fn setup_with(opts: KeyStoreOptions) -> (MockIssuer, Verifier) {
+pub(crate) async fn setup_with(opts: KeyStoreOptions) -> (MockIssuer, Verifier) {
     let issuer = MockIssuer::start().await;
     let keys = remote_store(&issuer, opts);
     keys.prefetch().await.expect("prefetch");
@@ -45,11 +45,11 @@ pub async fn setup_with(opts: KeyStoreOptions) -> (MockIssuer, Verifier) {
     (issuer, verifier)
 }
 
-pub async fn setup() -> (MockIssuer, Verifier) {
+pub(crate) async fn setup() -> (MockIssuer, Verifier) {
     setup_with(opts()).await
 }
 
-pub async fn verify(
+pub(crate) async fn verify(
     verifier: &Verifier,
     token: &str,
     policy: &EndpointPolicy,

@@ -26,18 +26,18 @@ use testcontainers::{
     runners::AsyncRunner,
 };
 
-pub const IMAGE: &str = "ci-preview-server:local";
+pub(crate) const IMAGE: &str = "ci-preview-server:local";
 /// Where the policy is copied in the container.
-pub const POLICY_PATH: &str = "/etc/ci-preview/ci-policy.toml";
+pub(crate) const POLICY_PATH: &str = "/etc/ci-preview/ci-policy.toml";
 /// Part of the server's single stdout line, printed once keys are loaded and the socket accepts.
-pub const READY: &str = "listening on";
+pub(crate) const READY: &str = "listening on";
 
 /// Proof that an engine answers and the image is there; only [`docker`] makes one.
 #[derive(Debug)]
-pub struct Docker(());
+pub(crate) struct Docker(());
 
 /// The gate: `Some` when the test can run, `None` (said plainly) when it must skip.
-pub fn docker(test: &str) -> Option<Docker> {
+pub(crate) fn docker(test: &str) -> Option<Docker> {
     static ENGINE: OnceLock<bool> = OnceLock::new();
     let answers =
         *ENGINE.get_or_init(|| quiet_success(&["info", "--format", "{{.ServerVersion}}"]));
@@ -73,7 +73,7 @@ fn quiet_success(args: &[&str]) -> bool {
 }
 
 /// `docker ARGS`, which must succeed; its stdout, trimmed.
-pub fn docker_cli(args: &[&str]) -> String {
+pub(crate) fn docker_cli(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
     assert!(
         out.status.success(),
@@ -84,7 +84,7 @@ pub fn docker_cli(args: &[&str]) -> String {
 }
 
 /// A port the OS just handed out on 127.0.0.1 (released again for the container to take).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
@@ -112,7 +112,7 @@ impl Logs {
 }
 
 /// A server container that printed its ready line.
-pub struct Server {
+pub(crate) struct Server {
     container: ContainerAsync<GenericImage>,
     pub base: String,
     /// From asking the engine to create the container to the ready line.
@@ -121,7 +121,7 @@ pub struct Server {
 
 /// How a container ended.
 #[derive(Debug)]
-pub struct Exit {
+pub(crate) struct Exit {
     pub code: i64,
     /// Time from `docker stop` to exit (zero when it exited by itself).
     pub stop_took: Duration,
@@ -157,7 +157,7 @@ impl Docker {
     }
 
     /// Starts the image and waits for its ready line; panics with its logs if it never comes.
-    pub async fn start(&self, policy: &str, env: &[(&str, &str)]) -> Server {
+    pub(crate) async fn start(&self, policy: &str, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let logs = Logs::default();
         let request = self.request(WaitFor::message_on_stdout(READY), policy, env, port, &logs);
@@ -179,7 +179,7 @@ impl Docker {
     }
 
     /// Starts the image expecting it to exit on its own; its exit code and output.
-    pub async fn run_to_exit(&self, policy: &str, env: &[(&str, &str)]) -> Exit {
+    pub(crate) async fn run_to_exit(&self, policy: &str, env: &[(&str, &str)]) -> Exit {
         let logs = Logs::default();
         let wait =
             WaitFor::exit(ExitWaitStrategy::new().with_poll_interval(Duration::from_millis(50)));
@@ -210,16 +210,16 @@ async fn finish(container: ContainerAsync<GenericImage>, stop_took: Duration) ->
 }
 
 impl Server {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         self.container.id()
     }
 
     /// `docker stop` (SIGTERM, SIGKILL after 5 s) and the result; the container is removed.
-    pub async fn stop(self) -> Exit {
+    pub(crate) async fn stop(self) -> Exit {
         let sent = Instant::now();
         self.container.stop_with_timeout(Some(5)).await.unwrap();
         let took = sent.elapsed();
@@ -228,7 +228,7 @@ impl Server {
 
     /// Stops the server and checks the shutdown was the graceful one: exit 0 within 2 s, after
     /// the server logged the signal. Returns everything it wrote.
-    pub async fn stop_gracefully(self) -> Exit {
+    pub(crate) async fn stop_gracefully(self) -> Exit {
         let exit = self.stop().await;
         assert_eq!(exit.code, 0, "exit code after docker stop\n{}", exit.stderr);
         assert!(

@@ -6,32 +6,32 @@
 use ci_fixtures::{MockIssuer, NotReady, ServerProcess, token::uuid};
 use tokio::process::Command;
 
-pub const NAME: &str = "flags/encrypt-override";
-pub const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-pub const BODY: &str = r#"{"flags":{"ciInPreviewSmoke":true}}"#;
-pub const UNAUTHORIZED: &str = r#"{"error":"unauthorized"}"#;
-pub const UNAVAILABLE: &str = r#"{"error":"unavailable"}"#;
+pub(crate) const NAME: &str = "flags/encrypt-override";
+pub(crate) const SECRET: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+pub(crate) const BODY: &str = r#"{"flags":{"ciInPreviewSmoke":true}}"#;
+pub(crate) const UNAUTHORIZED: &str = r#"{"error":"unauthorized"}"#;
+pub(crate) const UNAVAILABLE: &str = r#"{"error":"unavailable"}"#;
 
 /// A running server process; killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     process: ServerProcess,
     pub base: String,
     _dir: tempfile::TempDir,
 }
 
 /// A fresh audience per test: its Redis keys are a namespace no other test touches.
-pub fn audience(test: &str) -> String {
+pub(crate) fn audience(test: &str) -> String {
     format!("https://preview.test/{test}/{}/api/~/ci/{NAME}", uuid())
 }
 
 /// The mock issuer's policy for `audience`, plus `extra` keys in the endpoint's table.
-pub fn policy(issuer: &MockIssuer, audience: &str, extra: &str) -> String {
+pub(crate) fn policy(issuer: &MockIssuer, audience: &str, extra: &str) -> String {
     format!("{}{extra}", issuer.policy_toml(NAME, audience))
 }
 
 /// Starts the binary with exactly `env` (plus the preview basics); `Err((code, logs))` if it
 /// exits before its ready line.
-pub async fn start(policy: &str, env: &[(&str, &str)]) -> Result<Server, (i32, String)> {
+pub(crate) async fn start(policy: &str, env: &[(&str, &str)]) -> Result<Server, (i32, String)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ci-policy.toml");
     std::fs::write(&path, policy).unwrap();
@@ -54,21 +54,21 @@ pub async fn start(policy: &str, env: &[(&str, &str)]) -> Result<Server, (i32, S
     }
 }
 
-pub async fn start_ready(policy: &str, env: &[(&str, &str)]) -> Server {
+pub(crate) async fn start_ready(policy: &str, env: &[(&str, &str)]) -> Server {
     start(policy, env)
         .await
         .unwrap_or_else(|(code, logs)| panic!("server exited {code}: {logs}"))
 }
 
 /// An answer: status, `Retry-After`, body.
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub retry_after: Option<String>,
     pub body: String,
 }
 
 impl Server {
-    pub async fn post(&self, client: &reqwest::Client, token: &str) -> Answer {
+    pub(crate) async fn post(&self, client: &reqwest::Client, token: &str) -> Answer {
         let response = client
             .post(format!("{}/api/~/ci/{NAME}", self.base))
             .header("content-type", "application/json")
@@ -89,12 +89,12 @@ impl Server {
         }
     }
 
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.process.logs()
     }
 
     /// The logs once `needle` appears `count` times in them, or after 5 s.
-    pub async fn logs_with(&self, needle: &str, count: usize) -> String {
+    pub(crate) async fn logs_with(&self, needle: &str, count: usize) -> String {
         self.process.logs_with(needle, count).await
     }
 }

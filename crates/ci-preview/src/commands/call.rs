@@ -15,7 +15,7 @@ use crate::protection::ProtectionArgs;
 use crate::{env, http};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Endpoint name as health lists it, e.g. flags/encrypt-override.
     #[arg(value_name = "ENDPOINT")]
     pub endpoint: String,
@@ -35,7 +35,7 @@ pub struct Args {
     pub id_token: IdTokenArgs,
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     let body = parse_data(&args.data)?;
     let client = http::client()?;
     // Fail on missing token variables before any network traffic.

@@ -8,7 +8,7 @@ use crate::github::GitHubArgs;
 use crate::poll::Deadline;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     pub discover: DiscoverArgs,
     #[command(flatten)]
@@ -18,7 +18,7 @@ pub struct Args {
     pub timeout: Duration,
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     let found = find(&args.discover, &args.github, Deadline::after(args.timeout)).await?;
     println!("{}", found.url);
     Ok(())

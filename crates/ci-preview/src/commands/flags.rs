@@ -30,14 +30,14 @@ use crate::storage_state::{self, Cookie};
 use crate::{env, http, jwe, poll};
 
 /// The endpoint that makes override cookies.
-pub const ENDPOINT: &str = "flags/encrypt-override";
+pub(crate) const ENDPOINT: &str = "flags/encrypt-override";
 /// Header that asks Vercel to turn a bypass into a cookie (`true`: SameSite=Lax).
-pub const SET_BYPASS_COOKIE: &str = "x-vercel-set-bypass-cookie";
+pub(crate) const SET_BYPASS_COOKIE: &str = "x-vercel-set-bypass-cookie";
 /// The file name `--storage-state` uses in `$RUNNER_TEMP` when given no path.
-pub const DEFAULT_STATE_FILE: &str = "ci-preview-storage-state.json";
+pub(crate) const DEFAULT_STATE_FILE: &str = "ci-preview-storage-state.json";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Overrides as NAME=VALUE, typed like `vercel flags override`: `true`/`false`, numbers and
     /// JSON (`{..}`, `[..]`, `"..."`, `null`) are parsed, anything else is a string. `@FILE` reads
     /// a JSON object of overrides.
@@ -75,7 +75,7 @@ pub struct Args {
     pub id_token: IdTokenArgs,
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     // Everything the job can get wrong is checked before a request.
     let flags = parse_flags(&args.flags)?;
     let state_file = args
@@ -163,7 +163,7 @@ pub async fn run(args: Args) -> Result<()> {
 }
 
 /// The flags object: `NAME=VALUE` pairs and `@FILE` objects, each name at most once.
-pub fn parse_flags(items: &[String]) -> Result<Map<String, Value>> {
+pub(crate) fn parse_flags(items: &[String]) -> Result<Map<String, Value>> {
     let mut flags = Map::new();
     let mut add = |name: &str, value: Value| -> Result<()> {
         if name.is_empty() || name.chars().any(char::is_control) {

@@ -2,10 +2,10 @@
 //! the steps and prints; the steps themselves (discovery, the readiness wait, calling an endpoint,
 //! minting) live in the crate's other modules, so no command imports another.
 
-pub mod call;
-pub mod discover;
-pub mod flags;
-pub mod policy;
-pub mod smoke;
-pub mod token;
-pub mod wait;
+pub(crate) mod call;
+pub(crate) mod discover;
+pub(crate) mod flags;
+pub(crate) mod policy;
+pub(crate) mod smoke;
+pub(crate) mod token;
+pub(crate) mod wait;

@@ -25,20 +25,20 @@ use crate::untrusted;
 const POLICY_NAME: &str = "ci-policy.toml";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     pub command: PolicyCommand,
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// List the grants a pull request adds to the policy; fail (exit 1) when one names a workflow
     /// the same pull request adds or modifies.
     Check(CheckArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The pull request's base: a commit, branch or tag this repository has (in a workflow,
     /// `${{ github.event.pull_request.base.sha }}`).
     #[arg(long, value_name = "REF")]
@@ -62,7 +62,7 @@ pub struct CheckArgs {
     pub summary_file: Option<PathBuf>,
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     match args.command {
         PolicyCommand::Check(args) => check(&args),
     }

@@ -27,10 +27,10 @@ use crate::untrusted::markdown;
 use crate::{env, http, jwe};
 
 /// The endpoint the smoke exercises.
-pub const ENDPOINT: &str = "flags/encrypt-override";
+pub(crate) const ENDPOINT: &str = "flags/encrypt-override";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     pub discover: DiscoverArgs,
     #[command(flatten)]
@@ -66,7 +66,7 @@ struct Step {
     took: Option<Duration>,
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     let client = http::client()?;
     // Configuration errors first: no point discovering a preview the job cannot call.
     let minter = Minter::new(&args.id_token, client.clone())?;

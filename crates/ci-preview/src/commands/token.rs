@@ -11,7 +11,7 @@ use crate::minter::{IdTokenArgs, Minter};
 use crate::{env, http, untrusted};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The `aud` claim to request: the audience the endpoint's policy expects.
     #[arg(long, env = env::CI_PREVIEW_AUDIENCE, value_name = "AUD")]
     pub audience: String,
@@ -27,7 +27,7 @@ pub struct Args {
     pub id_token: IdTokenArgs,
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     let audience = args.audience.trim();
     if audience.is_empty() {
         return Err(CliError::config("--audience must not be empty"));

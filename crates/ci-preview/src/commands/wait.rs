@@ -17,7 +17,7 @@ use crate::readiness::until_ready;
 use crate::{env, http};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The preview URL (from `ci-preview discover`).
     #[arg(long, env = env::PREVIEW_URL, value_name = "URL")]
     pub url: Option<String>,
@@ -35,7 +35,7 @@ pub struct Args {
     pub event: EventArgs,
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     let client = http::client()?;
     let minter = Minter::available(&args.id_token, client.clone());
     let guard = Arc::new(args.protection.guard(minter.as_ref())?);

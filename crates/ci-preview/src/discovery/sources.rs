@@ -13,9 +13,10 @@ use crate::untrusted;
 
 /// Finds a `*.vercel.app` host anywhere in a comment, including inside Vercel's
 /// `vercel.live/open-feedback/<host>` links; the scheme is added when missing.
-pub const DEFAULT_COMMENT_PATTERN: &str = r"\b([a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.vercel\.app)\b";
+pub(crate) const DEFAULT_COMMENT_PATTERN: &str =
+    r"\b([a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.vercel\.app)\b";
 /// GitHub's REST login of the Vercel app.
-pub const DEFAULT_COMMENT_AUTHOR: &str = "vercel[bot]";
+pub(crate) const DEFAULT_COMMENT_AUTHOR: &str = "vercel[bot]";
 /// How many deployments of one commit are looked at per round.
 const MAX_DEPLOYMENTS: usize = 10;
 
@@ -158,7 +159,7 @@ fn state_name(state: DeploymentStatusState) -> &'static str {
 }
 
 /// The URL a pattern finds in a comment: group `url`, else group 1, else the whole match.
-pub fn match_url(pattern: &Regex, body: &str) -> Option<String> {
+pub(super) fn match_url(pattern: &Regex, body: &str) -> Option<String> {
     let captures = pattern.captures(body)?;
     let matched = captures
         .name("url")

@@ -9,7 +9,7 @@ use crate::preview::{CI_PREFIX, Preview};
 use crate::untrusted;
 
 /// Health may only name the endpoint itself: `https://ORIGIN/api/~/ci/ENDPOINT`, nothing more.
-pub fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
+pub(crate) fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
     let endpoint = endpoint.trim_matches('/');
     let expected_path = format!("{CI_PREFIX}/{endpoint}");
     let fits = url::Url::parse(audience).is_ok_and(|url| {
@@ -35,7 +35,7 @@ pub fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
 }
 /// Health may only name a host the client trusts: the preview's own, or an `--allow-host`
 /// pattern. Any other host's endpoint would get a token the preview can replay there.
-pub fn check_audience_host(preview: &Preview, allowed: &AllowHosts, audience: &str) -> Result<()> {
+pub(crate) fn check_audience_host(preview: &Preview, allowed: &AllowHosts, audience: &str) -> Result<()> {
     let Ok(url) = url::Url::parse(audience) else {
         return Err(CliError::check("the announced audience is not a URL"));
     };

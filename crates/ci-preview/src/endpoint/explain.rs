@@ -8,7 +8,7 @@ use crate::error::CliError;
 use crate::health::snippet;
 
 /// Turns a refusal into a message that names the likely fix.
-pub fn explain(endpoint: &str, audience: &str, status: u16, body: &[u8]) -> CliError {
+pub(super) fn explain(endpoint: &str, audience: &str, status: u16, body: &[u8]) -> CliError {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let reason = json["reason"].as_str().unwrap_or_default();
     match status {
@@ -43,7 +43,10 @@ pub fn explain(endpoint: &str, audience: &str, status: u16, body: &[u8]) -> CliE
         )),
         404 => CliError::check(format!(
             "{endpoint} answered HTTP 404: this deployment does not serve it (production, where CI routes \
-             answer 404, or a deployment built before the endpoint existed)"
+             answer 404, or a deployment built before the endpoint existed), or the preview may be in \
+             stealth mode (`stealth = true` in its policy): it then answers 404 to every token it \
+             does not accept, so check --audience and the policy's repositories and workflows as \
+             for a 401 (the server's log names the reason)"
         )),
         413 => CliError::check(format!(
             "{endpoint} refused the body as too large (HTTP 413): send less data"
@@ -99,6 +102,7 @@ mod tests {
         assert!(err.message.contains("repositories"), "{}", err.message);
         let err = explain("x", "aud", 404, b"Not Found");
         assert!(err.message.contains("production"), "{}", err.message);
+        assert!(err.message.contains("stealth mode"), "{}", err.message);
         let err = explain("x", "aud", 500, br#"{"error":"misconfigured"}"#);
         assert!(err.message.contains("secret is not set"), "{}", err.message);
         let err = explain(

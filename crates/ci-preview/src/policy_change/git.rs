@@ -10,7 +10,7 @@ use crate::error::{CliError, Result};
 
 /// A change between the merge base and the head, as `git diff --name-status` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     /// `A` added, `M` modified, `T` type changed, `D` deleted, `R` renamed (with renames on).
     pub status: char,
     /// The path at the head (for a deletion, the path that went).
@@ -21,12 +21,12 @@ pub struct Change {
 
 /// A repository `git` can read, and the two commits being compared.
 #[derive(Debug)]
-pub struct Repo {
+pub(crate) struct Repo {
     dir: PathBuf,
 }
 
 impl Repo {
-    pub fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: PathBuf) -> Self {
         Self { dir }
     }
 
@@ -56,7 +56,7 @@ impl Repo {
     }
 
     /// The commit `reference` names; a clear error when it names none (not fetched, a typo).
-    pub fn commit(&self, flag: &str, reference: &str) -> Result<String> {
+    pub(crate) fn commit(&self, flag: &str, reference: &str) -> Result<String> {
         if reference.starts_with('-') || reference.trim().is_empty() {
             return Err(CliError::config(format!(
                 "{flag} {reference:?} is not a git reference"
@@ -82,7 +82,7 @@ impl Repo {
     }
 
     /// The best common ancestor: what the pull request changed is measured from here.
-    pub fn merge_base(&self, base: &str, head: &str) -> Result<String> {
+    pub(crate) fn merge_base(&self, base: &str, head: &str) -> Result<String> {
         let out = self.git(&["merge-base", base, head]).map_err(|_| {
             CliError::config(
                 "the base and head have no common history here: fetch the whole history \
@@ -93,10 +93,15 @@ impl Repo {
     }
 
     /// Every path that differs between `from` and `to`. Without renames a renamed file is a
-    /// deletion and an addition (so a renamed workflow counts as added); with them, renames are
-    /// reported as such (to follow a moved policy).
-    pub fn changes(&self, from: &str, to: &str, renames: bool) -> Result<Vec<Change>> {
-        let rename_flag = if renames { "-M" } else { "--no-renames" };
+    /// deletion and an addition (so a renamed workflow counts as added); with them, renames of
+    /// TOML files are reported as such (to follow a moved policy). Rename detection compares
+    /// contents, so it is limited to TOML files: no other file of the pull request is read.
+    pub(crate) fn changes(&self, from: &str, to: &str, renames: bool) -> Result<Vec<Change>> {
+        let (rename_flag, pathspec) = if renames {
+            ("-M", ":(top,glob)**/*.toml")
+        } else {
+            ("--no-renames", ":/")
+        };
         let out = self.git(&[
             "diff",
             "--name-status",
@@ -107,6 +112,7 @@ impl Repo {
             from,
             to,
             "--",
+            pathspec,
         ])?;
         let mut fields = out
             .split(|b| *b == 0)
@@ -137,8 +143,8 @@ impl Repo {
     }
 
     /// Paths of files named `name` anywhere in `commit`'s tree.
-    pub fn find(&self, commit: &str, name: &str) -> Result<Vec<String>> {
-        let out = self.git(&["ls-tree", "-r", "-z", "--name-only", commit])?;
+    pub(crate) fn find(&self, commit: &str, name: &str) -> Result<Vec<String>> {
+        let out = self.git(&["ls-tree", "--full-tree", "-r", "-z", "--name-only", commit])?;
         Ok(out
             .split(|b| *b == 0)
             .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -147,8 +153,8 @@ impl Repo {
     }
 
     /// The text of the regular file at `path` in `commit`; `None` when there is none.
-    pub fn read(&self, commit: &str, path: &str) -> Result<Option<String>> {
-        let listing = self.git(&["ls-tree", "-z", commit, "--", path])?;
+    pub(crate) fn read(&self, commit: &str, path: &str) -> Result<Option<String>> {
+        let listing = self.git(&["ls-tree", "--full-tree", "-z", commit, "--", path])?;
         let listing = String::from_utf8_lossy(&listing);
         let Some(entry) = listing.split('\0').find(|e| !e.is_empty()) else {
             return Ok(None);

@@ -9,7 +9,7 @@ use ci_oidc::{DEFAULT_EVENTS, EndpointPolicy};
 
 /// One thing the head allows that the base did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// The policy key, e.g. `endpoints."flags/x".workflows`.
     pub key: String,
     /// What was added, e.g. `"o/r/.github/workflows/new.yml"` or `single_use removed`.
@@ -27,7 +27,7 @@ fn grant(key: String, what: String) -> Grant {
 }
 
 /// Everything `head` grants beyond `base` (`None`: the policy is new in the head).
-pub fn added(base: Option<&Policy>, head: &Policy) -> Vec<Grant> {
+pub(crate) fn added(base: Option<&Policy>, head: &Policy) -> Vec<Grant> {
     let mut grants = Vec::new();
     let Some(base) = base else {
         grants.push(grant("(file)".into(), "the policy file is new".into()));
@@ -194,7 +194,7 @@ fn endpoint_widened(
 
 /// The path in this repository a workflow entry names, when the entry is one of `repository`'s
 /// own (any repository's, when it is not known): `.github/workflows/FILE`.
-pub fn local_path(entry: &str, repository: Option<&str>) -> Option<String> {
+pub(crate) fn local_path(entry: &str, repository: Option<&str>) -> Option<String> {
     let path = without_ref(entry);
     let (repo, file) = path.split_once("/.github/workflows/")?;
     if let Some(own) = repository

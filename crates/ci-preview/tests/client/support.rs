@@ -21,35 +21,35 @@ use ci_fixtures::github::MockGitHub;
 use ci_fixtures::{DeploymentProtection, MockIssuer};
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_ci-preview");
-pub const ENDPOINT: &str = "flags/encrypt-override";
-pub const AUDIENCE: &str = "https://v0.app/api/~/ci/flags/encrypt-override";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_ci-preview");
+pub(crate) const ENDPOINT: &str = "flags/encrypt-override";
+pub(crate) const AUDIENCE: &str = "https://v0.app/api/~/ci/flags/encrypt-override";
 /// The stable domain the mock previews name in their audience ([`AUDIENCE`]): the client takes an
 /// announced audience on another host than the preview's only when the user allowed that host,
 /// as a team whose policy names its production domain does (`--allow-host`).
-pub const AUDIENCE_HOST: &str = "v0.app";
-pub const HEAD_SHA: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
-pub const OLD_SHA: &str = "ffffeeeeddddccccbbbbaaaa9999888877776666";
-pub const BYPASS: &str = "bypass-secret-do-not-print-7f3a9c";
-pub const FLAGS_HEADER: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
+pub(crate) const AUDIENCE_HOST: &str = "v0.app";
+pub(crate) const HEAD_SHA: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+pub(crate) const OLD_SHA: &str = "ffffeeeeddddccccbbbbaaaa9999888877776666";
+pub(crate) const BYPASS: &str = "bypass-secret-do-not-print-7f3a9c";
+pub(crate) const FLAGS_HEADER: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
 /// The protection audience the client derives for [`ci_fixtures::DEFAULT_REPOSITORY`].
-pub const PROTECTION_AUDIENCE: &str = "https://github.com/octo-org";
+pub(crate) const PROTECTION_AUDIENCE: &str = "https://github.com/octo-org";
 
 /// What the client printed and how it exited.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 
     /// `secret` may only appear on `::add-mask::` lines.
-    pub fn assert_masked_only(&self, secret: &str) {
+    pub(crate) fn assert_masked_only(&self, secret: &str) {
         for line in self.stdout.lines().chain(self.stderr.lines()) {
             assert!(
                 !line.contains(secret) || line.starts_with("::add-mask::"),
@@ -59,7 +59,7 @@ impl Run {
     }
 
     /// No line may start a workflow command except the client's own masks and annotations.
-    pub fn assert_no_injected_commands(&self) {
+    pub(crate) fn assert_no_injected_commands(&self) {
         for line in self.stdout.lines().chain(self.stderr.lines()) {
             let line = line.trim_start();
             let ours = ["::add-mask::", "::error", "::warning::"];
@@ -74,7 +74,7 @@ impl Run {
         }
     }
 
-    pub fn assert_never(&self, secret: &str) {
+    pub(crate) fn assert_never(&self, secret: &str) {
         assert!(
             !self.all().contains(secret),
             "secret printed:\n{}",
@@ -84,12 +84,12 @@ impl Run {
 }
 
 /// The binary with a clean environment (nothing leaks in from the machine running the tests).
-pub struct Client {
+pub(crate) struct Client {
     cmd: tokio::process::Command,
 }
 
 impl Client {
-    pub fn new(args: &[&str]) -> Self {
+    pub(crate) fn new(args: &[&str]) -> Self {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.args(args)
             .env_clear()
@@ -98,13 +98,13 @@ impl Client {
         Self { cmd }
     }
 
-    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+    pub(crate) fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(key, value);
         self
     }
 
     /// The variables a runner sets for a job with `id-token: write` and a GITHUB_TOKEN.
-    pub fn github(self, github: &MockGitHub) -> Self {
+    pub(crate) fn github(self, github: &MockGitHub) -> Self {
         self.env("GITHUB_API_URL", github.api_url())
             .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
             .env("GITHUB_TOKEN", github.github_token())
@@ -121,19 +121,19 @@ impl Client {
     }
 
     /// Discovered previews of these tests live on 127.0.0.1.
-    pub fn allow_loopback(self) -> Self {
+    pub(crate) fn allow_loopback(self) -> Self {
         self.env(
             "CI_PREVIEW_ALLOW_HOSTS",
             format!("127.0.0.1,{AUDIENCE_HOST}"),
         )
     }
 
-    pub fn in_actions(self) -> Self {
+    pub(crate) fn in_actions(self) -> Self {
         self.env("GITHUB_ACTIONS", "true")
     }
 
     /// A pull_request event payload for PR #12 whose head is `head_sha`.
-    pub fn pull_request_event(self, dir: &Path, number: u64, head_sha: &str) -> Self {
+    pub(crate) fn pull_request_event(self, dir: &Path, number: u64, head_sha: &str) -> Self {
         let path = dir.join("event.json");
         let payload = json!({
             "action": "synchronize",
@@ -146,7 +146,7 @@ impl Client {
             .env("GITHUB_EVENT_NAME", "pull_request")
     }
 
-    pub async fn run(mut self) -> Run {
+    pub(crate) async fn run(mut self) -> Run {
         let output = tokio::time::timeout(Duration::from_secs(120), self.cmd.output())
             .await
             .expect("ci-preview finished within 120 s")
@@ -164,13 +164,13 @@ impl Client {
     }
 }
 
-pub async fn mocks() -> (MockIssuer, MockGitHub) {
+pub(crate) async fn mocks() -> (MockIssuer, MockGitHub) {
     let issuer = MockIssuer::start().await;
     let github = MockGitHub::start(&issuer).await;
     (issuer, github)
 }
 
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -178,34 +178,34 @@ pub fn unix_now() -> i64 {
 }
 
 /// The claims of a JWT, unverified (the stand-in only needs `aud` and `iat`).
-pub fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("JWT payload");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 /// A cookie with the Flags SDK's JWE shape (the stand-in cannot encrypt; the client only checks shape).
-pub fn fake_cookie() -> String {
+pub(crate) fn fake_cookie() -> String {
     let b = |n: usize, fill: u8| URL_SAFE_NO_PAD.encode(vec![fill; n]);
     format!("{FLAGS_HEADER}..{}.{}.{}", b(12, 1), b(48, 2), b(16, 3))
 }
 
 /// How the stand-in's health route answers.
 #[derive(Debug, Clone)]
-pub enum HealthMode {
+pub(crate) enum HealthMode {
     Serving(String),
     Status(u16),
     NotFoundVercel,
 }
 
 #[derive(Debug, Clone)]
-pub struct Call {
+pub(crate) struct Call {
     pub token: String,
     pub bypass: Option<String>,
     pub body: Value,
     pub at: SystemTime,
 }
 
-pub struct PreviewState {
+pub(crate) struct PreviewState {
     pub health: HealthMode,
     pub ready: bool,
     pub audience: String,
@@ -222,18 +222,21 @@ pub struct PreviewState {
 }
 
 #[derive(Clone)]
-pub struct Preview {
+pub(crate) struct Preview {
     pub url: String,
     state: Arc<Mutex<PreviewState>>,
 }
 
 impl Preview {
-    pub async fn start(health: HealthMode) -> Preview {
+    pub(crate) async fn start(health: HealthMode) -> Preview {
         Self::start_behind(health, None).await
     }
 
     /// The stand-in behind a mock of Vercel's Deployment Protection.
-    pub async fn start_protected(health: HealthMode, protection: &DeploymentProtection) -> Preview {
+    pub(crate) async fn start_protected(
+        health: HealthMode,
+        protection: &DeploymentProtection,
+    ) -> Preview {
         Self::start_behind(health, Some(protection)).await
     }
 
@@ -269,16 +272,16 @@ impl Preview {
         Preview { url, state }
     }
 
-    pub fn state(&self) -> MutexGuard<'_, PreviewState> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, PreviewState> {
         self.state.lock().unwrap()
     }
 
-    pub fn set_health(&self, health: HealthMode) {
+    pub(crate) fn set_health(&self, health: HealthMode) {
         self.state().health = health;
     }
 
     /// Switches health to `mode` after `delay`, from a background task.
-    pub fn set_health_after(&self, delay: Duration, mode: HealthMode) {
+    pub(crate) fn set_health_after(&self, delay: Duration, mode: HealthMode) {
         let this = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
@@ -286,7 +289,7 @@ impl Preview {
         });
     }
 
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.state().calls.clone()
     }
 }

@@ -13,15 +13,15 @@ use ci_endpoint::server::{Deployment, StartupError};
 use ci_fixtures::{MockIssuer, TestApp};
 use encrypt_session::{CookieNames, SECRET_VAR};
 
-pub const PATH: &str = "/api/~/ci/auth/encrypt-session";
-pub const AUDIENCE: &str = "https://ci.test/api/~/ci/auth/encrypt-session";
-pub const SECRET: &str = "q2Gd4vNfT0hF0m2Y1nTxyQ8y7Wl0a1r0l2YwZWQK9y5f";
+pub(crate) const PATH: &str = "/api/~/ci/auth/encrypt-session";
+pub(crate) const AUDIENCE: &str = "https://ci.test/api/~/ci/auth/encrypt-session";
+pub(crate) const SECRET: &str = "q2Gd4vNfT0hF0m2Y1nTxyQ8y7Wl0a1r0l2YwZWQK9y5f";
 /// The policy's `cookie_max_age` in these tests.
-pub const CAP: u64 = 900;
+pub(crate) const CAP: u64 = 900;
 
 /// The server's router in `environment`, with `AUTH_SECRET` set to `secret` (or unset) and the
 /// app's URL (`AUTH_URL`) set to `auth_url` (or unset).
-pub async fn app(
+pub(crate) async fn app(
     environment: &str,
     secret: Option<&str>,
     auth_url: Option<&str>,
@@ -32,7 +32,7 @@ pub async fn app(
 }
 
 /// The router, or the start-up error.
-pub fn build(
+pub(crate) fn build(
     issuer: &MockIssuer,
     environment: &str,
     secret: Option<&str>,
@@ -52,7 +52,7 @@ pub fn build(
 }
 
 /// Posts `body` with `token` and extra `headers`; the status and body text.
-pub async fn post(
+pub(crate) async fn post(
     router: &Router,
     token: Option<&str>,
     headers: &[(&str, &str)],
@@ -72,12 +72,12 @@ pub async fn post(
     .await
 }
 
-pub async fn send(router: &Router, request: Request<Body>) -> (u16, String) {
+pub(crate) async fn send(router: &Router, request: Request<Body>) -> (u16, String) {
     let answer = ci_fixtures::send(router, request).await;
     (answer.status.as_u16(), answer.body)
 }
 
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
@@ -85,7 +85,7 @@ pub fn now() -> u64 {
 }
 
 /// The folder with `@auth/core` installed, or `None` (skip) unless the check is required.
-pub fn authjs_dir() -> Option<PathBuf> {
+pub(crate) fn authjs_dir() -> Option<PathBuf> {
     match std::env::var_os("CI_PREVIEW_AUTHJS_CHECK_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => Some(PathBuf::from(dir)),
         None if std::env::var("CI_PREVIEW_REQUIRE_AUTHJS").as_deref() == Ok("1") => panic!(
@@ -104,7 +104,7 @@ pub fn authjs_dir() -> Option<PathBuf> {
 }
 
 /// Runs `interop/authjs-check.mjs` with [`SECRET`]; `Ok(stdout)` or `Err(stderr)` on refusal.
-pub fn authjs(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub(crate) fn authjs(dir: &Path, args: &[&str]) -> Result<String, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/authjs-check.mjs");
     let out = Command::new("node")
         .arg(script)

@@ -15,16 +15,16 @@ use protection_cookie::{BYPASS_SECRET_VAR, NAME, OwnHosts};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-pub const SECRET: &str = "bypass-secret-that-must-stay-in-the-deployment-0123";
-pub const PROTECTION_AUDIENCE: &str = "https://vercel.com/octo-org/trusted-sources";
-pub const PAGE: &str = "the app's home page";
+pub(crate) const SECRET: &str = "bypass-secret-that-must-stay-in-the-deployment-0123";
+pub(crate) const PROTECTION_AUDIENCE: &str = "https://vercel.com/octo-org/trusted-sources";
+pub(crate) const PAGE: &str = "the app's home page";
 
 /// Every header value the deployment (the CI server and the app) received.
 #[derive(Clone, Default)]
-pub struct Received(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Received(Arc<Mutex<Vec<String>>>);
 
 impl Received {
-    pub fn layer(self, router: Router) -> Router {
+    pub(crate) fn layer(self, router: Router) -> Router {
         router.layer(middleware::from_fn(move |request: Request, next: Next| {
             let seen = self.clone();
             let headers: Vec<String> = request
@@ -37,12 +37,12 @@ impl Received {
         }))
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.0.lock().unwrap().join("\n")
     }
 }
 
-pub struct Setup {
+pub(crate) struct Setup {
     pub issuer: MockIssuer,
     pub edge: VercelEdge,
     /// The CI server reached directly, without the edge.
@@ -52,7 +52,7 @@ pub struct Setup {
 }
 
 #[derive(Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub environment: Option<&'static str>,
     pub secret: Option<&'static str>,
     /// The bypass secret the edge accepts.
@@ -62,7 +62,7 @@ pub struct Options {
     pub self_is_direct: bool,
 }
 
-pub const DEFAULT: Options = Options {
+pub(crate) const DEFAULT: Options = Options {
     environment: Some("preview"),
     secret: Some(SECRET),
     edge_secret: SECRET,
@@ -79,7 +79,7 @@ async fn serve(router: Router) -> String {
     url
 }
 
-pub async fn start(options: Options) -> Setup {
+pub(crate) async fn start(options: Options) -> Setup {
     let issuer = MockIssuer::start().await;
     let protection = DeploymentProtection::new()
         .with_bypass(options.edge_secret)
@@ -130,12 +130,12 @@ pub async fn start(options: Options) -> Setup {
 }
 
 impl Setup {
-    pub fn endpoint_token(&self) -> String {
+    pub(crate) fn endpoint_token(&self) -> String {
         self.issuer.token(&test_audience(NAME)).build()
     }
 
     /// POSTs `body` to the endpoint at `base`, past the edge with a Trusted Sources token.
-    pub async fn ask(
+    pub(crate) async fn ask(
         &self,
         base: &str,
         token: Option<&str>,
@@ -166,17 +166,17 @@ impl Setup {
         )
     }
 
-    pub async fn ask_edge(&self, body: &str) -> (u16, Value) {
+    pub(crate) async fn ask_edge(&self, body: &str) -> (u16, Value) {
         let token = self.endpoint_token();
         self.ask(self.edge.url(), Some(&token), &[], body).await
     }
 
-    pub fn primed(&self) -> usize {
+    pub(crate) fn primed(&self) -> usize {
         let seen = self.edge.protection().seen();
         seen.iter().filter(|s| s.passage == Passage::Primed).count()
     }
 
-    pub async fn page_with(&self, host: &str, cookie: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn page_with(&self, host: &str, cookie: Option<&str>) -> reqwest::Response {
         let mut request = self
             .http
             .get(format!("{}/", self.edge.url()))

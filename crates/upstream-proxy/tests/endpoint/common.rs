@@ -8,22 +8,22 @@ use serde_json::Value;
 use upstream_proxy::UpstreamClient;
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
-pub const NAME: &str = "proxy/test-upstream";
-pub const VAR: &str = "UPSTREAM_KEY";
-pub const SECRET: &str = "sk_test_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+pub(crate) const NAME: &str = "proxy/test-upstream";
+pub(crate) const VAR: &str = "UPSTREAM_KEY";
+pub(crate) const SECRET: &str = "sk_test_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
 
 /// A wiremock upstream, its https front, and the endpoint calling it.
-pub struct Setup {
+pub(crate) struct Setup {
     pub upstream: MockServer,
     pub front: HttpsFront,
     pub app: TestApp,
 }
 
-pub async fn setup(extra: &str) -> Setup {
+pub(crate) async fn setup(extra: &str) -> Setup {
     setup_with(extra, true, Some(SECRET), "preview").await
 }
 
-pub async fn setup_with(extra: &str, trust: bool, secret: Option<&str>, env: &str) -> Setup {
+pub(crate) async fn setup_with(extra: &str, trust: bool, secret: Option<&str>, env: &str) -> Setup {
     let upstream = MockServer::start().await;
     let front = HttpsFront::start(*upstream.address()).await;
     let config = format!(
@@ -50,7 +50,7 @@ pub async fn setup_with(extra: &str, trust: bool, secret: Option<&str>, env: &st
 }
 
 impl Setup {
-    pub async fn call(&self, body: &str) -> ci_fixtures::Answer {
+    pub(crate) async fn call(&self, body: &str) -> ci_fixtures::Answer {
         let token = self.app.good_token();
         let request =
             axum::http::Request::post(format!("{}?url=https://evil.example/", self.app.path()))
@@ -65,7 +65,7 @@ impl Setup {
 }
 
 /// Answers with every request header it got, as JSON.
-pub struct EchoHeaders;
+pub(crate) struct EchoHeaders;
 
 impl Respond for EchoHeaders {
     fn respond(&self, request: &Request) -> ResponseTemplate {

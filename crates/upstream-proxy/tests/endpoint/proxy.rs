@@ -3,12 +3,10 @@
 //! one that hangs, one answering 10 MB, one whose certificate the proxy does not trust, and the
 //! refusals of the caller's body (`logs.rs`: an upstream echoing the secret back).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use ci_fixtures::{HttpsFront, TestApp, assert_answer};
-use common::*;
 use serde_json::json;
 use upstream_proxy::UpstreamClient;
 use wiremock::matchers::{body_json, header, method, path};

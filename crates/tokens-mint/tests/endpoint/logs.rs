@@ -2,10 +2,8 @@
 //! refusal's reason appear; the key, the minted token and the OIDC token never do. A test binary
 //! of its own: tracing's per-callsite interest is process-wide, and a capture is per thread.
 
-mod common;
-
+use crate::common::*;
 use ci_fixtures::Capture;
-use common::*;
 
 const REQUEST: &str = r#"{"subject":"user-1","claims":{"name":"E2E User"},"maxAge":120}"#;
 

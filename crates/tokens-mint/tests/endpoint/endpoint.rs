@@ -3,13 +3,11 @@
 //! templates, the refusals with their reasons and the key's start-up errors (`logs.rs`: what is
 //! logged).
 
-mod common;
-
+use crate::common::*;
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ci_fixtures::{DEFAULT_REPOSITORY_ID, TestApp, assert_answer};
-use common::*;
 use serde_json::{Value, json};
 use tokens_mint::{KEY_VAR, MintAlgorithm};
 
@@ -71,7 +69,7 @@ async fn every_algorithm_mints_a_token_jose_verifies() {
     }
 }
 
-fn verify_in_rust(key: &common::TestKey, token: &str) {
+fn verify_in_rust(key: &crate::common::TestKey, token: &str) {
     let (signed, sig) = token.rsplit_once('.').expect("signature");
     let sig = URL_SAFE_NO_PAD.decode(sig).expect("base64url");
     let spki = |pem: &str| {

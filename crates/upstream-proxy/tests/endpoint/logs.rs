@@ -2,10 +2,8 @@
 //! JSON-escaped: the answer and everything logged hold `[redacted]` instead. A test binary of its
 //! own: tracing's per-callsite interest is process-wide, and a capture is per thread.
 
-mod common;
-
+use crate::common::*;
 use ci_fixtures::Capture;
-use common::*;
 use wiremock::{Mock, matchers::method};
 
 #[tokio::test]

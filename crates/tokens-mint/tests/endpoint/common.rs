@@ -18,10 +18,10 @@ use serde_json::Value;
 use tokens_mint::{KEY_VAR, MintAlgorithm};
 
 /// The HS256 secret of these tests (48 bytes, like a Supabase JWT secret).
-pub const HS256_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
+pub(crate) const HS256_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
 
 /// The policy entry's `config` table of these tests.
-pub const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 [endpoints."tokens/mint".config]
 subjects = ["user-1", "user-2"]
 caller_claims = ["name", "app_metadata"]
@@ -31,14 +31,14 @@ claims = { iss = "https://app.test/auth/v1", aud = "authenticated", role = "auth
 "#;
 
 /// One signing key: what the endpoint is given and what a verifier needs.
-pub struct TestKey {
+pub(crate) struct TestKey {
     pub algorithm: MintAlgorithm,
     pub private: String,
     /// The HS256 secret, or the SPKI public key as PEM.
     pub public: String,
 }
 
-pub fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<&str> = b64
         .as_bytes()
@@ -52,7 +52,7 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// A fresh key of every algorithm the endpoint signs with.
-pub fn keys() -> Vec<TestKey> {
+pub(crate) fn keys() -> Vec<TestKey> {
     let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa");
     let rsa_private = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).expect("pkcs8");
     let rsa_public = rsa.public_key().as_der().expect("spki");
@@ -85,11 +85,15 @@ pub fn keys() -> Vec<TestKey> {
 }
 
 /// The endpoint with [`CONFIG`], signing with `key` (`None`: the deployment has no key).
-pub async fn app(algorithm: MintAlgorithm, key: Option<&str>) -> TestApp {
+pub(crate) async fn app(algorithm: MintAlgorithm, key: Option<&str>) -> TestApp {
     app_in("preview", algorithm, key).await
 }
 
-pub async fn app_in(environment: &str, algorithm: MintAlgorithm, key: Option<&str>) -> TestApp {
+pub(crate) async fn app_in(
+    environment: &str,
+    algorithm: MintAlgorithm,
+    key: Option<&str>,
+) -> TestApp {
     let mut builder = TestApp::builder(tokens_mint::endpoint_with(Some(algorithm)))
         .strict()
         .policy_keys(CONFIG)
@@ -101,7 +105,7 @@ pub async fn app_in(environment: &str, algorithm: MintAlgorithm, key: Option<&st
 }
 
 /// The folder with `jose` installed, or `None` (skip) unless the check is required.
-pub fn jose_dir() -> Option<PathBuf> {
+pub(crate) fn jose_dir() -> Option<PathBuf> {
     match std::env::var_os("CI_PREVIEW_JOSE_CHECK_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => Some(PathBuf::from(dir)),
         None if std::env::var("CI_PREVIEW_REQUIRE_JOSE").as_deref() == Ok("1") => panic!(
@@ -120,7 +124,7 @@ pub fn jose_dir() -> Option<PathBuf> {
 }
 
 /// Runs `interop/jose-verify.mjs` on `cases` (`[{alg, key, token}]`); one result per case.
-pub fn jose_verify(dir: &std::path::Path, cases: &Value) -> Vec<Value> {
+pub(crate) fn jose_verify(dir: &std::path::Path, cases: &Value) -> Vec<Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/jose-verify.mjs");
     let mut child = Command::new("node")
         .arg(script)
