@@ -11,11 +11,8 @@ use xshell::{Shell, cmd};
 
 use crate::flags::{self, Result};
 
-pub(crate) fn run(args: &[String]) -> Result {
-    let mut args = args.to_vec();
-    let load = flags::take_switch(&mut args, "--load");
-    let micro = flags::take_switch(&mut args, "--micro");
-    flags::reject_rest(&args)?;
+pub(crate) fn run(args: &flags::Bench) -> Result {
+    let flags::Bench { load, micro } = *args;
     let (load, micro) = if load || micro {
         (load, micro)
     } else {

@@ -10,10 +10,8 @@ use xshell::{Shell, cmd};
 use crate::flags::{self, Result, failed};
 use crate::steps::Steps;
 
-pub(crate) fn run(args: &[String]) -> Result {
-    let mut args = args.to_vec();
-    let quick = flags::take_switch(&mut args, "--quick");
-    flags::reject_rest(&args)?;
+pub(crate) fn run(args: &flags::Ci) -> Result {
+    let quick = args.quick;
 
     let sh = Shell::new()?;
     sh.change_dir(crate::project_root());
@@ -28,7 +26,7 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
         cmd!(sh, "cargo fmt --all -- --check").run()?;
         Ok(())
     })?;
-    steps.run("cargo xtask tidy", || crate::tidy::run(&[]))?;
+    steps.run("cargo xtask tidy", crate::tidy::run)?;
     steps.run("cargo clippy -D warnings", || {
         cmd!(
             sh,
@@ -47,19 +45,30 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
         Ok(())
     })?;
     steps.run("cargo xtask smoke", || {
-        crate::smoke::run(&["--no-build".to_owned()])
+        crate::smoke::run(&flags::Smoke {
+            no_build: true,
+            ..flags::Smoke::default()
+        })
     })?;
     steps.run("cargo xtask smoke --vercel", || {
-        crate::smoke::run(&["--no-build".to_owned(), "--vercel".to_owned()])
+        crate::smoke::run(&flags::Smoke {
+            no_build: true,
+            vercel: true,
+            ..flags::Smoke::default()
+        })
     })?;
     if docker {
         steps.run("cargo xtask smoke --docker", || {
-            crate::smoke::run(&["--no-build".to_owned(), "--docker".to_owned()])
+            crate::smoke::run(&flags::Smoke {
+                no_build: true,
+                docker: true,
+                ..flags::Smoke::default()
+            })
         })?;
     }
     if e2e_available()? {
         steps.run("cargo xtask e2e (Next.js example in Chromium)", || {
-            crate::e2e::run(&[])
+            crate::e2e::run(&flags::E2e::default())
         })?;
     }
     if quick {

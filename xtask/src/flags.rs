@@ -1,149 +1,120 @@
-//! Every `cargo xtask` command and flag, declared once, and the error type commands return.
-//!
-//! Commands take few options, so a hand-rolled parser keeps xtask free of a CLI framework; the
-//! price is that help text could drift from what the commands accept. So the table below is the
-//! only place a flag is declared: `--help` is printed from it, the `take_*` helpers refuse a flag
-//! it lacks (debug builds, which is how `cargo xtask` runs), and a test checks every flag the
-//! sources consume is in it.
+//! Every `cargo xtask` command and flag, declared once with clap's derive: the one declaration
+//! parses the command line, decides which command runs (`main.rs` matches on [`Command`]) and
+//! prints `--help`, so help cannot drift from what the commands accept. Also the error type
+//! commands return.
 
 use std::fmt;
+use std::path::PathBuf;
 
-/// One command: its name, positional arguments, one line of purpose, and its flags.
-pub(crate) struct Command {
-    pub name: &'static str,
-    pub operands: &'static str,
-    pub about: &'static str,
-    pub flags: &'static [Flag],
+use clap::{Parser, Subcommand};
+
+/// `cargo xtask`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Project automation for ci-in-preview.",
+    after_help = environment_help()
+)]
+pub(crate) struct Xtask {
+    /// The command to run.
+    #[command(subcommand)]
+    pub(crate) command: Command,
 }
 
-/// One flag: `--name`, the placeholder of its value (`None` for a switch), what it does.
-pub(crate) struct Flag {
-    pub name: &'static str,
-    pub value: Option<&'static str>,
-    pub help: &'static str,
+/// The commands, in the order `--help` lists them.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// What CI runs: fmt, clippy, tidy, tests, smoke, container suite, scaffold, workflow linters.
+    Ci(Ci),
+    /// End-to-end run of the real server and client against in-process mocks.
+    Smoke(Smoke),
+    /// The Next.js example in Chromium behind an emulated Vercel edge (HTTPS, rewrites,
+    /// protection), state from ci-preview.
+    E2e(E2e),
+    /// Source hygiene: module docs, file length, citations resolve, no outside tracker numbers.
+    Tidy,
+    /// Build the static server binary and the FROM-scratch image.
+    Image,
+    /// Benchmarks side by side with their anchors (both kinds unless one is named).
+    Bench(Bench),
+    /// Saturation run with JWKS faults and a key rotation; pass/fail criteria.
+    Soak(Soak),
+    /// Scaffold an endpoint crate (NAME like `reports/upload`), register it, add a policy entry.
+    NewEndpoint(NewEndpoint),
 }
 
-const fn switch(name: &'static str, help: &'static str) -> Flag {
-    Flag {
-        name,
-        value: None,
-        help,
-    }
+/// `cargo xtask ci`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Ci {
+    /// Leave out the scaffold check, the workflow linters and fuzzing.
+    #[arg(long)]
+    pub(crate) quick: bool,
 }
 
-const fn valued(name: &'static str, value: &'static str, help: &'static str) -> Flag {
-    Flag {
-        name,
-        value: Some(value),
-        help,
-    }
+/// `cargo xtask smoke`.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub(crate) struct Smoke {
+    /// Run the server in the FROM-scratch image (testcontainers).
+    #[arg(long, conflicts_with = "vercel")]
+    pub(crate) docker: bool,
+    /// Run the Vercel function binary under an emulated Vercel host instead of the server.
+    #[arg(long)]
+    pub(crate) vercel: bool,
+    /// Use the binaries already built instead of building them first.
+    #[arg(long)]
+    pub(crate) no_build: bool,
 }
 
-pub(crate) const COMMANDS: &[Command] = &[
-    Command {
-        name: "ci",
-        operands: "",
-        about: "what CI runs: fmt, clippy, tidy, tests, smoke, container suite, scaffold, workflow linters",
-        flags: &[switch(
-            "--quick",
-            "leave out the scaffold check, the workflow linters and fuzzing",
-        )],
-    },
-    Command {
-        name: "smoke",
-        operands: "",
-        about: "end-to-end run of the real server and client against in-process mocks",
-        flags: &[
-            switch(
-                "--docker",
-                "run the server in the FROM-scratch image (testcontainers)",
-            ),
-            switch(
-                "--vercel",
-                "run the Vercel function binary under an emulated Vercel host instead of the server",
-            ),
-            switch(
-                "--no-build",
-                "use the binaries already built instead of building them first",
-            ),
-        ],
-    },
-    Command {
-        name: "e2e",
-        operands: "",
-        about: "the Next.js example in Chromium behind an emulated Vercel edge (HTTPS, rewrites, protection), state from ci-preview",
-        flags: &[
-            valued(
-                "--flag",
-                "NAME=VALUE",
-                "a flag override (repeatable; default: every example flag away from its default)",
-            ),
-            valued(
-                "--user",
-                "SUB",
-                "the test user's subject (default e2e-user-1)",
-            ),
-            switch(
-                "--no-protection",
-                "no Deployment Protection on the edge (and no protection cookie in the state)",
-            ),
-        ],
-    },
-    Command {
-        name: "tidy",
-        operands: "",
-        about: "source hygiene: module docs, file length, citations resolve, no outside tracker numbers",
-        flags: &[],
-    },
-    Command {
-        name: "image",
-        operands: "",
-        about: "build the static server binary and the FROM-scratch image",
-        flags: &[],
-    },
-    Command {
-        name: "bench",
-        operands: "",
-        about: "benchmarks side by side with their anchors (both kinds unless one is named)",
-        flags: &[
-            switch(
-                "--load",
-                "wrk load: release server beside bench/node-reference, RSS, exec -> first 200",
-            ),
-            switch(
-                "--micro",
-                "criterion: the verifier beside raw RSA, and the cookie codec",
-            ),
-        ],
-    },
-    Command {
-        name: "soak",
-        operands: "",
-        about: "saturation run with JWKS faults and a key rotation; pass/fail criteria",
-        flags: &[
-            valued("--seconds", "N", "length of the run (default 60)"),
-            valued(
-                "--workers",
-                "N",
-                "concurrent valid-call workers (default 24)",
-            ),
-            switch(
-                "--no-build",
-                "use the release binary already built instead of building it",
-            ),
-        ],
-    },
-    Command {
-        name: "new-endpoint",
-        operands: "NAME",
-        about: "scaffold an endpoint crate (NAME like `reports/upload`), register it, add a policy entry",
-        flags: &[valued(
-            "--root",
-            "DIR",
-            "scaffold into that checkout instead of this one",
-        )],
-    },
-];
+/// `cargo xtask e2e`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct E2e {
+    /// A flag override (repeatable; default: every example flag away from its default).
+    #[arg(long = "flag", value_name = "NAME=VALUE")]
+    pub(crate) flags: Vec<String>,
+    /// The test user's subject [default: e2e-user-1].
+    #[arg(long, value_name = "SUB")]
+    pub(crate) user: Option<String>,
+    /// No Deployment Protection on the edge (and no protection cookie in the state).
+    #[arg(long)]
+    pub(crate) no_protection: bool,
+}
+
+/// `cargo xtask bench`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Bench {
+    /// wrk load: release server beside bench/node-reference, RSS, exec -> first 200.
+    #[arg(long)]
+    pub(crate) load: bool,
+    /// criterion: the verifier beside raw RSA, and the cookie codec.
+    #[arg(long)]
+    pub(crate) micro: bool,
+}
+
+/// `cargo xtask soak`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Soak {
+    /// Length of the run, in seconds (at least 20).
+    #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u64).range(20..))]
+    pub(crate) seconds: u64,
+    /// Concurrent valid-call workers (at least 4).
+    #[arg(long, value_name = "N", default_value_t = 24, value_parser = clap::value_parser!(u64).range(4..10_000))]
+    pub(crate) workers: u64,
+    /// Use the release binary already built instead of building it.
+    #[arg(long)]
+    pub(crate) no_build: bool,
+}
+
+/// `cargo xtask new-endpoint`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NewEndpoint {
+    /// The endpoint's name, like `reports/upload`.
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+    /// Scaffold into that checkout instead of this one.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
+}
 
 /// Variables xtask or the suites it runs read, with what they change.
 const ENVIRONMENT: &[(&str, &str)] = &[
@@ -168,73 +139,50 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "a missing SDK folder fails the round trip instead of skipping it",
     ),
     (
+        "CI_PREVIEW_AUTHJS_CHECK_DIR=DIR",
+        "folder with `npm install @auth/core`: the live Auth.js round trip runs",
+    ),
+    (
+        "CI_PREVIEW_REQUIRE_AUTHJS=1",
+        "a missing Auth.js folder fails the round trip instead of skipping it",
+    ),
+    (
+        "CI_PREVIEW_JOSE_CHECK_DIR=DIR",
+        "folder with `npm install jose`: the live check of minted tokens runs",
+    ),
+    (
+        "CI_PREVIEW_REQUIRE_JOSE=1",
+        "a missing jose folder fails that check instead of skipping it",
+    ),
+    (
+        "CI_PREVIEW_TEST_REDIS_URL=URL",
+        "a Redis the replay-store suites use instead of starting their own",
+    ),
+    (
+        "CI_PREVIEW_REQUIRE_REDIS=1",
+        "no Redis is a failure instead of a skip",
+    ),
+    (
+        "CI_PREVIEW_UPDATE_TEMPLATE_LOCK=1",
+        "`template_project` rewrites templates/vercel/Cargo.lock from this checkout",
+    ),
+    (
+        "FUZZ_SECONDS=N",
+        "seconds per fuzz target when CI_PREVIEW_FUZZ=1 (default 10)",
+    ),
+    (
         "CARGO_TARGET_DIR",
         "where the binaries that smoke, soak and image run are found",
     ),
 ];
 
-fn flag_synopsis(flag: &Flag) -> String {
-    match flag.value {
-        Some(value) => format!("{} {value}", flag.name),
-        None => flag.name.to_owned(),
-    }
-}
-
-fn write_command(out: &mut String, command: &Command) {
-    let head = [command.name, command.operands]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
-    out.push_str(&format!("  {head:<20}{}\n", command.about));
-    for flag in command.flags {
-        out.push_str(&format!("    {:<18}{}\n", flag_synopsis(flag), flag.help));
-    }
-}
-
-/// `cargo xtask --help`: every command with every flag, then the environment.
-pub(crate) fn help() -> String {
-    let mut out = String::from(
-        "cargo xtask <command> [flags]   (`cargo xtask <command> --help` for one)\n\nCommands:\n",
-    );
-    for command in COMMANDS {
-        write_command(&mut out, command);
-    }
-    out.push_str("\nEnvironment:\n");
+/// `--help`'s epilogue: the variables of [`ENVIRONMENT`].
+fn environment_help() -> String {
+    let mut out = String::from("Environment:\n");
     for (name, what) in ENVIRONMENT {
         out.push_str(&format!("  {name:<30}{what}\n"));
     }
     out
-}
-
-/// `cargo xtask NAME --help`.
-pub(crate) fn command_help(command: &Command) -> String {
-    let flags = if command.flags.is_empty() {
-        ""
-    } else {
-        "[flags]"
-    };
-    let synopsis = ["cargo xtask", command.name, command.operands, flags]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut out = format!("{synopsis}\n\n");
-    write_command(&mut out, command);
-    out
-}
-
-pub(crate) fn find(name: &str) -> Option<&'static Command> {
-    COMMANDS.iter().find(|c| c.name == name)
-}
-
-fn declared(name: &str) -> bool {
-    COMMANDS
-        .iter()
-        .flat_map(|c| c.flags)
-        .any(|f| f.name == name)
 }
 
 /// A command failure: `Usage` exits 2, `Failed` exits 1 (the convention of the CLI too).
@@ -278,95 +226,49 @@ pub(crate) fn failed(msg: impl Into<String>) -> Error {
     Error::Failed(msg.into())
 }
 
-/// Removes `--name` from `args` and says whether it was there.
-pub(crate) fn take_switch(args: &mut Vec<String>, name: &str) -> bool {
-    debug_assert!(
-        declared(name),
-        "{name} is not declared in xtask/src/flags.rs"
-    );
-    let before = args.len();
-    args.retain(|a| a != name);
-    args.len() != before
-}
-
-/// Removes `--name VALUE` from `args` and returns the value.
-pub(crate) fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> {
-    debug_assert!(
-        declared(name),
-        "{name} is not declared in xtask/src/flags.rs"
-    );
-    let Some(at) = args.iter().position(|a| a == name) else {
-        return Ok(None);
-    };
-    if at + 1 >= args.len() {
-        return Err(usage(format!("{name} needs a value")));
-    }
-    let value = args.remove(at + 1);
-    args.remove(at);
-    Ok(Some(value))
-}
-
-/// `--name N` as a number.
-pub(crate) fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<u64>> {
-    match take_value(args, name)? {
-        None => Ok(None),
-        Some(text) => text
-            .parse()
-            .map(Some)
-            .map_err(|_| usage(format!("{name} needs a number, got `{text}`"))),
-    }
-}
-
-/// Fails on anything a command did not consume.
-pub(crate) fn reject_rest(args: &[String]) -> Result {
-    match args.first() {
-        None => Ok(()),
-        Some(extra) => Err(usage(format!("unexpected argument `{extra}`"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
-    /// Every flag a command consumes (the literal given to a `take_*` helper) is declared above, so the
-    /// help cannot leave one out.
     #[test]
-    fn every_consumed_flag_is_declared() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = vec![src.clone()];
-        let mut checked = 0;
-        while let Some(path) = files.pop() {
-            if path.is_dir() {
-                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for piece in text.split("(&mut args, \"").skip(1) {
-                let flag = &piece[..piece.find('"').unwrap()];
-                assert!(declared(flag), "{}: {flag} is not declared", path.display());
-                checked += 1;
-            }
+    fn the_declaration_is_consistent() {
+        Xtask::command().debug_assert();
+    }
+
+    /// Every existing command name and flag keeps working (scripts and CI call them).
+    #[test]
+    fn names_and_flags_are_kept() {
+        for line in [
+            "ci --quick",
+            "smoke --docker --no-build",
+            "smoke --vercel",
+            "e2e --flag a=1 --flag b=2 --user u --no-protection",
+            "tidy",
+            "image",
+            "bench --load --micro",
+            "soak --seconds 30 --workers 8 --no-build",
+            "new-endpoint reports/upload --root /tmp/x",
+        ] {
+            let args = std::iter::once("xtask").chain(line.split(' '));
+            Xtask::try_parse_from(args).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
-        assert!(
-            checked >= 6,
-            "found only {checked} flag uses: did the helpers change?"
-        );
+        for bad in [
+            "smoke --docker --vercel",
+            "soak --seconds 5",
+            "tidy --extra",
+        ] {
+            let args = std::iter::once("xtask").chain(bad.split(' '));
+            assert!(Xtask::try_parse_from(args).is_err(), "{bad}");
+        }
     }
 
     #[test]
-    fn help_lists_every_command_and_flag() {
-        let help = help();
-        for command in COMMANDS {
-            assert!(
-                help.contains(&format!("  {}", command.name)),
-                "{}",
-                command.name
-            );
-            for flag in command.flags {
-                assert!(help.contains(flag.name), "{}", flag.name);
-                assert!(command_help(command).contains(flag.help));
-            }
+    fn help_lists_the_environment() {
+        let help = Xtask::command().render_long_help().to_string();
+        for (name, _) in ENVIRONMENT {
+            assert!(help.contains(name), "{name}");
         }
     }
 }

@@ -6,14 +6,13 @@
 
 use xshell::{Shell, cmd};
 
-use crate::flags::{self, Result, failed};
+use crate::flags::{Result, failed};
 
 /// The tag the container suite and `smoke --docker` run; never pulled, always built here.
 pub(crate) const IMAGE: &str = "ci-preview-server:local";
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
-pub(crate) fn run(args: &[String]) -> Result {
-    flags::reject_rest(args)?;
+pub(crate) fn run() -> Result {
     let sh = Shell::new()?;
     sh.change_dir(crate::project_root());
     build(&sh)?;

@@ -17,33 +17,21 @@ mod tidy;
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
+use crate::flags::{Command, Xtask};
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprint!("{}", flags::help());
-        return ExitCode::from(2);
-    };
-    // `cargo xtask NAME --help` prints that command's help, whatever else was given.
-    if let Some(declared) = flags::find(command)
-        && rest.iter().any(|a| a == "--help" || a == "-h")
-    {
-        print!("{}", flags::command_help(declared));
-        return ExitCode::SUCCESS;
-    }
-    let result = match command.as_str() {
-        "ci" => ci::run(rest),
-        "smoke" => smoke::run(rest),
-        "e2e" => e2e::run(rest),
-        "tidy" => tidy::run(rest),
-        "image" => image::run(rest),
-        "bench" => bench::run(rest),
-        "soak" => soak::run(rest),
-        "new-endpoint" => new_endpoint::run(rest),
-        "-h" | "--help" | "help" => {
-            print!("{}", flags::help());
-            return ExitCode::SUCCESS;
-        }
-        other => Err(flags::usage(format!("unknown command `{other}`"))),
+    // Clap prints `--help` (exit 0) and usage errors (exit 2, as `flags::Error::Usage`).
+    let result = match Xtask::parse().command {
+        Command::Ci(args) => ci::run(&args),
+        Command::Smoke(args) => smoke::run(&args),
+        Command::E2e(args) => e2e::run(&args),
+        Command::Tidy => tidy::run(),
+        Command::Image => image::run(),
+        Command::Bench(args) => bench::run(&args),
+        Command::Soak(args) => soak::run(&args),
+        Command::NewEndpoint(args) => new_endpoint::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,21 +7,15 @@
 //!
 //! `--root DIR` scaffolds into another checkout (the CI check uses a scratch worktree).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::flags::{self, Result, failed, usage};
 
 mod template;
 
-pub(crate) fn run(args: &[String]) -> Result {
-    let mut args = args.to_vec();
-    let root = flags::take_value(&mut args, "--root")?
-        .map(PathBuf::from)
-        .unwrap_or_else(crate::project_root);
-    let Some(name) = args.first().cloned() else {
-        return Err(usage("new-endpoint NAME (e.g. `reports/upload`)"));
-    };
-    flags::reject_rest(&args[1..])?;
+pub(crate) fn run(args: &flags::NewEndpoint) -> Result {
+    let root = args.root.clone().unwrap_or_else(crate::project_root);
+    let name = args.name.clone();
     let names = Names::new(&name)?;
     scaffold(&root, &names)?;
     // The registration line is spliced into the server's source; let rustfmt lay it out.
@@ -54,11 +48,10 @@ pub(crate) fn check_scaffold(sh: &xshell::Shell) -> Result {
     xshell::cmd!(sh, "git worktree add --quiet --detach {scratch} HEAD").run()?;
     let outcome = (|| {
         let names = Names::new("scaffold-check/echo")?;
-        run(&[
-            "--root".to_owned(),
-            scratch.display().to_string(),
-            names.endpoint.clone(),
-        ])?;
+        run(&flags::NewEndpoint {
+            name: names.endpoint.clone(),
+            root: Some(scratch.clone()),
+        })?;
         let inner = xshell::Shell::new()?;
         inner.change_dir(&scratch);
         let _target = inner.push_env("CARGO_TARGET_DIR", &target);

@@ -60,12 +60,9 @@ struct Options {
     build: bool,
 }
 
-pub(crate) fn run(args: &[String]) -> Result {
-    let mut args = args.to_vec();
-    let build = !flags::take_switch(&mut args, "--no-build");
-    let seconds = flags::take_number(&mut args, "--seconds")?.unwrap_or(60);
-    let workers = flags::take_number(&mut args, "--workers")?.unwrap_or(24);
-    flags::reject_rest(&args)?;
+pub(crate) fn run(args: &flags::Soak) -> Result {
+    let build = !args.no_build;
+    let (seconds, workers) = (args.seconds, args.workers);
     if seconds < 20 || workers < 4 {
         return Err(usage("soak needs --seconds >= 20 and --workers >= 4"));
     }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use crate::flags::{self, Result, failed};
+use crate::flags::{Result, failed};
 
 const MAX_LINES: usize = 400;
 
@@ -40,8 +40,7 @@ const LONG_FILES: &[(&str, &str)] = &[
 /// Marker a file can carry instead of a [`LONG_FILES`] entry, followed by its reason.
 const LONG_FILE_MARKER: &str = "tidy: long-file ";
 
-pub(crate) fn run(args: &[String]) -> Result {
-    flags::reject_rest(args)?;
+pub(crate) fn run() -> Result {
     let root = crate::project_root();
     let problems = check(&root, &files(&root)?);
     for problem in &problems {

@@ -57,7 +57,7 @@ pub(crate) const MAX_BUF_SIZE: usize = 16 * 1024 + 8 * 1024;
 
 /// How long a connection asked to close (idle, too old, shutting down) gets to finish the
 /// request in flight before it is reset.
-pub const CLOSING_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const CLOSING_GRACE: Duration = Duration::from_secs(10);
 
 /// The kernel send buffer per connection (Linux doubles it for its own bookkeeping).
 const SEND_BUFFER: usize = 64 * 1024;

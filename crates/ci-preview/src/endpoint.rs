@@ -217,6 +217,11 @@ pub(crate) async fn call_endpoint(
         };
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
             Err(err) => {
@@ -227,6 +232,11 @@ pub(crate) async fn call_endpoint(
                 continue;
             }
         };
+        // `--protection auto`: the edge, not the endpoint (whose refusals are JSON), stopped it.
+        if error_code(&bytes).is_none() && preview.guard().arm_after(status, location.as_deref()) {
+            last = format!("{endpoint}: Deployment Protection answered HTTP {status}");
+            continue;
+        }
         if (200..300).contains(&status) {
             let answer: Value = serde_json::from_slice(&bytes).map_err(|_| {
                 CliError::check(format!("{endpoint} answered HTTP {status} but not JSON"))

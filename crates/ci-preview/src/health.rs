@@ -90,7 +90,8 @@ impl Sent {
         match guard {
             Guard::None => Self::Nothing,
             Guard::Bypass(_) => Self::Bypass,
-            Guard::Oidc(_) => Self::Oidc,
+            Guard::Oidc(_) if guard.sends_credentials() => Self::Oidc,
+            Guard::Oidc(_) => Self::Nothing,
         }
     }
 
@@ -173,6 +174,20 @@ impl Observation {
 
 /// GETs the health route once.
 pub(crate) async fn probe(client: &reqwest::Client, preview: &Preview) -> Observation {
+    let observation = probe_once(client, preview).await;
+    // `--protection auto`: a protection answer arms the Trusted Sources token; ask again with it.
+    let armed = match &observation {
+        Observation::Unauthorized { .. } => preview.guard().arm_after(401, None),
+        Observation::Redirect { location, .. } => preview.guard().arm_after(302, Some(location)),
+        _ => false,
+    };
+    if armed {
+        return probe_once(client, preview).await;
+    }
+    observation
+}
+
+async fn probe_once(client: &reqwest::Client, preview: &Preview) -> Observation {
     let headers = match preview.headers().await {
         Ok(headers) => headers,
         Err(err) => return Observation::Unreachable(err.message),

@@ -11,6 +11,7 @@
 //! tokens are reused for [`REFRESH_AFTER`] so a fifteen-minute wait does not mint hundreds.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -98,6 +99,11 @@ pub(crate) enum Guard {
 pub(crate) struct OidcGuard {
     minter: Minter,
     audience: String,
+    /// The audience is GitHub's default `https://github.com/<owner>` (not given).
+    default_audience: bool,
+    /// `auto`: nothing is sent until the preview answers like Vercel's protection.
+    on_demand: bool,
+    armed: AtomicBool,
     cached: Mutex<Option<(Instant, Secret)>>,
 }
 
@@ -118,11 +124,20 @@ impl ProtectionArgs {
                  (DEPLOYMENT_PROTECTION_BYPASS or VERCEL_AUTOMATION_BYPASS_SECRET), or use \
                  --protection oidc with a Trusted Sources rule",
             )),
-            (Mode::Oidc | Mode::Auto, _, Some(minter)) => Ok(Guard::Oidc(OidcGuard {
-                minter: minter.clone(),
-                audience: self.audience()?,
-                cached: Mutex::new(None),
-            })),
+            (mode @ (Mode::Oidc | Mode::Auto), _, Some(minter)) => {
+                let guard = OidcGuard {
+                    minter: minter.clone(),
+                    audience: self.audience()?,
+                    default_audience: self.protection_audience.is_none(),
+                    on_demand: mode == Mode::Auto,
+                    armed: AtomicBool::new(false),
+                    cached: Mutex::new(None),
+                };
+                if !guard.on_demand {
+                    guard.warn_if_default_audience();
+                }
+                Ok(Guard::Oidc(guard))
+            }
             (Mode::Oidc, _, None) => Err(CliError::config(
                 "--protection oidc needs an OIDC token: add `permissions: id-token: write` to the job",
             )),
@@ -177,6 +192,7 @@ impl Guard {
             Self::Bypass(secret) => {
                 headers.insert(BYPASS_HEADER, sensitive(secret, BYPASS_FIX)?);
             }
+            Self::Oidc(guard) if guard.on_demand && !guard.armed.load(Ordering::SeqCst) => {}
             Self::Oidc(guard) => {
                 let token = guard.token().await?;
                 headers.insert(
@@ -199,7 +215,69 @@ fn sensitive(secret: &Secret, fix: &str) -> Result<HeaderValue> {
     Ok(value)
 }
 
+impl Guard {
+    /// Under `--protection auto`, the protection token goes only to a preview that asked for it:
+    /// the first answer that looks like Vercel's Deployment Protection (401, or a redirect to a
+    /// `vercel.com` login) arms it. True when this answer just armed it: send the request again.
+    pub(crate) fn arm_after(&self, status: u16, location: Option<&str>) -> bool {
+        let Self::Oidc(guard) = self else {
+            return false;
+        };
+        if !guard.on_demand || guard.armed.load(Ordering::SeqCst) {
+            return false;
+        }
+        let to_login = (300..400).contains(&status) && location.is_some_and(is_vercel_login);
+        if status != 401 && !to_login {
+            return false;
+        }
+        if guard.armed.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        actions::progress(
+            "the preview answered like Vercel's Deployment Protection: sending a Trusted Sources \
+             token (x-vercel-trusted-oidc-idp-token) from now on",
+        );
+        guard.warn_if_default_audience();
+        true
+    }
+
+    /// Whether a request carries the protection token (or secret) now.
+    pub(crate) fn sends_credentials(&self) -> bool {
+        match self {
+            Self::None => false,
+            Self::Bypass(_) => true,
+            Self::Oidc(guard) => !guard.on_demand || guard.armed.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// `https://vercel.com/…` (or a subdomain): where Vercel's protection sends a browser to log in.
+fn is_vercel_login(location: &str) -> bool {
+    url::Url::parse(location).is_ok_and(|url| {
+        url.scheme() == "https"
+            && url
+                .host_str()
+                .is_some_and(|h| h == "vercel.com" || h.ends_with(".vercel.com"))
+    })
+}
+
 impl OidcGuard {
+    /// GitHub's default audience is accepted by every relying party that trusts the owner's
+    /// tokens with it (Vault roles, other projects' rules): say so, once per guard.
+    fn warn_if_default_audience(&self) {
+        if self.default_audience {
+            actions::warning(&format!(
+                "the protection token's audience is GitHub's default {}, which other relying \
+                 parties (Vault roles, other projects' Trusted Sources rules) may accept too: give \
+                 the project's Trusted Sources rule an audience only it accepts (e.g. \
+                 https://vercel.com/TEAM/PROJECT/trusted-sources) and pass it with \
+                 --protection-audience (CI_PREVIEW_PROTECTION_AUDIENCE, or the action's \
+                 protection-audience input)",
+                self.audience
+            ));
+        }
+    }
+
     async fn token(&self) -> Result<Secret> {
         if let Ok(cached) = self.cached.lock()
             && let Some((at, token)) = cached.as_ref()

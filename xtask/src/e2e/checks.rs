@@ -86,18 +86,22 @@ pub(super) struct Checks<'a> {
 }
 
 impl Checks<'_> {
-    /// Protected: the first answer sends the browser to Vercel's login and no page is shown.
-    /// Unprotected: the page, at its defaults and signed out.
+    /// Protected: the first answer is Vercel's refusal (its 401 login page, or a redirect to the
+    /// login) and the app's page is never shown. Unprotected: the page, at its defaults and
+    /// signed out.
     pub(super) fn no_state(&self, seen: &Seen) -> Result {
         if !self.protected {
             return self.signed_out_defaults(seen);
         }
-        let first = seen.responses.first();
-        let refused = first.is_some_and(|(status, location)| {
-            matches!(status, 302 | 303 | 307 | 401 | 403)
-                && location.as_deref().is_none_or(|l| l.starts_with(LOGIN))
-        });
-        if !refused || seen.marker.is_some() || seen.final_url.starts_with(self.preview_url) {
+        let refused = seen
+            .responses
+            .first()
+            .is_some_and(|(status, location)| match status {
+                401 | 403 => true,
+                302 | 303 | 307 => location.as_deref().is_some_and(|l| l.starts_with(LOGIN)),
+                _ => false,
+            });
+        if !refused || seen.marker.is_some() {
             return Err(failed(format!(
                 "the edge let a browser without state through: {seen:?}"
             )));

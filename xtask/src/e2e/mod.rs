@@ -45,19 +45,14 @@ const SHORT_LIFETIME: u64 = 2;
 /// Whether the expiry check first lets Auth.js re-sign the session (which resets its `exp`).
 const REFRESH_SESSION: bool = false;
 
-pub(crate) fn run(args: &[String]) -> Result {
-    let mut args = args.to_vec();
-    let mut overrides = Vec::new();
-    while let Some(flag) = flags::take_value(&mut args, "--flag")? {
-        overrides.push(flag);
-    }
-    let user = flags::take_value(&mut args, "--user")?.unwrap_or_else(|| DEFAULT_USER.to_owned());
-    let protection = if flags::take_switch(&mut args, "--no-protection") {
+pub(crate) fn run(args: &flags::E2e) -> Result {
+    let mut overrides = args.flags.clone();
+    let user = args.user.clone().unwrap_or_else(|| DEFAULT_USER.to_owned());
+    let protection = if args.no_protection {
         Protection::None
     } else {
         Protection::Oidc
     };
-    flags::reject_rest(&args)?;
     if overrides.is_empty() {
         overrides = DEFAULT_FLAGS.map(str::to_owned).to_vec();
     }
@@ -169,7 +164,8 @@ async fn flow(
                 &full_state,
             ),
         )
-        .await?;
+        .await
+        .inspect_err(|_| eprintln!("the function's output:\n{}", preview.logs()))?;
     let short_state = steps
         .run_async(
             "ci-preview storage-state, short-lived",

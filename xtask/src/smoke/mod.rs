@@ -35,12 +35,12 @@ const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/flags/encrypt-overr
 /// The PR head the preview serves (and the client waits for): not the token's merge `sha`.
 const HEAD_SHA: &str = "0c4e2a1fd3b54c9e8a7f6d5c4b3a29180f7e6d5c";
 
-pub(crate) fn run(args: &[String]) -> Result {
-    let mut args = args.to_vec();
-    let docker = flags::take_switch(&mut args, "--docker");
-    let vercel = flags::take_switch(&mut args, "--vercel");
-    let no_build = flags::take_switch(&mut args, "--no-build");
-    flags::reject_rest(&args)?;
+pub(crate) fn run(args: &flags::Smoke) -> Result {
+    let flags::Smoke {
+        docker,
+        vercel,
+        no_build,
+    } = *args;
     if docker && vercel {
         return Err(flags::usage(
             "--docker and --vercel are two deployments: pick one",

@@ -35,7 +35,11 @@ pub(crate) fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
 }
 /// Health may only name a host the client trusts: the preview's own, or an `--allow-host`
 /// pattern. Any other host's endpoint would get a token the preview can replay there.
-pub(crate) fn check_audience_host(preview: &Preview, allowed: &AllowHosts, audience: &str) -> Result<()> {
+pub(crate) fn check_audience_host(
+    preview: &Preview,
+    allowed: &AllowHosts,
+    audience: &str,
+) -> Result<()> {
     let Ok(url) = url::Url::parse(audience) else {
         return Err(CliError::check("the announced audience is not a URL"));
     };

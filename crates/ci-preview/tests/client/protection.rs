@@ -28,8 +28,23 @@ async fn oidc_protection_needs_no_secret() {
         .await;
     assert_eq!(run.code, 0);
     let seen = protection.seen();
-    assert_eq!(seen.len(), 2, "health and the call: {seen:?}");
-    assert!(seen.iter().all(|s| s.passage == Passage::Oidc), "{seen:?}");
+    // `auto` sends the protection token only once the preview answered like Vercel's
+    // protection: health without it (401), then health and the call with it.
+    let passages: Vec<_> = seen.iter().map(|s| s.passage.clone()).collect();
+    assert_eq!(
+        passages,
+        [
+            Passage::Blocked("no credentials".into()),
+            Passage::Oidc,
+            Passage::Oidc
+        ],
+        "{seen:?}"
+    );
+    assert!(
+        run.stderr.contains("GitHub's default https://github.com/"),
+        "the default audience is warned about: {}",
+        run.stderr
+    );
     let mints = github.mints();
     let protection_mints: Vec<_> = mints
         .iter()
@@ -66,6 +81,21 @@ async fn oidc_protection_needs_no_secret() {
         run.stderr
     );
     assert!(run.stderr.contains("Trusted Sources"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn auto_mints_no_protection_token_for_an_unprotected_preview() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let run = Client::new(&["call", ENDPOINT, "--url", &preview.url, "--data", "{}"])
+        .github(&github)
+        .in_actions()
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let audiences: Vec<String> = github.mints().into_iter().map(|m| m.audience).collect();
+    assert_eq!(audiences, [AUDIENCE], "only the endpoint's token");
+    assert!(!run.stderr.contains("GitHub's default"), "{}", run.stderr);
 }
 
 #[tokio::test]
