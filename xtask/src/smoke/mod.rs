@@ -344,8 +344,10 @@ impl ClientEnv<'_> {
             .env("GITHUB_EVENT_PATH", self.event)
             .env("GITHUB_OUTPUT", self.output)
             .env("GITHUB_STEP_SUMMARY", self.summary)
-            // The mock deployment's preview is on loopback, not *.vercel.app.
-            .env("CI_PREVIEW_ALLOW_HOSTS", "127.0.0.1")
+            // The mock deployment's preview is on loopback, not *.vercel.app; the policy's
+            // audiences name a stable domain, which the client accepts from health only when
+            // allowed (as a team whose policy names its production domain does).
+            .env("CI_PREVIEW_ALLOW_HOSTS", "127.0.0.1,ci-in-preview.smoke")
             .env(
                 "ACTIONS_ID_TOKEN_REQUEST_URL",
                 self.github.id_token_request_url(),
