@@ -59,6 +59,8 @@ pub(crate) struct Args {
     #[arg(long, env = env::RUNNER_TEMP, hide = true)]
     pub runner_temp: Option<PathBuf>,
     #[command(flatten)]
+    pub hosts: crate::hosts::HostArgs,
+    #[command(flatten)]
     pub protection: ProtectionArgs,
     #[command(flatten)]
     pub id_token: IdTokenArgs,
@@ -98,8 +100,11 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     };
     let call = |endpoint: &'static str, body: Value| {
         let (client, preview, minter, call_args) = (&client, &preview, &minter, &call_args);
+        let hosts = &args.hosts;
         async move {
-            let audience = call_args.audience(client, preview, endpoint, None).await?;
+            let audience = call_args
+                .audience(client, preview, endpoint, None, hosts)
+                .await?;
             let called = call_endpoint(
                 client,
                 preview,
