@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use ci_oidc::{EndpointPolicy, IssuerConfig};
 use serde::{Deserialize, Deserializer, de::Error as _};
 
-/// Environments that serve CI routes when the policy does not say (`serve_in`).
+/// Environments that serve CI routes when the policy does not say (`serve_in`). An entry is an
+/// environment name, matched exactly, or a name with one `{pr}` standing for a pull request
+/// number (`app-pr-{pr}`: Railway names its PR environments after the pull request).
 pub const DEFAULT_SERVE_IN: [&str; 2] = ["preview", "development"];
 
 /// The environment in which CI routes must never exist, whatever the policy says.
@@ -176,6 +178,17 @@ fn validate_serve_in(serve_in: &[String]) -> Result<(), PolicyError> {
             return Err(PolicyError::invalid(
                 "serve_in",
                 "entries must not be empty",
+            ));
+        }
+        let placeholders = env.matches(crate::deployment::PR_PLACEHOLDER).count();
+        let braces = env.bytes().filter(|b| *b == b'{' || *b == b'}').count();
+        if placeholders > 1 || braces != 2 * placeholders {
+            return Err(PolicyError::invalid(
+                "serve_in",
+                format!(
+                    "{env:?}: the only pattern is one `{{pr}}` standing for a pull request \
+                     number (e.g. \"app-pr-{{pr}}\" for Railway's PR environments)"
+                ),
             ));
         }
         if env.eq_ignore_ascii_case(PRODUCTION) {

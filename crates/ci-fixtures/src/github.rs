@@ -288,6 +288,27 @@ impl MockGitHub {
         id
     }
 
+    /// A status of a deployment posted by `login`, optionally through the GitHub App `app` (its
+    /// slug): e.g. a hostile app with `deployments: write` posting its own URL as a newer
+    /// `success` on the Vercel bot's deployment; returns its id.
+    pub fn add_deployment_status_by(
+        &self,
+        deployment_id: u64,
+        state_name: &str,
+        environment_url: Option<&str>,
+        login: &str,
+        app: Option<&str>,
+    ) -> u64 {
+        let id = self.add_deployment_status(deployment_id, state_name, environment_url, None);
+        let mut state = self.shared.state();
+        if let Some((_, status)) = state.statuses.iter_mut().find(|(_, s)| s["id"] == id) {
+            status["creator"] = shapes::user(&self.shared.api, login, 4_242_425);
+            status["performed_via_github_app"] =
+                app.map_or(Value::Null, |slug| shapes::app(&self.shared.api, slug));
+        }
+        id
+    }
+
     /// A comment on pull request `pull` by `author` (e.g. `vercel[bot]`); returns its id.
     pub fn add_comment(&self, pull: u64, author: &str, body: &str) -> u64 {
         let mut state = self.shared.state();

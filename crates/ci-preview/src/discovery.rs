@@ -8,8 +8,11 @@
 //!
 //! Whoever can deploy or comment can name a URL, and the bypass secret and tokens follow it. So a
 //! deployment (API or event) only counts when its creator is the deploy integration the user runs
-//! (`--deployment-creator`, default `vercel[bot]`), and every discovered URL must pass the host
-//! allowlist (`crate::hosts`). Only `--url`/`PREVIEW_URL` is trusted as given.
+//! (`--deployment-creator`, default `vercel[bot]`), and so does the status that carries the URL:
+//! any app or workflow with `deployments: write` can post a newer `success` with its own
+//! `environment_url` on the bot's deployment, so a status counts only when its creator matches too
+//! (and its `performed_via_github_app`, where GitHub names one). Every discovered URL must also
+//! pass the host allowlist (`crate::hosts`). Only `--url`/`PREVIEW_URL` is trusted as given.
 
 use std::time::Duration;
 
@@ -41,7 +44,8 @@ pub(crate) struct DiscoverArgs {
     #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
     /// Login of the integration whose deployments count (`NAME` also matches `NAME[bot]`).
-    /// Repeatable; the variable is comma-separated. Deployments by anyone else are ignored.
+    /// Repeatable; the variable is comma-separated. Deployments by anyone else are ignored, and so
+    /// are statuses (which carry the URL) posted by anyone else, or through another GitHub App.
     #[arg(
         long = "deployment-creator",
         env = env::CI_PREVIEW_DEPLOYMENT_CREATOR,
@@ -100,10 +104,31 @@ pub(crate) async fn find(
         let wanted = args.environment.as_deref();
         let creator = status.creator.as_deref();
         let by_creator = creator.is_some_and(|login| creator_matches(args, login));
+        let status_by_creator = status_trusted(
+            args,
+            status.status_creator.as_deref(),
+            status.status_app.as_deref(),
+        );
         if !by_creator {
             actions::progress(&format!(
                 "the deployment_status event is for a deployment by {}, not {}: asking the Deployments API",
                 untrusted::text(creator.unwrap_or("an unknown creator")),
+                args.deployment_creators.join(", ")
+            ));
+        } else if !status_by_creator {
+            actions::progress(&format!(
+                "the deployment_status event's status was posted by {}{}, not {}: asking the Deployments API",
+                untrusted::text(
+                    status
+                        .status_creator
+                        .as_deref()
+                        .unwrap_or("an unknown creator")
+                ),
+                status
+                    .status_app
+                    .as_deref()
+                    .map(|app| format!(" via the app {}", untrusted::text(app)))
+                    .unwrap_or_default(),
                 args.deployment_creators.join(", ")
             ));
         } else if wanted.is_none_or(|want| status.environment.as_deref() == Some(want)) {
@@ -242,6 +267,24 @@ pub(crate) fn creator_matches(args: &DiscoverArgs, login: &str) -> bool {
         .map(|c| c.trim())
         .filter(|c| !c.is_empty())
         .any(|c| login.eq_ignore_ascii_case(c) || login.eq_ignore_ascii_case(&format!("{c}[bot]")))
+}
+
+/// Whether a status (the part that carries the URL) was posted by a trusted creator: its
+/// `creator.login` matches, and so does `performed_via_github_app.slug` where GitHub names one
+/// (`vercel[bot]` acts as the app `vercel`). A status with no creator is not trusted.
+pub(crate) fn status_trusted(
+    args: &DiscoverArgs,
+    creator: Option<&str>,
+    app: Option<&str>,
+) -> bool {
+    let Some(creator) = creator.filter(|login| creator_matches(args, login)) else {
+        return false;
+    };
+    app.is_none_or(|slug| {
+        let bot = creator.to_ascii_lowercase();
+        let named = bot.strip_suffix("[bot]").unwrap_or(&bot);
+        slug.eq_ignore_ascii_case(named)
+    })
 }
 
 pub(crate) fn found(url: &str, source: String, sha: Option<String>) -> Result<Found> {

@@ -2,14 +2,19 @@
 //!
 //! The audience comes from `--audience` (which wins) or health's endpoint list. Health is
 //! pull-request code, so an audience it announces is only minted for when it names the endpoint
-//! being called: an `https` URL whose path is exactly `/api/~/ci/<endpoint>`. Anything else (a
-//! cloud provider's audience, another endpoint) is refused before a token exists.
+//! being called on a host the client may trust: an `https` URL whose path is exactly
+//! `/api/~/ci/<endpoint>` and whose host is the preview's own or one the user allowed
+//! (`--allow-host`). Anything else (a cloud provider's audience, another endpoint, the same
+//! endpoint of another app, which the preview could replay the token to) is refused before a
+//! token exists.
 //!
 //! A token is minted right before every attempt that reaches the preview: tokens live about five
 //! minutes and the preview may have taken fifteen to come up. Network errors and 5xx answers are
 //! retried with backoff, at most [`MAX_ATTEMPTS`] times, so a failing preview collects at most that
-//! many tokens; an attempt that never reached it (connection refused) keeps its token. A 4xx is
-//! never retried: the same request gets the same answer, and its explanation names the fix.
+//! many tokens; an attempt that never reached it (connection refused) keeps its token. A 5xx's
+//! `Retry-After` is honoured (up to [`MAX_RETRY_AFTER`]): the endpoint sends it while a rotated
+//! signing key is not fetchable yet. A 4xx is never retried: the same request gets the same
+//! answer, and its explanation names the fix.
 
 use std::time::Duration;
 
@@ -19,15 +24,18 @@ use tokio::time::Instant;
 
 use crate::error::{CliError, Result};
 use crate::health::{Health, Observation, probe, snippet};
+use crate::hosts::{AllowHosts, HostArgs};
 use crate::http::describe_transport;
 use crate::minter::{MintError, Minter};
 use crate::poll::{Backoff, short};
-use crate::preview::{CI_PREFIX, Preview};
+use crate::preview::Preview;
 use crate::secret::Secret;
 use crate::{actions, env, untrusted};
 
+mod audience;
 mod explain;
 
+use audience::{check_audience, check_audience_host};
 use explain::explain;
 
 /// The header the endpoints read the OIDC token from (`CONTRACT.md` §2).
@@ -36,18 +44,25 @@ pub(crate) const TOKEN_HEADER: &str = "x-github-oidc-token";
 pub(crate) const MAX_ATTEMPTS: u32 = 5;
 /// A token minted for an attempt that never reached the preview is reused while younger than this.
 const REUSE_UNSENT: Duration = Duration::from_secs(60);
+/// The longest `Retry-After` the client waits for before its next attempt. The endpoint answers
+/// 503 with `Retry-After` while its key store cannot fetch a rotated key (its refetch cooldown,
+/// 60 s by default), so waiting that long turns a rotation into a slower call instead of a failed
+/// job; a longer wait is shortened to this.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(90);
 
 /// How many times to try, and for which audience: shared by `call`, `smoke` and `flags`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct CallArgs {
     /// Audience to mint the endpoint's token for; wins over health. Pinning it removes the last
     /// choice a hostile preview has [default: the endpoint's audience from health, accepted only
-    /// as https://…/api/~/ci/ENDPOINT].
+    /// as https://HOST/api/~/ci/ENDPOINT with HOST the preview's own host or an --allow-host
+    /// pattern].
     #[arg(long, env = env::CI_PREVIEW_AUDIENCE, value_name = "AUD")]
     pub audience: Option<String>,
     /// Attempts for network errors and 5xx answers, at most 5: waits 1 s, 2 s, 4 s, 8 s between
-    /// them, and each attempt that reaches the preview carries one fresh token, so a failing
-    /// preview gets at most N tokens (4xx answers are never retried).
+    /// them (longer when a 5xx says `Retry-After`, up to 90 s: the endpoint's key store after a
+    /// signing-key rotation), and each attempt that reaches the preview carries one fresh token,
+    /// so a failing preview gets at most N tokens (4xx answers are never retried).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=5), value_name = "N")]
     pub attempts: u32,
 }
@@ -60,6 +75,7 @@ impl CallArgs {
         preview: &Preview,
         endpoint: &str,
         known: Option<&Health>,
+        hosts: &HostArgs,
     ) -> Result<String> {
         let audience = match self
             .audience
@@ -71,6 +87,7 @@ impl CallArgs {
             None => {
                 let announced = audience_from_health(client, preview, endpoint, known).await?;
                 check_audience(endpoint, &announced)?;
+                check_audience_host(preview, &AllowHosts::given(hosts)?, &announced)?;
                 announced
             }
         };
@@ -83,32 +100,6 @@ impl CallArgs {
         }
         Ok(audience)
     }
-}
-
-/// Health may only name the endpoint itself: `https://ORIGIN/api/~/ci/ENDPOINT`, nothing more.
-pub(crate) fn check_audience(endpoint: &str, audience: &str) -> Result<()> {
-    let endpoint = endpoint.trim_matches('/');
-    let expected_path = format!("{CI_PREFIX}/{endpoint}");
-    let fits = url::Url::parse(audience).is_ok_and(|url| {
-        url.scheme() == "https"
-            && url.as_str() == audience
-            && url.username().is_empty()
-            && url.password().is_none()
-            && url.query().is_none()
-            && url.fragment().is_none()
-            && url.host_str().is_some_and(|h| !h.is_empty())
-            && url.path() == expected_path
-    });
-    if fits {
-        return Ok(());
-    }
-    Err(CliError::check(format!(
-        "refusing to mint a token for the audience {} that the preview's health announces for \
-         {endpoint}: an endpoint's audience must be an https URL whose path is exactly \
-         {expected_path}. Pin the audience the endpoint's policy expects with --audience \
-         (CI_PREVIEW_AUDIENCE)",
-        untrusted::text(audience)
-    )))
 }
 
 /// String values at least this long in an answer are masked in Actions logs.
@@ -179,9 +170,11 @@ pub(crate) async fn call_endpoint(
     let mut last = String::new();
     // A token whose request never reached the preview (it is still unseen by anyone).
     let mut unsent: Option<(Instant, Secret)> = None;
+    // What the last 5xx asked for with `Retry-After`.
+    let mut asked_wait = Duration::ZERO;
     for attempt in 1..=attempts {
         if attempt > 1 {
-            let delay = backoff.next_delay();
+            let delay = backoff.next_delay().max(std::mem::take(&mut asked_wait));
             actions::progress(&format!(
                 "{last}; retrying in {} (attempt {attempt}/{attempts})",
                 short(delay)
@@ -223,6 +216,7 @@ pub(crate) async fn call_endpoint(
             }
         };
         let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
@@ -260,6 +254,10 @@ pub(crate) async fn call_endpoint(
         let error = error_code(&bytes);
         if status >= 500 && error.as_deref() != Some("misconfigured") {
             last = format!("{endpoint} answered HTTP {status}: {}", snippet(&bytes));
+            if let Some(wait) = retry_after {
+                asked_wait = wait.min(MAX_RETRY_AFTER);
+                last.push_str(&format!(" (Retry-After: {} s)", wait.as_secs()));
+            }
             continue;
         }
         return Err(explain(endpoint, audience, status, &bytes));
@@ -267,6 +265,18 @@ pub(crate) async fn call_endpoint(
     Err(CliError::check(format!(
         "{endpoint} failed after {attempts} attempts: {last}"
     )))
+}
+
+/// A `Retry-After` in seconds (the endpoints never send the HTTP-date form).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 fn error_code(body: &[u8]) -> Option<String> {
@@ -282,36 +292,5 @@ pub(crate) fn mask_strings(value: &Value) {
         Value::Array(items) => items.iter().for_each(mask_strings),
         Value::Object(map) => map.values().for_each(mask_strings),
         _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_endpoints_own_audience_is_minted_from_health() {
-        let endpoint = "flags/encrypt-override";
-        for good in [
-            "https://v0.app/api/~/ci/flags/encrypt-override",
-            "https://preview-x.vercel.app:8443/api/~/ci/flags/encrypt-override",
-        ] {
-            assert!(check_audience(endpoint, good).is_ok(), "{good}");
-        }
-        for bad in [
-            "sts.amazonaws.com",
-            "https://github.com/octo-org",
-            "api://AzureADTokenExchange",
-            "http://v0.app/api/~/ci/flags/encrypt-override",
-            "https://v0.app/api/~/ci/flags/other",
-            "https://v0.app/api/~/ci/flags/encrypt-override/x",
-            "https://v0.app/api/~/ci/flags/encrypt-override?x=1",
-            "https://v0.app/api/~/ci/flags/../flags/encrypt-override",
-            "https://u@v0.app/api/~/ci/flags/encrypt-override",
-            "HTTPS://V0.APP/api/~/ci/flags/encrypt-override",
-        ] {
-            let err = check_audience(endpoint, bad).unwrap_err();
-            assert!(err.message.contains("--audience"), "{bad}: {}", err.message);
-        }
     }
 }

@@ -27,6 +27,12 @@ pub(crate) struct DeploymentStatusEvent {
     pub state: String,
     /// `deployment.creator.login`: who made the deployment (the trust decision of `discover`).
     pub creator: Option<String>,
+    /// `deployment_status.creator.login`: who posted this status, with its URL. Anyone with
+    /// `deployments: write` can post a status on the deploy bot's deployment, so it is checked
+    /// too.
+    pub status_creator: Option<String>,
+    /// `deployment_status.performed_via_github_app.slug`, when GitHub names the app.
+    pub status_app: Option<String>,
     pub environment: Option<String>,
     pub environment_url: Option<String>,
     pub target_url: Option<String>,
@@ -77,6 +83,8 @@ impl Event {
         .map(|status| DeploymentStatusEvent {
             state: text(&status["state"]).unwrap_or_default(),
             creator: text(&payload["deployment"]["creator"]["login"]),
+            status_creator: text(&status["creator"]["login"]),
+            status_app: text(&status["performed_via_github_app"]["slug"]),
             environment: text(&status["environment"])
                 .or_else(|| text(&payload["deployment"]["environment"])),
             environment_url: text(&status["environment_url"]),

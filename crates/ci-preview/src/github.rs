@@ -184,7 +184,8 @@ impl GitHub {
         Ok(deployments)
     }
 
-    /// The newest status of a deployment that says something about it.
+    /// The newest status of a deployment that says something about it among those `trusted`
+    /// accepts (anyone with `deployments: write` can post one), and how many it dropped.
     ///
     /// `inactive` is skipped: GitHub adds it to every earlier deployment of an environment name when
     /// a newer one succeeds, and deploy bots share one name ("Preview") across branches, so another
@@ -192,19 +193,22 @@ impl GitHub {
     pub(crate) async fn latest_status(
         &self,
         deployment: &Deployment,
-    ) -> Result<Option<DeploymentStatus>, ApiError> {
-        let mut statuses: Vec<DeploymentStatus> = self
+        trusted: impl Fn(&DeploymentStatus) -> bool,
+    ) -> Result<(Option<DeploymentStatus>, usize), ApiError> {
+        let all: Vec<DeploymentStatus> = self
             .get(
                 &format!("deployments/{}/statuses?per_page=100", deployment.id.0),
                 "deployments: read",
             )
             .await?;
+        let (mut statuses, others): (Vec<_>, Vec<_>) = all.into_iter().partition(trusted);
         statuses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.0.cmp(&a.id.0)));
         let effective = statuses
             .iter()
             .position(|s| s.state != DeploymentStatusState::Inactive)
             .unwrap_or(0);
-        Ok((!statuses.is_empty()).then(|| statuses.swap_remove(effective)))
+        let newest = (!statuses.is_empty()).then(|| statuses.swap_remove(effective));
+        Ok((newest, others.len()))
     }
 
     /// All comments on a pull request (at most 1,000; a deploy bot comments early and edits).

@@ -5,6 +5,9 @@
 //! used when its host is on an allowlist: by default the Vercel preview domain `*.vercel.app`,
 //! extended with `--allow-host PATTERN` / `CI_PREVIEW_ALLOW_HOSTS`. A URL the user gave explicitly
 //! (`--url`, `PREVIEW_URL`) is trusted as given: the workflow's author chose it.
+//!
+//! The same patterns, without the default, are the hosts an endpoint audience announced by
+//! health may name besides the preview's own (`crate::call::check_audience`).
 
 use url::Url;
 
@@ -18,7 +21,9 @@ pub(crate) const DEFAULT_ALLOWED: &str = "*.vercel.app";
 pub(crate) struct HostArgs {
     /// Also send secrets and tokens to a discovered preview on this host: `host`, `host:port`, or
     /// `*.domain` for its subdomains (a pattern without `:port` matches any port). Repeatable;
-    /// the variable is comma-separated. `*.vercel.app` is always allowed.
+    /// the variable is comma-separated. `*.vercel.app` is always allowed for previews. An
+    /// endpoint audience announced by health must be on the preview's own host or on one of
+    /// these patterns (never by the `*.vercel.app` default).
     #[arg(
         long = "allow-host",
         env = env::CI_PREVIEW_ALLOW_HOSTS,
@@ -45,6 +50,15 @@ pub(crate) struct AllowHosts {
 impl AllowHosts {
     pub(crate) fn new(args: &HostArgs) -> Result<Self> {
         let mut patterns = vec![parse(DEFAULT_ALLOWED)?];
+        patterns.extend(Self::given(args)?.patterns);
+        Ok(Self { patterns })
+    }
+
+    /// Only the patterns the user gave, without `*.vercel.app`: the hosts an endpoint audience
+    /// announced by health may name besides the preview's own (every Vercel app lives under the
+    /// default, so it would let a preview ask for another app's token).
+    pub(crate) fn given(args: &HostArgs) -> Result<Self> {
+        let mut patterns = Vec::new();
         for raw in args
             .allow_hosts
             .iter()
@@ -56,15 +70,11 @@ impl AllowHosts {
         Ok(Self { patterns })
     }
 
-    /// Refuses a discovered URL whose host is not allowed (exit 2: the job's configuration decides).
-    pub(crate) fn check(&self, url: &Url, source: &str) -> Result<()> {
-        let host = match url.host() {
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            Some(host) => host.to_string().to_ascii_lowercase(),
-            None => String::new(),
-        };
+    /// Whether `url`'s host (and port, where a pattern names one) is on the list.
+    pub(crate) fn allows(&self, url: &Url) -> bool {
+        let host = host_of(url);
         let port = url.port_or_known_default();
-        let allowed = self.patterns.iter().any(|p| {
+        self.patterns.iter().any(|p| {
             let host_ok = if p.wildcard {
                 host.strip_suffix(&p.host)
                     .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
@@ -72,10 +82,15 @@ impl AllowHosts {
                 host == p.host
             };
             host_ok && p.port.is_none_or(|want| Some(want) == port)
-        });
-        if allowed {
+        })
+    }
+
+    /// Refuses a discovered URL whose host is not allowed (exit 2: the job's configuration decides).
+    pub(crate) fn check(&self, url: &Url, source: &str) -> Result<()> {
+        if self.allows(url) {
             return Ok(());
         }
+        let host = host_of(url);
         Err(CliError::config(format!(
             "refusing the preview URL {} from {}: its host is not on the allowlist ({}), so it gets \
              neither the bypass secret nor a token. If this host really serves your previews, add \
@@ -88,7 +103,7 @@ impl AllowHosts {
         )))
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.patterns
             .iter()
             .map(|p| {
@@ -104,6 +119,15 @@ impl AllowHosts {
             })
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// Lower-case host of `url`, IPv6 without brackets.
+fn host_of(url: &Url) -> String {
+    match url.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(host) => host.to_string().to_ascii_lowercase(),
+        None => String::new(),
     }
 }
 

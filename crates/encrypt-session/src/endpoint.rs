@@ -5,7 +5,8 @@
 //!
 //! The kit has already refused production, bad tokens, replays and oversized or non-JSON bodies,
 //! read `AUTH_SECRET` at start-up and put the caller in every log line's span; the handler checks,
-//! in order: `session` is an object (400 `session_not_an_object`), `maxAge` is
+//! in order: `session` is an object (400 `session_not_an_object`) without a reserved claim
+//! ([`RESERVED_CLAIMS`], 400 `reserved_claim`), `maxAge` is
 //! a positive integer (400) no longer than the policy's `cookie_max_age` (400
 //! `max_age_too_long`), the cookie fits in one browser cookie (400 `cookie_too_large`: Auth.js
 //! would chunk it), the secret is configured (500 `misconfigured`).
@@ -28,6 +29,14 @@ use crate::origin::CookieNames;
 pub const NAME: &str = "auth/encrypt-session";
 /// The environment variable holding the Auth.js secret (the one the app itself reads).
 pub const SECRET_VAR: &str = "AUTH_SECRET";
+/// The reserved expiry claim: the Unix second the session ends, whatever Auth.js does. Auth.js
+/// re-signs a JWT session with the app's own `maxAge` (30 days by default) on the first
+/// `/api/auth/session` call, so `exp` alone does not bound it; the app's `callbacks.jwt` ends a
+/// session past this claim (`system-docs/SESSION-EXPIRY.md`).
+pub const EXPIRES_CLAIM: &str = "ci_expires_at";
+/// Claims a caller may not set (400 `reserved_claim`): who issued the session and for whom is
+/// the app's business, `nbf` could postdate it, and the expiry claim is the endpoint's.
+pub const RESERVED_CLAIMS: [&str; 4] = ["iss", "aud", "nbf", EXPIRES_CLAIM];
 
 /// The keys for both cookie names, derived once at start-up from `AUTH_SECRET`.
 struct Keys {
@@ -78,14 +87,22 @@ fn encrypt_session(
         });
     };
     caller.summarize("claim_count", session.len());
+    if let Some(claim) = RESERVED_CLAIMS.iter().find(|c| session.contains_key(**c)) {
+        caller.summarize("reserved_claim", *claim);
+        return Err(CiError::BadRequest {
+            reason: Some("reserved_claim"),
+        });
+    }
     let max_age = caller.cookie_lifetime(body.get("maxAge"))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let payload = codec::session_payload(&session, now, max_age).map_err(|error| {
+    let mut payload = codec::session_payload(&session, now, max_age).map_err(|error| {
         tracing::error!(%error, "could not build the session");
         CiError::Internal
     })?;
+    // The same second as `exp`, in a claim Auth.js keeps when it re-signs the session.
+    payload.insert(EXPIRES_CLAIM.to_owned(), (now + max_age).into());
     let cookie_len = codec::cookie_len(&payload);
     caller.summarize("cookie_len", cookie_len);
     if cookie_len > MAX_COOKIE_LEN {

@@ -14,7 +14,7 @@ pub use codec::{
     CLOCK_TOLERANCE, DecodeError, EncodeError, MAX_COOKIE_LEN, cookie_len, decode, encode, seal,
     session_payload,
 };
-pub use endpoint::{NAME, SECRET_VAR, endpoint, endpoint_with};
+pub use endpoint::{EXPIRES_CLAIM, NAME, RESERVED_CLAIMS, SECRET_VAR, endpoint, endpoint_with};
 pub use key::{
     AuthSecret, COOKIE_NAME, MIN_SECRET_LEN, SECURE_COOKIE_NAME, SecretError, SessionKey,
 };

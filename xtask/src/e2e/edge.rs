@@ -138,9 +138,16 @@ async fn forward(State(edge): State<Arc<Shared>>, request: Request) -> Response 
             outgoing = outgoing.header(name, value);
         }
     }
+    // The host as the client named it: with the port, since this edge is not on 443.
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.split(':').next() == Some(edge.host.as_str()))
+        .unwrap_or(edge.host.as_str());
     let forwarded = [
-        ("host", edge.host.as_str()),
-        ("x-forwarded-host", edge.host.as_str()),
+        ("host", host),
+        ("x-forwarded-host", host),
         ("x-forwarded-proto", "https"),
         ("x-forwarded-for", "127.0.0.1"),
         ("x-real-ip", "127.0.0.1"),

@@ -164,7 +164,8 @@ async fn flow(
                 &full_state,
             ),
         )
-        .await?;
+        .await
+        .inspect_err(|_| eprintln!("the function's output:\n{}", preview.logs()))?;
     let short_state = steps
         .run_async(
             "ci-preview storage-state, short-lived",

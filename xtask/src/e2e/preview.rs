@@ -115,6 +115,7 @@ impl Preview {
         function_env.extend([
             ("CI_PREVIEW_POLICY", policy.as_str()),
             ("CI_PREVIEW_SELF_URL", url.as_str()),
+            ("CI_PREVIEW_SELF_CA", ca.as_str()),
             ("CI_PREVIEW_REDIS_URL", redis_url.as_str()),
             // The function's own requests to its deployment go through the edge, as on Vercel.
             ("HTTPS_PROXY", resolver.url()),
@@ -213,8 +214,6 @@ impl Preview {
                 "CI_PREVIEW_PROTECTION_AUDIENCE",
                 PROTECTION_AUDIENCE.to_owned(),
             ),
-            // Until storage-state lands: the client primes the protection cookie with the secret.
-            ("DEPLOYMENT_PROTECTION_BYPASS", self.secrets.bypass.clone()),
             ("HTTPS_PROXY", self.resolver.url().to_owned()),
             ("SSL_CERT_FILE", self.tls.ca_file.display().to_string()),
         ];

@@ -73,67 +73,90 @@ pub(super) fn session(user: &str) -> Value {
 
 /// Writes the state to `out` and returns it.
 ///
-/// Until `ci-preview storage-state` lands: `flags --storage-state` (with the protection cookie
-/// primed by the bypass secret when protected) plus `call auth/encrypt-session`, merged.
+/// What `ci-preview storage-state` will write, assembled here from the endpoints' answers until
+/// that command lands: `flags/encrypt-override`, `auth/encrypt-session` and, when protected,
+/// `vercel/protection-cookie`, each called through the edge with a fresh Trusted Sources token
+/// (`--protection oidc`), so the job holds no bypass secret.
 pub(super) async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result<Value> {
-    let out_text = format!("--storage-state={}", out.display());
     let protection = match request.protection {
-        Protection::Oidc => "bypass",
+        Protection::Oidc => "oidc",
         Protection::None => "none",
     };
-    let expires = request.expires_in.map(|s| format!("{s}s"));
-    let mut args = vec![
-        "flags",
-        "--url",
-        request.url,
-        "--protection",
-        protection,
-        &out_text,
-    ];
-    if let Some(expires) = &expires {
-        args.extend(["--expires-in", expires.as_str()]);
-    }
-    args.extend(request.flags.iter().map(String::as_str));
-    client.run(&args).await?;
-    let mut body = json!({"session": session(request.user)});
-    if let Some(seconds) = request.expires_in {
-        body["maxAge"] = seconds.into();
-    }
-    let body = body.to_string();
-    let answer = client
-        .run(&[
-            "call",
-            "auth/encrypt-session",
-            "--url",
-            request.url,
-            "--protection",
-            protection,
-            "--data",
-            &body,
-        ])
-        .await?;
-    let answer: Value = serde_json::from_str(answer.trim())
-        .map_err(|e| failed(format!("auth/encrypt-session printed no JSON: {e}")))?;
     let host = url::Url::parse(request.url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let mut state = read(out)?;
-    if let Some(cookies) = state["cookies"].as_array_mut() {
-        cookies.push(json!({
-            "name": answer["name"], "value": answer["cookie"], "domain": host, "path": "/",
-            "expires": answer["expires"], "httpOnly": true, "secure": true, "sameSite": "Lax",
-        }));
+    let call = |endpoint: &'static str, body: Value| {
+        let body = body.to_string();
+        async move {
+            let out = client
+                .run(&[
+                    "call",
+                    endpoint,
+                    "--url",
+                    request.url,
+                    "--protection",
+                    protection,
+                    "--data",
+                    &body,
+                ])
+                .await?;
+            serde_json::from_str::<Value>(out.trim())
+                .map_err(|e| failed(format!("{endpoint} printed no JSON: {e}")))
+        }
+    };
+    let with_lifetime = |mut body: Value| {
+        if let Some(seconds) = request.expires_in {
+            body["maxAge"] = seconds.into();
+        }
+        body
+    };
+    let mut cookies = Vec::new();
+    let overrides = call(
+        "flags/encrypt-override",
+        with_lifetime(json!({"flags": overrides(request.flags)})),
+    )
+    .await?;
+    cookies.push(json!({
+        "name": "vercel-flag-overrides", "value": overrides["cookie"], "domain": host,
+        "path": "/", "expires": overrides["expires"], "httpOnly": false, "secure": true,
+        "sameSite": "Lax",
+    }));
+    let session = call(
+        "auth/encrypt-session",
+        with_lifetime(json!({"session": session(request.user)})),
+    )
+    .await?;
+    cookies.push(json!({
+        "name": session["name"], "value": session["cookie"], "domain": host, "path": "/",
+        "expires": session["expires"], "httpOnly": true, "secure": true, "sameSite": "Lax",
+    }));
+    if request.protection == Protection::Oidc {
+        let answer = call("vercel/protection-cookie", json!({})).await?;
+        if !answer["cookie"].is_object() {
+            return Err(failed(format!(
+                "vercel/protection-cookie gave no cookie on a protected preview: {}",
+                answer["cookie"]
+            )));
+        }
+        cookies.push(answer["cookie"].clone());
     }
+    let state = json!({"cookies": cookies, "origins": []});
     std::fs::write(out, state.to_string())
         .map_err(|e| failed(format!("{}: {e}", out.display())))?;
     Ok(state)
 }
 
-pub(super) fn read(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| failed(format!("{} is not JSON: {e}", path.display())))
+/// `NAME=VALUE` overrides typed as `ci-preview` types them: JSON when it parses, else the string.
+fn overrides(items: &[String]) -> Map<String, Value> {
+    items
+        .iter()
+        .filter_map(|item| item.split_once('='))
+        .map(|(name, raw)| {
+            let value = serde_json::from_str(raw.trim()).unwrap_or_else(|_| json!(raw));
+            (name.trim().to_owned(), value)
+        })
+        .collect()
 }
 
 /// A copy of `state` with only the cookies `keep` accepts.

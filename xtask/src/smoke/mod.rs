@@ -7,6 +7,7 @@
 //! host instead, and checks that the host got an `end` frame for every request.
 //! Prints a table of steps with timings and exits non-zero when any step fails.
 
+mod endpoints;
 mod protection;
 mod refusals;
 mod server;
@@ -27,7 +28,7 @@ use crate::flags::{self, Result, failed};
 use crate::steps::Steps;
 use server::ServerSpec;
 use vercel::Deployment;
-use work::{WorkDir, random_secret};
+use work::{WorkDir, pull_request_event, random_secret};
 
 const ENDPOINT: &str = "flags/encrypt-override";
 /// The audience the smoke policy gives the endpoint; the client learns it from health.
@@ -99,12 +100,25 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
     let secret = random_secret()?;
     let auth_secret = random_secret()?;
     let bypass_secret = random_secret()?;
-    let policy = work.write(
-        "ci-policy.toml",
-        &(issuer.policy_toml(ENDPOINT, AUDIENCE)
-            + &session::policy_entry()
-            + &protection::policy_entry()),
-    )?;
+    // tokens/mint and proxy/clerk-testing-token: not in --docker (the image sees only the policy
+    // file and the variables passed by name, not the fake Clerk's CA file).
+    let mint_key = random_secret()?;
+    let clerk_key = format!("sk_test_{}", random_secret()?);
+    let clerk = match image {
+        None => Some(endpoints::FakeClerk::start(&clerk_key).await),
+        Some(_) => None,
+    };
+    let extra_env = match &clerk {
+        Some(clerk) => clerk.env(&mint_key, &clerk_key, &work.path("upstream-ca.pem"))?,
+        None => Vec::new(),
+    };
+    let mut policy_text = issuer.policy_toml(ENDPOINT, AUDIENCE)
+        + &session::policy_entry()
+        + &protection::policy_entry();
+    if let Some(clerk) = &clerk {
+        policy_text.push_str(&clerk.policy_entries());
+    }
+    let policy = work.write("ci-policy.toml", &policy_text)?;
     // The emulated Vercel edge's address first: the deployment primes itself through it.
     let (edge_listener, edge_url) = protection::bind_edge().await?;
     let server_bin = server::binary("ci-preview-server");
@@ -119,6 +133,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         auth_secret: &auth_secret,
         bypass_secret: &bypass_secret,
         self_url: &edge_url,
+        extra_env: &extra_env,
     };
     let preview_spec = spec(server::free_port()?, "preview");
     let preview = steps
@@ -215,6 +230,10 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
         })
         .await;
 
+    if clerk.is_some() {
+        endpoints::calls(steps, &client, &preview.url, &mint_key, &clerk_key).await?;
+    }
+
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -284,7 +303,7 @@ async fn flow_steps(steps: &mut Steps, image: Option<&str>, vercel: bool) -> Res
             let minted = github.mints();
             server::check_logs(
                 &logs,
-                &[&secret, &auth_secret, &bypass_secret],
+                &[&secret, &auth_secret, &bypass_secret, &mint_key, &clerk_key],
                 minted.iter().map(|m| m.token.as_str()),
             )
         })
@@ -325,8 +344,10 @@ impl ClientEnv<'_> {
             .env("GITHUB_EVENT_PATH", self.event)
             .env("GITHUB_OUTPUT", self.output)
             .env("GITHUB_STEP_SUMMARY", self.summary)
-            // The mock deployment's preview is on loopback, not *.vercel.app.
-            .env("CI_PREVIEW_ALLOW_HOSTS", "127.0.0.1")
+            // The mock deployment's preview is on loopback, not *.vercel.app; the policy's
+            // audiences name a stable domain, which the client accepts from health only when
+            // allowed (as a team whose policy names its production domain does).
+            .env("CI_PREVIEW_ALLOW_HOSTS", "127.0.0.1,ci-in-preview.smoke")
             .env(
                 "ACTIONS_ID_TOKEN_REQUEST_URL",
                 self.github.id_token_request_url(),
@@ -351,18 +372,4 @@ impl ClientEnv<'_> {
         }
         Ok(stdout)
     }
-}
-
-/// The `pull_request` event payload GitHub writes to `GITHUB_EVENT_PATH` (the fields the client reads).
-fn pull_request_event(head_sha: &str) -> Value {
-    json!({
-        "action": "synchronize",
-        "number": DEFAULT_PULL_REQUEST,
-        "pull_request": {
-            "number": DEFAULT_PULL_REQUEST,
-            "head": {"sha": head_sha, "ref": "feature/preview-smoke", "repo": {"full_name": DEFAULT_REPOSITORY}},
-            "base": {"ref": "main", "repo": {"full_name": DEFAULT_REPOSITORY}}
-        },
-        "repository": {"full_name": DEFAULT_REPOSITORY}
-    })
 }

@@ -28,6 +28,8 @@ pub(super) struct ServerSpec<'a> {
     pub bypass_secret: &'a str,
     /// CI_PREVIEW_SELF_URL: the emulated edge in front of the deployment.
     pub self_url: &'a str,
+    /// More of the preview's variables (the endpoints of `endpoints.rs`; not in `--docker`).
+    pub extra_env: &'a [(String, String)],
 }
 
 /// A running server; stops it on drop.
@@ -95,6 +97,9 @@ impl RunningServer {
             .env("RUST_LOG", "info")
             .env_remove("VERCEL_ENV")
             .env_remove("PORT");
+        if spec.image.is_none() {
+            cmd.envs(spec.extra_env.iter().map(|(k, v)| (k, v)));
+        }
         // The server prints its ready line only after its key store holds keys and the socket
         // accepts, so no polling is needed.
         let process = ServerProcess::start(cmd).await.map_err(|e| {
@@ -183,7 +188,8 @@ pub(crate) fn check_logs<'a>(
 ) -> Result {
     if secrets.iter().any(|secret| logs.contains(secret)) {
         return Err(failed(
-            "FLAGS_SECRET, AUTH_SECRET or the bypass secret appears in the server's output",
+            "FLAGS_SECRET, AUTH_SECRET, the bypass secret, TOKENS_MINT_KEY or CLERK_SECRET_KEY \
+             appears in the server's output",
         ));
     }
     for token in tokens {

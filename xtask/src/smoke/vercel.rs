@@ -45,7 +45,7 @@ impl Deployment {
         })?;
         let redis_url = redis.url();
         // As Vercel sets it: the platform's own environment name, no CI_PREVIEW_ENV.
-        let env = [
+        let mut env = vec![
             ("CI_PREVIEW_POLICY", policy.as_str()),
             ("VERCEL_ENV", spec.environment),
             ("VERCEL_GIT_COMMIT_SHA", spec.commit),
@@ -56,6 +56,7 @@ impl Deployment {
             ("CI_PREVIEW_REDIS_URL", redis_url.as_str()),
             ("RUST_LOG", "info"),
         ];
+        env.extend(spec.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let host = VercelHost::start(&server::binary("ci-preview-vercel"), &env)
             .await
             .map_err(|f| {

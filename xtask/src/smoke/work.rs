@@ -1,9 +1,11 @@
-//! The smoke's scratch space: a folder under `target/` removed when the run ends, and the fresh
-//! secrets each run gives its deployment.
+//! The smoke's scratch space: a folder under `target/` removed when the run ends, the fresh
+//! secrets each run gives its deployment, and the event payload the client reads.
 
 use std::path::PathBuf;
 
 use base64::Engine as _;
+use ci_fixtures::{DEFAULT_PULL_REQUEST, DEFAULT_REPOSITORY};
+use serde_json::{Value, json};
 
 use crate::flags::{Result, failed};
 
@@ -31,6 +33,11 @@ impl WorkDir {
         Ok(WorkDir(dir))
     }
 
+    /// Where `name` goes in the folder.
+    pub(super) fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
     pub(super) fn write(&self, name: &str, contents: &str) -> Result<PathBuf> {
         let path = self.0.join(name);
         std::fs::write(&path, contents).map_err(|e| failed(format!("{}: {e}", path.display())))?;
@@ -42,4 +49,18 @@ impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The `pull_request` event payload GitHub writes to `GITHUB_EVENT_PATH` (the fields the client reads).
+pub(super) fn pull_request_event(head_sha: &str) -> Value {
+    json!({
+        "action": "synchronize",
+        "number": DEFAULT_PULL_REQUEST,
+        "pull_request": {
+            "number": DEFAULT_PULL_REQUEST,
+            "head": {"sha": head_sha, "ref": "feature/preview-smoke", "repo": {"full_name": DEFAULT_REPOSITORY}},
+            "base": {"ref": "main", "repo": {"full_name": DEFAULT_REPOSITORY}}
+        },
+        "repository": {"full_name": DEFAULT_REPOSITORY}
+    })
 }

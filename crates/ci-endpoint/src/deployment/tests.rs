@@ -105,11 +105,98 @@ fn render_and_railway_production_signals_win() {
         ("CI_PREVIEW_ENV", "preview"),
     ]);
     assert!(d.is_served(&serve_in()));
+    // Render's previews are `preview` by the platform's own word, CI_PREVIEW_ENV or not.
+    let d = from(&[("RENDER", "true"), ("IS_PULL_REQUEST", "true")]);
+    assert_eq!(d.environment.as_deref(), Some("preview"));
+    assert!(d.is_served(&serve_in()));
+}
+
+/// The review's finding: PLATFORMS.md had `CI_PREVIEW_ENV=preview` set on Railway's production
+/// (copied into every environment forked from it), and only the literal `production` was
+/// refused, so a `staging` fork or a production renamed `prod` served CI routes.
+#[test]
+fn railway_is_matched_by_its_own_environment_name() {
+    for name in ["staging", "prod", "Production-EU", "preview-2"] {
+        let d = from(&[
+            ("RAILWAY_ENVIRONMENT_NAME", name),
+            ("RAILWAY_PROJECT_ID", "p"),
+            ("CI_PREVIEW_ENV", "preview"),
+        ]);
+        assert_eq!(d.environment.as_deref(), Some(name));
+        assert!(!d.is_served(&serve_in()), "{name} is served");
+        assert!(!d.is_served(&["preview".to_owned(), "app-pr-{pr}".to_owned()]));
+    }
+    // PR environments: listed by pattern, and CI_PREVIEW_ENV no longer needed.
+    let pr_envs = vec!["app-pr-{pr}".to_owned()];
+    let d = from(&[("RAILWAY_ENVIRONMENT_NAME", "app-pr-12")]);
+    assert!(d.is_served(&pr_envs));
+    assert!(!d.is_served(&serve_in()));
+    for other in [
+        "app-pr-",
+        "app-pr-12x",
+        "app-pr-012",
+        "app-pr-staging",
+        "xapp-pr-1",
+    ] {
+        let d = from(&[("RAILWAY_ENVIRONMENT_NAME", other)]);
+        assert!(!d.is_served(&pr_envs), "{other}");
+    }
+    // A leftover CI_PREVIEW_ENV=preview must also be listed (it narrows, never widens).
     let d = from(&[
         ("RAILWAY_ENVIRONMENT_NAME", "app-pr-12"),
         ("CI_PREVIEW_ENV", "preview"),
     ]);
-    assert!(d.is_served(&serve_in()));
+    assert!(!d.is_served(&pr_envs));
+    assert!(d.is_served(&["app-pr-{pr}".to_owned(), "preview".to_owned()]));
+}
+
+#[test]
+fn a_platform_that_does_not_name_its_environment_fails_closed() {
+    for vars in [
+        &[("VERCEL", "1"), ("CI_PREVIEW_ENV", "preview")][..],
+        &[
+            ("VERCEL_URL", "x.vercel.app"),
+            ("CI_PREVIEW_ENV", "preview"),
+        ],
+        &[("RAILWAY_PROJECT_ID", "p"), ("CI_PREVIEW_ENV", "preview")],
+        &[
+            ("RAILWAY_ENVIRONMENT_ID", "e"),
+            ("CI_PREVIEW_ENV", "preview"),
+        ],
+    ] {
+        let d = from(vars);
+        assert_eq!(d.environment, None, "{vars:?}");
+        assert!(!d.is_served(&serve_in()), "{vars:?}");
+        assert!(d.warnings[0].contains("does not name"), "{d:?}");
+    }
+    // Render without IS_PULL_REQUEST=true, however it identifies itself, is production.
+    for vars in [
+        &[
+            ("RENDER_SERVICE_ID", "srv-1"),
+            ("CI_PREVIEW_ENV", "preview"),
+        ][..],
+        &[("RENDER", "1"), ("CI_PREVIEW_ENV", "preview")],
+    ] {
+        assert_eq!(from(vars).environment.as_deref(), Some("production"));
+    }
+}
+
+#[test]
+fn pr_patterns_match_only_a_pull_request_number() {
+    assert!(environment_matches("app-pr-{pr}", "app-pr-1"));
+    assert!(environment_matches("app-pr-{pr}", "app-pr-123456789"));
+    assert!(environment_matches("pr-{pr}-web", "pr-7-web"));
+    for name in [
+        "app-pr-0",
+        "app-pr-1234567890",
+        "app-pr--1",
+        "app-pr-1 ",
+        "App-pr-1",
+    ] {
+        assert!(!environment_matches("app-pr-{pr}", name), "{name}");
+    }
+    assert!(environment_matches("preview", "preview"));
+    assert!(!environment_matches("preview", "preview-1"));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The perimeter through the whole app: a platform's production signal wins over
-//! `CI_PREVIEW_ENV` (404 and an ERROR line at start-up), a Vercel custom environment is matched
-//! by its own name, an encoded `~` reaches the same routes, and deployment binding refuses the
+//! `CI_PREVIEW_ENV` (404 and an ERROR line at start-up), a Vercel custom environment or a
+//! Railway environment is matched by its own name (an unnamed one fails closed), an encoded `~` reaches the same routes, and deployment binding refuses the
 //! same pull request number of another allowed repository.
 
 use std::collections::HashMap;
@@ -52,6 +52,28 @@ async fn a_vercel_custom_environment_is_not_served_as_preview() {
     let staging = deployment(&[("VERCEL_ENV", "preview"), ("VERCEL_TARGET_ENV", "staging")]);
     let app = guarded_app(&issuer, "", staging, None);
     assert_answer(&send(&app, get("/api/~/ci/health")).await, 404, "Not Found");
+}
+
+/// PLATFORMS.md had `CI_PREVIEW_ENV=preview` set on Railway's production, copied into every
+/// environment forked from it: a `staging` fork or a production renamed `prod` served CI routes,
+/// and so did `VERCEL=1` without an environment name.
+#[test]
+fn a_platforms_own_environment_name_decides_and_an_unnamed_one_fails_closed() {
+    let serve_in = ["preview".to_owned(), "development".to_owned()];
+    for vars in [
+        &[
+            ("RAILWAY_ENVIRONMENT_NAME", "staging"),
+            ("CI_PREVIEW_ENV", "preview"),
+        ][..],
+        &[
+            ("RAILWAY_ENVIRONMENT_NAME", "prod"),
+            ("CI_PREVIEW_ENV", "preview"),
+        ],
+        &[("RAILWAY_PROJECT_ID", "p-1"), ("CI_PREVIEW_ENV", "preview")],
+        &[("VERCEL", "1"), ("CI_PREVIEW_ENV", "preview")],
+    ] {
+        assert!(!deployment(vars).is_served(&serve_in), "{vars:?} is served");
+    }
 }
 
 #[tokio::test]

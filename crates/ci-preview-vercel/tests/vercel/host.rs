@@ -2,7 +2,8 @@
 //! frames, the internal headers and SIGTERM as `vercel_runtime` 2.4.1 meets them on Vercel.
 //! Health, a verified call whose cookie decrypts, the contract's refusals, production's 404,
 //! one `end` frame per request (refusals included), concurrency, `/_vercel/ping`, the
-//! fail-closed start, the local mode `vercel dev` uses, and answers that never wait for a body
+//! fail-closed start, the local mode `vercel dev` uses (with the server's header-read timeout),
+//! and answers that never wait for a body
 //! (the bridge hands the router hyper's streaming body, unread).
 
 use std::path::{Path, PathBuf};
@@ -264,6 +265,35 @@ async fn local_mode_without_the_host_socket_prints_dev_server_listening() {
     assert_eq!(status, 200, "{body}");
     let token = setup.issuer.token(AUDIENCE).build();
     let (status, body) = post(&function.url, Some(&token), r#"{"flags":{"local":1}}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(function.stop().await.unwrap().success());
+}
+
+/// The runtime's own local mode has no timer: a half-sent head held its socket for ever. The
+/// function serves local mode with the server's loop and its header-read timeout.
+#[tokio::test]
+async fn local_mode_closes_a_half_sent_request_after_the_header_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let setup = Setup::new().await;
+    let mut env = setup.env("development");
+    env.push(("CI_PREVIEW_HEADER_READ_TIMEOUT", "1"));
+    let function = LocalFunction::start(Path::new(FUNCTION), &env)
+        .await
+        .unwrap_or_else(|failure| panic!("{failure:?}"));
+    let address = function.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(b"POST /api/~/ci/health HTTP/1.1\r\nhost: x\r\nx-pad: aaa")
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut sink)).await;
+    assert!(
+        closed.is_ok(),
+        "a half-sent request is still open after 10 s"
+    );
+    // The function still serves.
+    let (status, body) = get(&format!("{}/api/~/ci/health", function.url)).await;
     assert_eq!(status, 200, "{body}");
     assert!(function.stop().await.unwrap().success());
 }

@@ -28,6 +28,8 @@ pub(crate) struct Args {
     #[command(flatten)]
     pub call: CallArgs,
     #[command(flatten)]
+    pub hosts: crate::hosts::HostArgs,
+    #[command(flatten)]
     pub protection: ProtectionArgs,
     #[command(flatten)]
     pub id_token: IdTokenArgs,
@@ -42,7 +44,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let preview = Preview::from_flag(args.url.as_deref(), guard)?;
     let audience = args
         .call
-        .audience(&client, &preview, &args.endpoint, None)
+        .audience(&client, &preview, &args.endpoint, None, &args.hosts)
         .await?;
     let called = call_endpoint(
         &client,

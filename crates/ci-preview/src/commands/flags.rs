@@ -66,6 +66,8 @@ pub(crate) struct Args {
     #[command(flatten)]
     pub call: CallArgs,
     #[command(flatten)]
+    pub hosts: crate::hosts::HostArgs,
+    #[command(flatten)]
     pub files: RunnerFiles,
     #[command(flatten)]
     pub protection: ProtectionArgs,
@@ -101,7 +103,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let preview = Preview::from_flag(args.url.as_deref(), guard)?;
     let audience = args
         .call
-        .audience(&client, &preview, ENDPOINT, None)
+        .audience(&client, &preview, ENDPOINT, None, &args.hosts)
         .await?;
     let called = call_endpoint(
         &client,

@@ -131,7 +131,13 @@ async fn smoke(
     let started = Instant::now();
     let audience = args
         .call
-        .audience(client, &preview, ENDPOINT, Some(&health))
+        .audience(
+            client,
+            &preview,
+            ENDPOINT,
+            Some(&health),
+            &args.discover.hosts,
+        )
         .await?;
     let body = json!({"flags": {"ciInPreviewSmoke": true}});
     let called = call_endpoint(

@@ -1,11 +1,12 @@
 //! The two GitHub API sources of `discover`: the Deployments API for a commit and the deploy
 //! bot's pull-request comment. Each answers `None` when it has nothing, so the caller can try the
-//! next source or poll again. Deployments by anyone but the trusted creators are skipped.
+//! next source or poll again. Deployments by anyone but the trusted creators are skipped, and so
+//! are statuses (which carry the URL) posted by anyone else on a trusted deployment.
 
-use octocrab::models::{Deployment, DeploymentStatusState};
+use octocrab::models::{Deployment, DeploymentStatus, DeploymentStatusState};
 use regex::Regex;
 
-use super::{DiscoverArgs, Found, Round, abbrev, creator_matches, found};
+use super::{DiscoverArgs, Found, Round, abbrev, creator_matches, found, status_trusted};
 use crate::error::CliError;
 use crate::github::{ApiError, GitHub};
 use crate::untrusted;
@@ -79,7 +80,21 @@ pub(super) async fn from_deployments(
     }
     let mut states = Vec::new();
     for deployment in deployments.iter().take(MAX_DEPLOYMENTS) {
-        let status = github.latest_status(deployment).await?;
+        let trusted = |status: &DeploymentStatus| {
+            let app = status
+                .performed_via_github_app
+                .as_ref()
+                .and_then(|app| app["slug"].as_str());
+            status_trusted(args, status.creator.as_ref().map(|c| c.login.as_str()), app)
+        };
+        let (status, dropped) = github.latest_status(deployment, trusted).await?;
+        if dropped > 0 {
+            crate::actions::progress(&format!(
+                "ignoring {dropped} status(es) of deployment {} not posted by {}",
+                deployment.id.0,
+                args.deployment_creators.join(", ")
+            ));
+        }
         match status {
             Some(status) if status.state == DeploymentStatusState::Success => {
                 let url = [

@@ -38,6 +38,31 @@ async fn learns_the_audience_and_prints_the_masked_answer() {
     run.assert_never(BYPASS);
 }
 
+/// The review's finding: a rotation inside the endpoint's armed refetch cooldown answers 503 with
+/// `Retry-After`, and the client gave up after its 1 s and 2 s backoff. It now waits as asked.
+#[tokio::test]
+async fn a_503_retry_after_is_waited_for() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    {
+        let mut state = preview.state();
+        state.retry_after = Some(4);
+        state
+            .answers
+            .push_back((503, r#"{"error":"unavailable"}"#.to_owned()));
+    }
+    let run = call(&preview, &[]).github(&github).run().await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let calls = preview.calls();
+    assert_eq!(calls.len(), 2);
+    let waited = calls[1].at.duration_since(calls[0].at).unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(3900),
+        "retried after {waited:?}, not the 4 s Retry-After"
+    );
+    assert!(run.stderr.contains("Retry-After: 4 s"), "{}", run.stderr);
+}
+
 #[tokio::test]
 async fn retries_5xx_with_a_fresh_token_each_time() {
     let (_issuer, github) = mocks().await;

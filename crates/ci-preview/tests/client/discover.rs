@@ -32,7 +32,8 @@ async fn a_deployment_status_event_gives_its_url() {
     let payload = |state: &str| {
         json!({
             "deployment_status": {"state": state, "environment": "Preview", "environment_url": "",
-                                  "target_url": "https://v0-abc123-vercel.vercel.app"},
+                                  "target_url": "https://v0-abc123-vercel.vercel.app",
+                                  "creator": {"login": "vercel[bot]"}},
             "deployment": {"sha": HEAD_SHA, "environment": "Preview", "creator": {"login": "vercel[bot]"}}
         })
     };

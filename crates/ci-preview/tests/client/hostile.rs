@@ -44,6 +44,101 @@ async fn a_later_deployment_by_another_integration_gets_nothing() {
     run.assert_never(BYPASS);
 }
 
+/// The review's finding: any app with `deployments: write` could post a newer `success` with its
+/// own URL on `vercel[bot]`'s deployment, and the client sent the bypass secret and a token there.
+#[tokio::test]
+async fn a_newer_status_by_another_integration_on_the_bots_deployment_gets_nothing() {
+    let (_issuer, github) = mocks().await;
+    let dir = tempfile::tempdir().unwrap();
+    let real = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let hostile = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    github.add_pull_request(12, HEAD_SHA);
+    let id = github.add_deployment(HEAD_SHA, "Preview");
+    github.add_deployment_status(id, "success", Some(&real.url), None);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Another login, and the bot's login through another app: both ignored.
+    github.add_deployment_status_by(id, "success", Some(&hostile.url), "evil[bot]", Some("evil"));
+    github.add_deployment_status_by(
+        id,
+        "success",
+        Some(&hostile.url),
+        "vercel[bot]",
+        Some("evil"),
+    );
+    let run = Client::new(&["smoke", "--timeout", "20s"])
+        .github(&github)
+        .in_actions()
+        .allow_loopback()
+        .pull_request_event(dir.path(), 12, HEAD_SHA)
+        .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        hostile.state().health_bypass.is_empty(),
+        "nothing reached the other URL"
+    );
+    assert!(hostile.calls().is_empty());
+    assert_eq!(real.calls().len(), 1);
+    assert!(
+        run.stderr.contains("ignoring 2 status(es)"),
+        "{}",
+        run.stderr
+    );
+    run.assert_never(BYPASS);
+}
+
+/// The same finding through the `deployment_status` event: the deployment is the bot's, the
+/// status (with the URL) is not.
+#[tokio::test]
+async fn a_deployment_status_event_whose_status_another_integration_posted_is_not_used() {
+    let hostile = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("event.json");
+    for status_by in [json!({"login": "evil[bot]"}), json!(null)] {
+        let payload = json!({
+            "deployment_status": {"state": "success", "environment": "Preview",
+                                  "environment_url": hostile.url, "creator": status_by},
+            "deployment": {"sha": HEAD_SHA, "environment": "Preview",
+                           "creator": {"login": "vercel[bot]"}}
+        });
+        std::fs::write(&path, payload.to_string()).unwrap();
+        let run = Client::new(&["discover", "--timeout", "1s"])
+            .allow_loopback()
+            .env("GITHUB_EVENT_PATH", &path)
+            .env("GITHUB_EVENT_NAME", "deployment_status")
+            .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
+            .env("GITHUB_API_URL", "http://127.0.0.1:9")
+            .run()
+            .await;
+        assert_ne!(run.code, 0);
+        assert!(run.stdout.is_empty(), "no URL printed: {}", run.stdout);
+        assert!(
+            run.stderr.contains("status was posted by"),
+            "{}",
+            run.stderr
+        );
+    }
+    // The bot's own status through its own app is used.
+    let payload = json!({
+        "deployment_status": {"state": "success", "environment": "Preview",
+                              "environment_url": hostile.url,
+                              "creator": {"login": "vercel[bot]"},
+                              "performed_via_github_app": {"slug": "vercel"}},
+        "deployment": {"sha": HEAD_SHA, "environment": "Preview", "creator": {"login": "vercel[bot]"}}
+    });
+    std::fs::write(&path, payload.to_string()).unwrap();
+    let run = Client::new(&["discover", "--timeout", "1s"])
+        .allow_loopback()
+        .env("GITHUB_EVENT_PATH", &path)
+        .env("GITHUB_EVENT_NAME", "deployment_status")
+        .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
+        .run()
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), hostile.url);
+}
+
 #[tokio::test]
 async fn a_discovered_host_off_the_allowlist_is_refused_before_any_request() {
     let (_issuer, github) = mocks().await;
@@ -201,10 +296,35 @@ async fn health_cannot_choose_the_audience() {
     assert_eq!(github.mint_count(), 0, "no token for another service");
     assert!(preview.calls().is_empty());
 
+    // The same endpoint of another app: a token the preview could replay there. Refused unless
+    // its host is the preview's own or one the user allowed.
+    preview.state().audience = "https://other-app.example/api/~/ci/flags/encrypt-override".into();
+    let run = call(&[]).run().await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("--allow-host other-app.example"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        github.mint_count(),
+        0,
+        "no token for another app's endpoint"
+    );
+    let own = format!("{}/api/~/ci/flags/encrypt-override", preview.url);
+    preview.state().audience = own.replace("http://", "https://");
+    let run = call(&[]).run().await;
+    assert!(
+        !run.stderr.contains("its host is neither"),
+        "the preview's own host is accepted: {}",
+        run.stderr
+    );
+    assert_eq!(github.mint_count(), 1);
+
     // A pinned audience wins over whatever health says.
     let run = call(&[]).env("CI_PREVIEW_AUDIENCE", AUDIENCE).run().await;
     assert_eq!(run.code, 0);
-    assert_eq!(github.mints()[0].audience, AUDIENCE);
+    assert_eq!(github.mints().last().unwrap().audience, AUDIENCE);
 }
 
 #[tokio::test]

@@ -24,6 +24,10 @@ use serde_json::{Value, json};
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_ci-preview");
 pub(crate) const ENDPOINT: &str = "flags/encrypt-override";
 pub(crate) const AUDIENCE: &str = "https://v0.app/api/~/ci/flags/encrypt-override";
+/// The stable domain the mock previews name in their audience ([`AUDIENCE`]): the client takes an
+/// announced audience on another host than the preview's only when the user allowed that host,
+/// as a team whose policy names its production domain does (`--allow-host`).
+pub(crate) const AUDIENCE_HOST: &str = "v0.app";
 pub(crate) const HEAD_SHA: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 pub(crate) const OLD_SHA: &str = "ffffeeeeddddccccbbbbaaaa9999888877776666";
 pub(crate) const BYPASS: &str = "bypass-secret-do-not-print-7f3a9c";
@@ -87,7 +91,10 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) fn new(args: &[&str]) -> Self {
         let mut cmd = tokio::process::Command::new(BIN);
-        cmd.args(args).env_clear().kill_on_drop(true);
+        cmd.args(args)
+            .env_clear()
+            .env("CI_PREVIEW_ALLOW_HOSTS", AUDIENCE_HOST)
+            .kill_on_drop(true);
         Self { cmd }
     }
 
@@ -115,7 +122,10 @@ impl Client {
 
     /// Discovered previews of these tests live on 127.0.0.1.
     pub(crate) fn allow_loopback(self) -> Self {
-        self.env("CI_PREVIEW_ALLOW_HOSTS", "127.0.0.1")
+        self.env(
+            "CI_PREVIEW_ALLOW_HOSTS",
+            format!("127.0.0.1,{AUDIENCE_HOST}"),
+        )
     }
 
     pub(crate) fn in_actions(self) -> Self {
@@ -203,6 +213,8 @@ pub(crate) struct PreviewState {
     pub environment: String,
     /// Answers for the next calls; empty = success with a cookie.
     pub answers: VecDeque<(u16, String)>,
+    /// `Retry-After` seconds sent with every 503 of `answers`.
+    pub retry_after: Option<u64>,
     pub cookie: String,
     pub healthy_since: Option<SystemTime>,
     pub health_bypass: Vec<Option<String>>,
@@ -238,6 +250,7 @@ impl Preview {
             audience: AUDIENCE.to_owned(),
             environment: "preview".to_owned(),
             answers: VecDeque::new(),
+            retry_after: None,
             cookie: fake_cookie(),
             healthy_since: None,
             health_bypass: Vec::new(),
@@ -328,8 +341,18 @@ async fn endpoint_route(
         at: SystemTime::now(),
     });
     if let Some((status, body)) = state.answers.pop_front() {
-        let status = StatusCode::from_u16(status).unwrap();
-        return (status, [("content-type", "application/json")], body).into_response();
+        let mut response = (
+            StatusCode::from_u16(status).unwrap(),
+            [("content-type", "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(secs) = state.retry_after.filter(|_| status == 503) {
+            response
+                .headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        return response;
     }
     // The endpoint's policy audience, whatever health announces.
     if token.is_empty() || claims(&token)["aud"] != AUDIENCE {

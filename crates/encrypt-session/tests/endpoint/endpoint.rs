@@ -98,6 +98,31 @@ async fn a_shorter_max_age_is_honoured_and_a_longer_one_refused() {
     );
 }
 
+/// The review's finding: any verified caller could name `iss`, `aud` or `nbf`; and a session
+/// outlived `cookie_max_age` once Auth.js re-signed it. The endpoint refuses the reserved claims
+/// and writes its own expiry claim, which the app's `callbacks.jwt` enforces.
+#[tokio::test]
+async fn reserved_claims_are_refused_and_the_expiry_claim_is_the_endpoints() {
+    for claim in ["iss", "aud", "nbf", "ci_expires_at"] {
+        let body = format!(r#"{{"session":{{"sub":"u1","{claim}":1}}}}"#);
+        assert_eq!(
+            issue(&[], None, &body).await,
+            (
+                400,
+                r#"{"error":"bad_request","reason":"reserved_claim"}"#.to_owned()
+            ),
+            "{claim}"
+        );
+    }
+    let (status, body) = issue(&[], None, r#"{"session":{"sub":"u1"},"maxAge":600}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let (name, cookie, expires) = answer(&body);
+    let key = AuthSecret::parse(SECRET).unwrap().key_for(&name);
+    let claims = decode(&key, &cookie, now()).unwrap();
+    assert_eq!(claims["ci_expires_at"], expires);
+    assert_eq!(claims["exp"], expires);
+}
+
 #[tokio::test]
 async fn malformed_requests_get_the_contract_answers() {
     let not_object = r#"{"error":"bad_request","reason":"session_not_an_object"}"#;
@@ -126,9 +151,14 @@ async fn malformed_requests_get_the_contract_answers() {
 fn sessions_around_the_limit() -> (String, String) {
     let len = |pad: usize| {
         let session = json!({"pad": "x".repeat(pad)});
-        let payload =
+        let mut payload =
             encrypt_session::session_payload(session.as_object().expect("object"), now(), CAP)
                 .expect("payload");
+        // The endpoint's own expiry claim, as it adds it.
+        payload.insert(
+            encrypt_session::EXPIRES_CLAIM.to_owned(),
+            (now() + CAP).into(),
+        );
         (
             encrypt_session::cookie_len(&payload),
             json!({ "session": session }).to_string(),
