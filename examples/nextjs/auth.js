@@ -9,7 +9,7 @@ import GitHub from 'next-auth/providers/github';
 // session ends. Auth.js re-signs a JWT session with its own `maxAge` (30 days by default) whenever
 // the session is read where cookies can be written, so a test session would outlive the endpoint's
 // `cookie_max_age`; the `jwt` callback below ends it at this time instead.
-export const SESSION_END_CLAIM = 'ci_preview_session_end';
+export const SESSION_END_CLAIM = 'ci_expires_at';
 
 /**
  * Keeps a session while it is within its lifetime; `null` signs it out. Auth.js accepts a token up

@@ -40,10 +40,14 @@ const DEFAULT_FLAGS: [&str; 3] = ["newCheckout=true", "checkoutVariant=blue", "m
 const DEFAULT_USER: &str = "e2e-user-1";
 /// The Trusted Sources rule's audience: this project's own, accepted by nothing else.
 const PROTECTION_AUDIENCE: &str = "https://vercel.com/octo-org/example-app";
-/// The lifetime of the state the expiry check waits out.
-const SHORT_LIFETIME: u64 = 2;
-/// Whether the expiry check first lets Auth.js re-sign the session (which resets its `exp`).
-const REFRESH_SESSION: bool = false;
+/// The lifetime of the state the expiry check waits out: long enough that the session is still
+/// valid when the fourth visit asks Auth.js to re-sign it, so the check proves the example's
+/// `callbacks.jwt` ends it at `ci_expires_at` (with a 2 s lifetime the session had expired before
+/// the re-sign and the check passed even when the callback read the wrong claim).
+const SHORT_LIFETIME: u64 = 8;
+/// The expiry check first lets Auth.js re-sign the session (which resets its `exp` to the app's
+/// 30-day `maxAge`): only the reserved claim can then end it.
+const REFRESH_SESSION: bool = true;
 
 pub(crate) fn run(args: &flags::E2e) -> Result {
     let mut overrides = args.flags.clone();
