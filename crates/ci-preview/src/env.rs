@@ -50,6 +50,8 @@ pub(crate) const CI_PREVIEW_PROTECTION_AUDIENCE: &str = "CI_PREVIEW_PROTECTION_A
 pub(crate) const CI_PREVIEW_DEPLOYMENT_CREATOR: &str = "CI_PREVIEW_DEPLOYMENT_CREATOR";
 /// `--allow-host`: extra preview hosts (comma-separated).
 pub(crate) const CI_PREVIEW_ALLOW_HOSTS: &str = "CI_PREVIEW_ALLOW_HOSTS";
+/// `policy check --policy`: the policy file's path in the repository.
+pub(crate) const CI_PREVIEW_POLICY_PATH: &str = "CI_PREVIEW_POLICY_PATH";
 
 /// What the Actions runner sets in every job (or, for the token service, in jobs allowed to mint).
 pub(crate) const SET_BY_RUNNER: &[&str] = &[
@@ -79,6 +81,7 @@ pub(crate) const SET_BY_WORKFLOW: &[&str] = &[
     CI_PREVIEW_PROTECTION_AUDIENCE,
     CI_PREVIEW_DEPLOYMENT_CREATOR,
     CI_PREVIEW_ALLOW_HOSTS,
+    CI_PREVIEW_POLICY_PATH,
 ];
 
 /// A variable's value, `None` when unset or empty (the runner leaves some set but blank).

@@ -48,7 +48,7 @@ pub(crate) struct CheckArgs {
     pub head: String,
     /// The policy file's path (at the head, or at the base if the pull request moved it)
     /// [default: the one file named ci-policy.toml in the head's tree].
-    #[arg(long, env = "CI_PREVIEW_POLICY_PATH", value_name = "PATH")]
+    #[arg(long, env = crate::env::CI_PREVIEW_POLICY_PATH, value_name = "PATH")]
     pub policy: Option<String>,
     /// This repository, OWNER/NAME: a workflow entry of another repository is not a file this
     /// pull request can change [default: $GITHUB_REPOSITORY; unset: every entry's path counts].
