@@ -71,92 +71,72 @@ pub(super) fn session(user: &str) -> Value {
     json!({"sub": user, "name": USER_NAME, "email": USER_EMAIL})
 }
 
-/// Writes the state to `out` and returns it.
+/// Runs `ci-preview storage-state` as a CI step would and returns the file it wrote to `out`.
 ///
-/// What `ci-preview storage-state` will write, assembled here from the endpoints' answers until
-/// that command lands: `flags/encrypt-override`, `auth/encrypt-session` and, when protected,
-/// `vercel/protection-cookie`, each called through the edge with a fresh Trusted Sources token
-/// (`--protection oidc`), so the job holds no bypass secret.
+/// `flags/encrypt-override`, `auth/encrypt-session` and, when protected,
+/// `vercel/protection-cookie` are called through the edge with a fresh Trusted Sources token
+/// (`--protection oidc`), so the job holds no bypass secret. The command prints only the path.
 pub(super) async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result<Value> {
     let protection = match request.protection {
         Protection::Oidc => "oidc",
         Protection::None => "none",
     };
-    let host = url::Url::parse(request.url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    let call = |endpoint: &'static str, body: Value| {
-        let body = body.to_string();
-        async move {
-            let out = client
-                .run(&[
-                    "call",
-                    endpoint,
-                    "--url",
-                    request.url,
-                    "--protection",
-                    protection,
-                    "--data",
-                    &body,
-                ])
-                .await?;
-            serde_json::from_str::<Value>(out.trim())
-                .map_err(|e| failed(format!("{endpoint} printed no JSON: {e}")))
-        }
-    };
-    let with_lifetime = |mut body: Value| {
-        if let Some(seconds) = request.expires_in {
-            body["maxAge"] = seconds.into();
-        }
-        body
-    };
-    let mut cookies = Vec::new();
-    let overrides = call(
-        "flags/encrypt-override",
-        with_lifetime(json!({"flags": overrides(request.flags)})),
-    )
-    .await?;
-    cookies.push(json!({
-        "name": "vercel-flag-overrides", "value": overrides["cookie"], "domain": host,
-        "path": "/", "expires": overrides["expires"], "httpOnly": false, "secure": true,
-        "sameSite": "Lax",
-    }));
-    let session = call(
-        "auth/encrypt-session",
-        with_lifetime(json!({"session": session(request.user)})),
-    )
-    .await?;
-    cookies.push(json!({
-        "name": session["name"], "value": session["cookie"], "domain": host, "path": "/",
-        "expires": session["expires"], "httpOnly": true, "secure": true, "sameSite": "Lax",
-    }));
-    if request.protection == Protection::Oidc {
-        let answer = call("vercel/protection-cookie", json!({})).await?;
-        if !answer["cookie"].is_object() {
+    let session = session(request.user).to_string();
+    let out_arg = format!("--out={}", out.display());
+    let expires_in = request.expires_in.map(|s| format!("{s}s"));
+    let mut args = vec![
+        "storage-state",
+        "--url",
+        request.url,
+        "--protection",
+        protection,
+        "--session",
+        &session,
+        &out_arg,
+    ];
+    for flag in request.flags {
+        args.extend(["--flag", flag.as_str()]);
+    }
+    if let Some(expires_in) = &expires_in {
+        args.extend(["--expires-in", expires_in.as_str()]);
+    }
+    let printed = client.run(&args).await?;
+    if printed.trim() != out.display().to_string() {
+        return Err(failed(
+            "ci-preview storage-state printed something other than the file's path",
+        ));
+    }
+    let text =
+        std::fs::read_to_string(out).map_err(|e| failed(format!("{}: {e}", out.display())))?;
+    let state: Value = serde_json::from_str(&text)
+        .map_err(|e| failed(format!("{} is not JSON: {e}", out.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out)
+            .map_err(|e| failed(format!("{}: {e}", out.display())))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode != 0o600 {
             return Err(failed(format!(
-                "vercel/protection-cookie gave no cookie on a protected preview: {}",
-                answer["cookie"]
+                "{} has mode {mode:o}, not 600",
+                out.display()
             )));
         }
-        cookies.push(answer["cookie"].clone());
     }
-    let state = json!({"cookies": cookies, "origins": []});
-    std::fs::write(out, state.to_string())
-        .map_err(|e| failed(format!("{}: {e}", out.display())))?;
+    let protected = state["cookies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .any(super::checks::is_protection_cookie);
+    if request.protection == Protection::Oidc && !protected {
+        return Err(failed(
+            "ci-preview storage-state wrote no protection cookie for a protected preview",
+        ));
+    }
     Ok(state)
-}
-
-/// `NAME=VALUE` overrides typed as `ci-preview` types them: JSON when it parses, else the string.
-fn overrides(items: &[String]) -> Map<String, Value> {
-    items
-        .iter()
-        .filter_map(|item| item.split_once('='))
-        .map(|(name, raw)| {
-            let value = serde_json::from_str(raw.trim()).unwrap_or_else(|_| json!(raw));
-            (name.trim().to_owned(), value)
-        })
-        .collect()
 }
 
 /// A copy of `state` with only the cookies `keep` accepts.

@@ -246,3 +246,54 @@ async fn refusals_are_clear_and_exit_2_before_any_request() {
     assert!(preview.calls().is_empty());
     assert!(github.mints().is_empty());
 }
+
+#[tokio::test]
+async fn auto_asks_for_the_protection_cookie_only_once_the_edge_asked_for_a_token() {
+    let (issuer, github) = mocks().await;
+    let deployment = deployment(&issuer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("auto.json");
+    let out_arg = format!("--out={}", out.display());
+    let run = Client::new(&[
+        "storage-state",
+        "--url",
+        deployment.edge.url(),
+        "--session",
+        r#"{"sub":"e2e-user"}"#,
+        &out_arg,
+    ])
+    .github(&github)
+    .env("CI_PREVIEW_PROTECTION_AUDIENCE", TRUSTED_SOURCES)
+    .run()
+    .await;
+    assert_eq!(run.code, 0);
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let names: Vec<&str> = state["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["authjs.session-token", COOKIE_NAME]);
+
+    // Unprotected: `auto` mints no protection token and asks for no protection cookie.
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    let (_issuer, github) = mocks().await;
+    let run = Client::new(&[
+        "storage-state",
+        "--url",
+        &preview.url,
+        "--flag",
+        "a=1",
+        &out_arg,
+    ])
+    .github(&github)
+    .env("CI_PREVIEW_PROTECTION_AUDIENCE", TRUSTED_SOURCES)
+    .run()
+    .await;
+    assert_eq!(run.code, 0);
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(state["cookies"].as_array().unwrap().len(), 1, "{state}");
+    let audiences: Vec<String> = github.mints().into_iter().map(|m| m.audience).collect();
+    assert_eq!(audiences, [AUDIENCE]);
+}
