@@ -52,6 +52,10 @@ pub(crate) const CI_PREVIEW_DEPLOYMENT_CREATOR: &str = "CI_PREVIEW_DEPLOYMENT_CR
 pub(crate) const CI_PREVIEW_ALLOW_HOSTS: &str = "CI_PREVIEW_ALLOW_HOSTS";
 /// `policy check --policy`: the policy file's path in the repository.
 pub(crate) const CI_PREVIEW_POLICY_PATH: &str = "CI_PREVIEW_POLICY_PATH";
+/// The app's Flags SDK secret, read only by `storage-state --local` (environment, else `.env.local`).
+pub(crate) const FLAGS_SECRET: &str = "FLAGS_SECRET";
+/// The app's Auth.js secret, read only by `storage-state --local` (environment, else `.env.local`).
+pub(crate) const AUTH_SECRET: &str = "AUTH_SECRET";
 
 /// What the Actions runner sets in every job (or, for the token service, in jobs allowed to mint).
 pub(crate) const SET_BY_RUNNER: &[&str] = &[

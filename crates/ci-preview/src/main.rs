@@ -18,6 +18,7 @@ mod health;
 mod hosts;
 mod http;
 mod jwe;
+mod local_cookies;
 mod minter;
 mod overrides;
 mod policy_change;

@@ -9,6 +9,10 @@
 //! secret; under `--protection bypass` the job's secret is exchanged by a priming request
 //! (`x-vercel-set-bypass-cookie`). Every value is masked before anything is printed, the file is
 //! mode 0600 (`$RUNNER_TEMP` by default) and stdout carries only its path.
+//!
+//! `--local` is the same file for `next dev` on a developer's machine: the flag and session
+//! cookies are sealed in-process from the app's own secrets (see `local_cookies`), for a loopback
+//! URL only, with no protection cookie and no token.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +62,11 @@ pub(crate) struct Args {
     /// The runner's temporary folder (set by the runner).
     #[arg(long, env = env::RUNNER_TEMP, hide = true)]
     pub runner_temp: Option<PathBuf>,
+    /// Seal the flag and session cookies on this machine from FLAGS_SECRET and AUTH_SECRET
+    /// (environment, else .env.local here) for `next dev` on a loopback URL: no token, no
+    /// protection cookie. Refused for any other URL.
+    #[arg(long)]
+    pub local: bool,
     #[command(flatten)]
     pub hosts: crate::hosts::HostArgs,
     #[command(flatten)]
@@ -80,6 +89,9 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         }
         lifetime => lifetime.map(|l| l.as_secs()),
     };
+    if args.local {
+        return run_local(&args, flags, session, max_age);
+    }
     if flags.is_none() && session.is_none() && args.protection.protection == Mode::None {
         return Err(CliError::config(
             "nothing to write: pass --flag NAME=VALUE, --session JSON, or a --protection mode \
@@ -172,7 +184,57 @@ pub(crate) async fn run(args: Args) -> Result<()> {
             }
         }
     }
-    storage_state::write_private(&path, &storage_state::render(&cookies))?;
+    finish(&path, &cookies, &host)
+}
+
+/// `--local`: the cookies sealed here, written like the preview's.
+fn run_local(
+    args: &Args,
+    flags: Option<serde_json::Map<String, Value>>,
+    session: Option<Value>,
+    max_age: Option<u64>,
+) -> Result<()> {
+    let raw = args
+        .url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| {
+            CliError::config(
+                "--local needs --url, the app's loopback URL, e.g. http://localhost:3000",
+            )
+        })?;
+    let url = url::Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| CliError::config("--url is not an http(s) URL"))?;
+    crate::local_cookies::require_loopback(&url)?;
+    let session = object(session);
+    if flags.is_none() && session.is_none() {
+        return Err(CliError::config(
+            "nothing to write: --local needs --flag NAME=VALUE or --session JSON (it writes no \
+             protection cookie)",
+        ));
+    }
+    let path = out_path(args)?;
+    let dir = std::env::current_dir()
+        .map_err(|err| CliError::config(format!("cannot read the working directory: {err}")))?;
+    let cookies =
+        crate::local_cookies::cookies(&url, flags.as_ref(), session.as_ref(), max_age, &dir)?;
+    for cookie in &cookies {
+        actions::mask(cookie.value.expose());
+    }
+    finish(&path, &cookies, url.host_str().unwrap_or_default())
+}
+
+fn object(value: Option<Value>) -> Option<serde_json::Map<String, Value>> {
+    match value {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+fn finish(path: &std::path::Path, cookies: &[Cookie], host: &str) -> Result<()> {
+    storage_state::write_private(path, &storage_state::render(cookies))?;
     let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
     actions::progress(&format!(
         "wrote {} cookie(s) for {host} ({}) to {} (mode 0600)",

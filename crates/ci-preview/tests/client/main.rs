@@ -9,6 +9,7 @@ mod protection;
 mod real_server;
 mod smoke;
 mod storage_state;
+mod storage_state_local;
 mod support;
 mod token;
 mod wait;

@@ -103,6 +103,12 @@ impl Client {
         self
     }
 
+    /// Runs the client in `dir` (as a developer runs it in their app's folder).
+    pub(crate) fn current_dir(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// The variables a runner sets for a job with `id-token: write` and a GITHUB_TOKEN.
     pub(crate) fn github(self, github: &MockGitHub) -> Self {
         self.env("GITHUB_API_URL", github.api_url())
