@@ -13,6 +13,7 @@
 
 mod app;
 mod capture;
+pub mod forward;
 pub mod github;
 mod https;
 pub mod issuer;

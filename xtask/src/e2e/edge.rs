@@ -10,11 +10,12 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ci_fixtures::DeploymentProtection;
+use ci_fixtures::forward::{is_hop_by_hop, relay};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -25,16 +26,6 @@ use crate::flags::{Result, failed};
 
 /// Vercel's own limit on a request body.
 const MAX_BODY: usize = 4_500_000;
-
-/// Headers of one hop, never forwarded; `host` is set again from the request.
-const HOP_BY_HOP: [&str; 6] = [
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "keep-alive",
-    "upgrade",
-];
 
 /// Where the edge sends requests.
 pub(super) struct Upstreams {
@@ -155,27 +146,10 @@ async fn forward(State(edge): State<Arc<Shared>>, request: Request) -> Response 
     for (name, value) in forwarded {
         outgoing = outgoing.header(name, value);
     }
-    let answer = match outgoing.send().await {
-        Ok(answer) => answer,
-        Err(e) => return (StatusCode::BAD_GATEWAY, format!("edge: {e}")).into_response(),
-    };
-    let status = answer.status();
-    let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    for (name, value) in &headers {
-        if !is_hop_by_hop(name) {
-            response.headers_mut().append(name, value.clone());
-        }
-    }
+    let mut response = relay(outgoing, "edge").await;
     response.headers_mut().insert(
         "x-vercel-id",
         HeaderValue::from_static("e2e::emulated-edge"),
     );
     response
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(&name.as_str())
 }

@@ -24,27 +24,19 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use crate::forward::{is_hop_by_hop, relay};
 
 use super::{DeploymentProtection, request_host, strip};
 
 /// The largest request body forwarded (Vercel's function limit is 4.5 MB).
 const MAX_BODY: usize = 4 << 20;
-
-/// Headers of one hop, never forwarded (`host` is set explicitly).
-const HOP_BY_HOP: [&str; 6] = [
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "keep-alive",
-    "upgrade",
-];
 
 /// Headers the edge sets itself; a client's own values are dropped.
 const EDGE_SET: [&str; 4] = [
@@ -237,23 +229,5 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         .header("x-forwarded-proto", shared.config.proto)
         .header("x-forwarded-for", "127.0.0.1")
         .header("x-real-ip", "127.0.0.1");
-    let answer = match outgoing.send().await {
-        Ok(answer) => answer,
-        Err(e) => return (StatusCode::BAD_GATEWAY, format!("edge: {e}")).into_response(),
-    };
-    let status = answer.status();
-    let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    for (name, value) in &headers {
-        if !is_hop_by_hop(name) {
-            response.headers_mut().append(name, value.clone());
-        }
-    }
-    response
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(&name.as_str())
+    relay(outgoing, "edge").await
 }

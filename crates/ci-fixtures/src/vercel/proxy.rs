@@ -6,25 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::task::JoinHandle;
+
+use crate::forward::{is_hop_by_hop, relay};
 
 use super::frames::proxy_invocation_id;
 
 /// The largest request body the front door forwards (Vercel's own limit is 4.5 MB).
 const MAX_BODY: usize = 4 << 20;
-
-/// Headers that belong to one hop and are not forwarded.
-const HOP_BY_HOP: [&str; 5] = [
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "keep-alive",
-];
 
 #[derive(Debug)]
 pub(super) struct Proxy {
@@ -94,23 +87,5 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             outgoing = outgoing.header(name, value);
         }
     }
-    let answer = match outgoing.send().await {
-        Ok(answer) => answer,
-        Err(e) => return (StatusCode::BAD_GATEWAY, format!("host: {e}")).into_response(),
-    };
-    let status = answer.status();
-    let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    for (name, value) in &headers {
-        if !is_hop_by_hop(name) {
-            response.headers_mut().append(name, value.clone());
-        }
-    }
-    response
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(&name.as_str())
+    relay(outgoing, "host").await
 }
