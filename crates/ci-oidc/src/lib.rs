@@ -8,7 +8,8 @@
 //!
 //! The signature and the registered claims are checked by `jsonwebtoken`; this crate adds what
 //! a verifier of GitHub tokens needs around it. Every public item is exported here, once.
-//! Modules, one concern each: `crypto` (the library's crypto provider with keys parsed once), `header` (size, shape, header allowlist), `keystore` (JWKS
+//! Modules, one concern each: `crypto` (the build's one crypto backend, `aws-lc` or `ring` by
+//! Cargo feature, and the library's provider with keys parsed once), `header` (size, shape, header allowlist), `keystore` (JWKS
 //! loading, fetching, refresh), `registered` (the library's validation and the rules around
 //! it), `github` (claim types and policy checks), `policy`, `config`, `rejection`, `secret`,
 //! `verifier`.
@@ -26,6 +27,7 @@ mod secret;
 mod verifier;
 
 pub use config::{GITHUB_ACTIONS_ISSUER, IssuerConfig, UrlError};
+pub use crypto::{CRYPTO_BACKEND, install_crypto_provider, sha256};
 pub use github::GitHubClaims;
 pub use keystore::{KeyStore, KeyStoreError, KeyStoreOptions, SkippedKey};
 pub use policy::{
