@@ -24,7 +24,13 @@ async fn pull_request_deployment_takes_only_its_own_pull_request() {
     let (logs, _guard) = Capture::start();
 
     // The default token is a pull_request run of PR 12.
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let answer = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&good_token(&issuer)))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 
     let other_pr = issuer
@@ -38,7 +44,13 @@ async fn pull_request_deployment_takes_only_its_own_pull_request() {
     let push = issuer.token(AUDIENCE).push_to(BRANCH).build();
     for token in [other_pr, push] {
         assert_answer(
-            &send(&app, post_request(Some(&token), GOOD_BODY)).await,
+            &send(
+                &app,
+                EndpointRequest::post(ECHO_PATH)
+                    .token(Some(&token))
+                    .body(GOOD_BODY),
+            )
+            .await,
             401,
             UNAUTHORIZED,
         );
@@ -62,7 +74,13 @@ async fn branch_deployment_takes_pull_requests_from_it_and_pushes_to_it() {
     let from_branch = good_token(&issuer);
     let push = issuer.token(AUDIENCE).push_to(BRANCH).build();
     for token in [from_branch, push] {
-        let answer = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+        let answer = send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body(GOOD_BODY),
+        )
+        .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
 
@@ -73,7 +91,13 @@ async fn branch_deployment_takes_pull_requests_from_it_and_pushes_to_it() {
     let push_elsewhere = issuer.token(AUDIENCE).push_to("main").build();
     for token in [other_branch_pr, push_elsewhere] {
         assert_answer(
-            &send(&app, post_request(Some(&token), GOOD_BODY)).await,
+            &send(
+                &app,
+                EndpointRequest::post(ECHO_PATH)
+                    .token(Some(&token))
+                    .body(GOOD_BODY),
+            )
+            .await,
             401,
             UNAUTHORIZED,
         );
@@ -102,7 +126,13 @@ async fn a_deployment_knowing_neither_refuses_bound_endpoints_only() {
         issuer.token(AUDIENCE).push_to("main").build(),
     ] {
         assert_answer(
-            &send(&bound, post_request(Some(&token), GOOD_BODY)).await,
+            &send(
+                &bound,
+                EndpointRequest::post(ECHO_PATH)
+                    .token(Some(&token))
+                    .body(GOOD_BODY),
+            )
+            .await,
             401,
             UNAUTHORIZED,
         );
@@ -113,7 +143,9 @@ async fn a_deployment_knowing_neither_refuses_bound_endpoints_only() {
     assert_eq!(
         send(
             &unbound,
-            post_request(Some(&good_token(&issuer)), GOOD_BODY)
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good_token(&issuer)))
+                .body(GOOD_BODY)
         )
         .await
         .status,
@@ -130,7 +162,13 @@ async fn binding_comes_after_the_token_checks() {
     let (logs, _guard) = Capture::start();
     let expired = issuer.token(AUDIENCE).expired().build();
     assert_answer(
-        &send(&app, post_request(Some(&expired), GOOD_BODY)).await,
+        &send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&expired))
+                .body(GOOD_BODY),
+        )
+        .await,
         401,
         UNAUTHORIZED,
     );
@@ -139,9 +177,14 @@ async fn binding_comes_after_the_token_checks() {
         .claim("repository", "evil/repo")
         .build();
     assert_eq!(
-        send(&app, post_request(Some(&repo), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&repo))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         403
     );
     assert!(!logs.text().contains("deployment_mismatch"));

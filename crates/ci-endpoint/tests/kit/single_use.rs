@@ -28,18 +28,35 @@ async fn a_token_is_accepted_once_and_its_replay_is_logged() {
     let token = issuer.token(AUDIENCE).claim("jti", "jti-once-1").build();
     let (logs, _guard) = Capture::start();
 
-    let first = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+    let first = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&token))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_eq!(first.status, 200, "{}", first.body);
     for _ in 0..3 {
-        let again = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+        let again = send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body(GOOD_BODY),
+        )
+        .await;
         assert_answer(&again, 401, UNAUTHORIZED);
     }
     // Another token of the same run (another jti) is a separate use.
     let other = issuer.token(AUDIENCE).claim("jti", "jti-once-2").build();
     assert_eq!(
-        send(&app, post_request(Some(&other), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&other))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         200
     );
 
@@ -62,18 +79,28 @@ async fn without_single_use_a_token_is_reusable() {
     let token = good_token(&issuer);
     for _ in 0..3 {
         assert_eq!(
-            send(&app, post_request(Some(&token), GOOD_BODY))
-                .await
-                .status,
+            send(
+                &app,
+                EndpointRequest::post(ECHO_PATH)
+                    .token(Some(&token))
+                    .body(GOOD_BODY)
+            )
+            .await
+            .status,
             200
         );
     }
     // Nor does it need a jti.
     let no_jti = issuer.token(AUDIENCE).without("jti").build();
     assert_eq!(
-        send(&app, post_request(Some(&no_jti), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&no_jti))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         200
     );
 }
@@ -87,7 +114,13 @@ async fn a_missing_or_empty_jti_is_refused_and_logged() {
         issuer.token(AUDIENCE).without("jti").build(),
         issuer.token(AUDIENCE).claim("jti", "").build(),
     ] {
-        let answer = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+        let answer = send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body(GOOD_BODY),
+        )
+        .await;
         assert_answer(&answer, 401, UNAUTHORIZED);
     }
     assert_eq!(logs.text().matches("reason=\"missing_jti\"").count(), 2);
@@ -104,7 +137,13 @@ async fn fifty_concurrent_presentations_give_one_success() {
             let (app, token, barrier) = (app.clone(), token.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                send(&app, post_request(Some(&token), GOOD_BODY)).await
+                send(
+                    &app,
+                    EndpointRequest::post(ECHO_PATH)
+                        .token(Some(&token))
+                        .body(GOOD_BODY),
+                )
+                .await
             })
         })
         .collect();
@@ -152,18 +191,35 @@ async fn refused_tokens_are_never_recorded() {
             401,
         ),
     ] {
-        let answer = send(&app, post_request(Some(&bad), GOOD_BODY)).await;
+        let answer = send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&bad))
+                .body(GOOD_BODY),
+        )
+        .await;
         assert_eq!(answer.status, status, "{}", answer.body);
     }
     let good = token(issuer.token(AUDIENCE));
     assert_eq!(
-        send(&app, post_request(Some(&good), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         200
     );
     assert_answer(
-        &send(&app, post_request(Some(&good), GOOD_BODY)).await,
+        &send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good))
+                .body(GOOD_BODY),
+        )
+        .await,
         401,
         UNAUTHORIZED,
     );
@@ -171,7 +227,13 @@ async fn refused_tokens_are_never_recorded() {
     // The store is now full of live entries: a new token is refused (503), not let through and
     // not allowed to evict a live entry.
     let next = issuer.token(AUDIENCE).build();
-    let answer = send(&app, post_request(Some(&next), GOOD_BODY)).await;
+    let answer = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&next))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_answer(&answer, 503, UNAVAILABLE);
     assert_eq!(answer.headers["retry-after"], "5");
 }
@@ -182,14 +244,25 @@ async fn the_token_is_spent_before_the_body_is_read() {
     let app = guarded_app(&issuer, SINGLE_USE, preview(), None);
     let token = good_token(&issuer);
     assert_eq!(
-        send(&app, post_request(Some(&token), "not json"))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body("not json")
+        )
+        .await
+        .status,
         400
     );
     // The client mints a new token per attempt; the old one is gone.
     assert_answer(
-        &send(&app, post_request(Some(&token), GOOD_BODY)).await,
+        &send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body(GOOD_BODY),
+        )
+        .await,
         401,
         UNAUTHORIZED,
     );
@@ -240,7 +313,13 @@ async fn a_store_that_cannot_answer_fails_closed_with_503() {
     ] {
         let (store, calls) = scripted(Err(error));
         let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
-        let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+        let answer = send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good_token(&issuer)))
+                .body(GOOD_BODY),
+        )
+        .await;
         assert_answer(&answer, 503, UNAVAILABLE);
         assert_eq!(answer.headers["retry-after"], "5");
         assert_eq!(calls.lock().unwrap().len(), 1);
@@ -270,7 +349,13 @@ async fn a_store_that_hangs_times_out_into_503() {
     let store = ReplayStore::custom(Hangs).with_timeout(std::time::Duration::from_millis(100));
     let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
     let started = std::time::Instant::now();
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let answer = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&good_token(&issuer)))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_answer(&answer, 503, UNAVAILABLE);
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
@@ -287,9 +372,14 @@ async fn the_record_outlives_the_token_and_is_namespaced() {
         .claim("jti", "j-1")
         .build();
     assert_eq!(
-        send(&app, post_request(Some(&token), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         200
     );
     let calls = calls.lock().unwrap();
@@ -314,7 +404,13 @@ async fn a_binding_refusal_records_nothing() {
         pr_deployment(Some("99"), None),
         Some(store),
     );
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let answer = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&good_token(&issuer)))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_answer(&answer, 401, UNAUTHORIZED);
     assert!(calls.lock().unwrap().is_empty());
     // The right deployment records it.
@@ -327,9 +423,14 @@ async fn a_binding_refusal_records_nothing() {
     );
     let token = issuer.token(AUDIENCE).claim("jti", json!("j-2")).build();
     assert_eq!(
-        send(&app, post_request(Some(&token), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         200
     );
     assert_eq!(calls.lock().unwrap().len(), 1);
