@@ -31,7 +31,9 @@ async fn vercel_production_is_404_whatever_ci_preview_env_says() {
         ],
     ] {
         let (logs, _guard) = Capture::start();
-        let app = guarded_app(&issuer, "", deployment(vars), None);
+        let app = guarded("", deployment(vars), None)
+            .router_for(&issuer)
+            .expect("app builds");
         let text = logs.text();
         assert!(text.contains("ERROR"), "{text}");
         assert!(text.contains("production signal always wins"), "{text}");
@@ -49,10 +51,9 @@ async fn vercel_production_is_404_whatever_ci_preview_env_says() {
 
 #[tokio::test]
 async fn a_vercel_custom_environment_is_not_served_as_preview() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
     let staging = deployment(&[("VERCEL_ENV", "preview"), ("VERCEL_TARGET_ENV", "staging")]);
-    let app = guarded_app(&issuer, "", staging, None);
-    assert_answer(&send(&app, get("/api/~/ci/health")).await, 404, "Not Found");
+    let app = guarded_app("", staging, None).await;
+    assert_answer(&app.send(get("/api/~/ci/health")).await, 404, "Not Found");
 }
 
 /// PLATFORMS.md had `CI_PREVIEW_ENV=preview` set on Railway's production, copied into every

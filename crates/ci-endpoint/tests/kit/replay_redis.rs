@@ -195,12 +195,13 @@ async fn the_kit_over_redis_accepts_fifty_concurrent_presentations_once() {
     // Two apps ("replicas") over the same Redis.
     let apps: Vec<_> = (0..2)
         .map(|_| {
-            guarded_app(
-                &issuer,
+            guarded(
                 "single_use = true\n",
                 Deployment::in_environment("preview"),
                 Some(store(&redis.url())),
             )
+            .router_for(&issuer)
+            .expect("app builds")
         })
         .collect();
     // A jti of its own, so the shared Redis has never seen it.
