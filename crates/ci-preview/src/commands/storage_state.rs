@@ -10,6 +10,10 @@
 //! (`x-vercel-set-bypass-cookie`). Every value is masked before anything is printed, the file is
 //! mode 0600 (`$RUNNER_TEMP` by default) and stdout carries only its path.
 //!
+//! `--seal` hands the state to another job instead of a file: it is sealed with a fresh one-use
+//! key and written to the step outputs (`crate::sealed_state`; the reusable
+//! `.github/workflows/browser-state.yml` runs it, `open-state` opens it in the test job).
+//!
 //! `--local` is the same file for `next dev` on a developer's machine: the flag and session
 //! cookies are sealed in-process from the app's own secrets (see `local_cookies`), for a loopback
 //! URL only, with no protection cookie and no token.
@@ -20,12 +24,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::actions;
+use crate::actions::{self, RunnerFiles};
 use crate::endpoint::{CallArgs, call_endpoint};
 use crate::error::{CliError, Result};
 use crate::minter::{IdTokenArgs, Minter};
 use crate::preview::Preview;
 use crate::protection::{Guard, Mode, ProtectionArgs};
+use crate::sealed_state::{self, StateKey};
 use crate::secret::Secret;
 use crate::storage_state::{self, Cookie, SameSite};
 use crate::{env, http, jwe, overrides};
@@ -67,6 +72,17 @@ pub(crate) struct Args {
     /// protection cookie. Refused for any other URL.
     #[arg(long)]
     pub local: bool,
+    /// Seal the state for another job instead of writing a file: step outputs `state` (the sealed
+    /// blob, safe in logs), `state-key` (its one-use key: hand it on only through a called
+    /// workflow's `secrets:`) and `preview-url`; `open-state` opens it. Needs $GITHUB_OUTPUT;
+    /// refused while runner debug logging is on (the runner would print the outputs).
+    #[arg(long, conflicts_with_all = ["out", "local"])]
+    pub seal: bool,
+    /// `1` when the run has debug logging on (set by the runner).
+    #[arg(long, env = env::RUNNER_DEBUG, hide = true)]
+    pub runner_debug: Option<String>,
+    #[command(flatten)]
+    pub files: RunnerFiles,
     #[command(flatten)]
     pub hosts: crate::hosts::HostArgs,
     #[command(flatten)]
@@ -98,7 +114,11 @@ pub(crate) async fn run(args: Args) -> Result<()> {
              other than none",
         ));
     }
-    let path = out_path(&args)?;
+    let sink = if args.seal {
+        Sink::Sealed(seal_output(&args)?.to_path_buf())
+    } else {
+        Sink::File(out_path(&args)?)
+    };
 
     let client = http::client()?;
     let minter = Minter::new(&args.id_token, client.clone())?;
@@ -184,7 +204,50 @@ pub(crate) async fn run(args: Args) -> Result<()> {
             }
         }
     }
-    finish(&path, &cookies, &host)
+    match sink {
+        Sink::File(path) => finish(&path, &cookies, &host),
+        Sink::Sealed(output) => finish_sealed(&output, &cookies, &preview),
+    }
+}
+
+/// Where the state goes: a 0600 file, or sealed into the step outputs.
+enum Sink {
+    File(PathBuf),
+    Sealed(PathBuf),
+}
+
+/// `--seal`'s preconditions, checked before any request.
+fn seal_output(args: &Args) -> Result<&std::path::Path> {
+    if args.runner_debug.as_deref() == Some("1") {
+        return Err(CliError::config(
+            "--seal refuses to run with debug logging on: the runner prints every step output \
+             (the state key included) to the log in debug mode. Re-run without debug logging",
+        ));
+    }
+    args.files.output_file()
+}
+
+/// Seals the state with a fresh key and writes `state`, `state-key` and `preview-url` to the step
+/// outputs. The key is not masked on purpose: the runner drops a job output that contains a
+/// masked value, and the key would never reach the test job. It is printed nowhere; the caller
+/// passes it on only through `secrets:`, where the runner masks it.
+fn finish_sealed(output: &std::path::Path, cookies: &[Cookie], preview: &Preview) -> Result<()> {
+    let origin = preview.base().origin().ascii_serialization();
+    let key = StateKey::generate()?;
+    let state = Secret::new(storage_state::render(cookies));
+    let blob = sealed_state::seal(state.expose(), &origin, &key)?;
+    actions::write_output(output, "state", &blob)?;
+    actions::write_output(output, "state-key", key.encode().expose())?;
+    actions::write_output(output, "preview-url", &preview.origin())?;
+    let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
+    actions::progress(&format!(
+        "sealed {} cookie(s) for {origin} ({}) into the step outputs `state` and `state-key` \
+         (format v{}; open them with `ci-preview open-state` in the test job)",
+        cookies.len(),
+        names.join(", "),
+        sealed_state::VERSION
+    ));
+    Ok(())
 }
 
 /// `--local`: the cookies sealed here, written like the preview's.
