@@ -7,6 +7,7 @@
 //! 2 the job is misconfigured.
 
 mod actions;
+mod answer_cookies;
 mod commands;
 mod discovery;
 mod endpoint;
