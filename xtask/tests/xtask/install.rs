@@ -70,7 +70,11 @@ fn the_install_only_action_folder_names_repository_and_ref_and_never_builds() {
     let run = setup.run();
     assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr());
     assert_eq!(setup.installed_says(), "ci-preview 0.3.0 (released)");
-    assert!(setup.read("gh.log").contains(&format!("--source-digest {COMMIT} ")));
+    assert!(
+        setup
+            .read("gh.log")
+            .contains(&format!("--source-digest {COMMIT} "))
+    );
 
     // Any other folder names no ref: refused, never built.
     let setup = Setup::new()
