@@ -1,7 +1,7 @@
 //! `single_use = true` through the kit's extractor, in process (the in-memory store and test
 //! stores; the Redis store has `replay_redis.rs`): one use per token, a logged replay, a required
-//! `jti`, one winner among concurrent presentations, refused tokens never recorded, and a store
-//! that cannot answer failing closed with 503.
+//! `jti`, one winner among concurrent presentations, refused tokens and refused bodies never
+//! recorded, and a store that cannot answer failing closed with 503.
 
 use std::sync::{Arc, Mutex};
 
@@ -177,21 +177,72 @@ async fn refused_tokens_are_never_recorded() {
 }
 
 #[tokio::test]
-async fn the_token_is_spent_before_the_body_is_read() {
+async fn a_refused_body_leaves_the_token_unspent() {
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let (store, calls) = scripted(Ok(Recorded::First));
+    let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
+    let token = good_token(&issuer);
+    let too_big = format!(r#"{{"flags":{{"a":"{}"}}}}"#, "x".repeat(ECHO_MAX_ENCODED));
+    let over_limit = format!(r#"{{"flags":{{"a":"{}"}}}}"#, "x".repeat(70 * 1024));
+    for (body, status) in [
+        ("not json".to_owned(), 400),
+        (r#"{"flags":[]}"#.to_owned(), 400),
+        (too_big, 400), // the body type's own check (`RequestBody::validate`)
+        (over_limit, 413),
+    ] {
+        let answer = send(&app, post_request(Some(&token), body)).await;
+        assert_eq!(answer.status, status, "{}", answer.body);
+    }
+    assert!(
+        calls.lock().unwrap().is_empty(),
+        "a refused body spent the token"
+    );
+    // The same token, with a body the endpoint accepts, is spent now.
+    let answer = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_token_whose_body_was_refused_is_accepted_once_after() {
     let issuer = ci_fixtures::MockIssuer::start().await;
     let app = guarded_app(&issuer, SINGLE_USE, preview(), None);
     let token = good_token(&issuer);
+    let answer = send(&app, post_request(Some(&token), "not json")).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(
-        send(&app, post_request(Some(&token), "not json"))
+        send(&app, post_request(Some(&token), GOOD_BODY))
             .await
             .status,
-        400
+        200
     );
-    // The client mints a new token per attempt; the old one is gone.
     assert_answer(
         &send(&app, post_request(Some(&token), GOOD_BODY)).await,
         401,
         UNAUTHORIZED,
+    );
+}
+
+#[tokio::test]
+async fn a_handler_taking_the_caller_twice_is_refused_500_and_logged() {
+    use ci_endpoint::{Endpoint, RequestBody, VerifiedCaller, VerifiedJson};
+    #[derive(serde::Deserialize)]
+    struct Anything {}
+    impl RequestBody for Anything {}
+    async fn both(_caller: VerifiedCaller, _call: VerifiedJson<Anything>) -> &'static str {
+        "acted"
+    }
+    let issuer = ci_fixtures::MockIssuer::start().await;
+    let (logs, _guard) = Capture::start();
+    let app = ci_fixtures::TestApp::builder(Endpoint::new(ECHO, axum::routing::post(both)))
+        .router_for(&issuer)
+        .expect("app builds");
+    let answer = send(&app, post_request(Some(&good_token(&issuer)), "{}")).await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert!(
+        logs.text().contains("take VerifiedJson alone"),
+        "{}",
+        logs.text()
     );
 }
 

@@ -18,6 +18,15 @@ pub(crate) const AUDIENCE: &str = "https://ci.test/api/~/ci/auth/encrypt-session
 pub(crate) const SECRET: &str = "q2Gd4vNfT0hF0m2Y1nTxyQ8y7Wl0a1r0l2YwZWQK9y5f";
 /// The policy's `cookie_max_age` in these tests.
 pub(crate) const CAP: u64 = 900;
+/// The test users the policy lists.
+pub(crate) const SUBJECTS: [&str; 2] = ["u1", "u2"];
+/// The endpoint's settings in these tests: [`SUBJECTS`], Auth.js's profile claims and `pad` (the
+/// cookie-size tests' filler).
+pub(crate) const CONFIG: &str = r#"
+[endpoints."auth/encrypt-session".config]
+subjects = ["u1", "u2"]
+caller_claims = ["name", "email", "picture", "pad"]
+"#;
 
 /// The server's router in `environment`, with `AUTH_SECRET` set to `secret` (or unset) and the
 /// app's URL (`AUTH_URL`) set to `auth_url` (or unset).
@@ -38,13 +47,25 @@ pub(crate) fn build(
     secret: Option<&str>,
     auth_url: Option<&str>,
 ) -> Result<Router, StartupError> {
+    let keys = format!("cookie_max_age = {CAP}\n{CONFIG}");
+    build_with(issuer, environment, secret, auth_url, &keys)
+}
+
+/// [`build`] with the entry's keys (and tables after it) given as `keys`.
+pub(crate) fn build_with(
+    issuer: &MockIssuer,
+    environment: &str,
+    secret: Option<&str>,
+    auth_url: Option<&str>,
+    keys: &str,
+) -> Result<Router, StartupError> {
     let names = CookieNames::from_app_url(auth_url).expect("a valid AUTH_URL");
     let mut app = TestApp::builder(encrypt_session::endpoint_with(names))
         .deployment(Deployment {
             environment: Some(environment.to_owned()),
             ..Deployment::default()
         })
-        .policy_keys(&format!("cookie_max_age = {CAP}\n"));
+        .policy_keys(keys);
     if let Some(secret) = secret {
         app = app.var(SECRET_VAR, secret);
     }
