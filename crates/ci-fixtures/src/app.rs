@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::{MockIssuer, TokenBuilder};
+use crate::{EndpointRequest, MockIssuer, TokenBuilder};
 
 /// The audience tests give endpoint `name`: `https://ci.test/api/~/ci/{name}`.
 pub fn test_audience(name: &str) -> String {
@@ -232,13 +232,14 @@ impl TestApp {
         self.token().build()
     }
 
-    /// A JSON `POST` to the first endpoint, with `token` in `x-github-oidc-token` if given.
+    /// A request to the first endpoint, to finish with headers and a body.
+    pub fn call(&self) -> EndpointRequest {
+        EndpointRequest::post(&self.path)
+    }
+
+    /// A JSON `POST` to the first endpoint, with `token` in the kit's header if given.
     pub fn request(&self, token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
-        let mut builder = Request::post(&self.path).header("content-type", "application/json");
-        if let Some(token) = token {
-            builder = builder.header(ci_endpoint::TOKEN_HEADER, token);
-        }
-        builder.body(body.into()).expect("request builds")
+        self.call().token(token).body(body)
     }
 
     /// Sends [`TestApp::request`].

@@ -20,6 +20,7 @@ pub mod issuer;
 pub mod keys;
 pub mod protection;
 pub mod redis;
+mod request;
 mod server;
 pub mod token;
 pub mod vercel;
@@ -33,6 +34,7 @@ pub use https::HttpsFront;
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
 pub use protection::{DeploymentProtection, VercelEdge};
+pub use request::EndpointRequest;
 pub use server::{NotReady, READY_PREFIX, READY_TIMEOUT, ServerProcess, Stopped};
 pub use token::{Alg, TokenBuilder};
 

@@ -3,9 +3,9 @@
 
 #![allow(dead_code, unused_imports)]
 
-use axum::{Router, body::Body, http::Request};
-use ci_endpoint::server::{Deployment, StartupError};
-pub(crate) use ci_fixtures::{Answer, MockIssuer, TestApp, assert_answer, send};
+use axum::Router;
+use ci_endpoint::server::StartupError;
+pub(crate) use ci_fixtures::{Answer, MockIssuer, TestApp, TestAppBuilder, assert_answer, send};
 use encrypt_override::{FlagsSecret, SECRET_VAR};
 
 pub(crate) const PATH: &str = "/api/~/ci/flags/encrypt-override";
@@ -17,14 +17,9 @@ pub(crate) fn secret() -> FlagsSecret {
     FlagsSecret::parse(SECRET).expect("test secret")
 }
 
-/// The server's router in `environment`, with `FLAGS_SECRET` set to `secret` (or unset).
-pub(crate) async fn app_in(
-    environment: Option<&str>,
-    secret: Option<&str>,
-) -> (MockIssuer, Router) {
-    let issuer = MockIssuer::start().await;
-    let router = app_with_secret(&issuer, environment, secret).expect("app builds");
-    (issuer, router)
+/// The app in `environment`, with `FLAGS_SECRET` set to `secret` (or unset).
+pub(crate) async fn app_in(environment: Option<&str>, secret: Option<&str>) -> TestApp {
+    builder(environment, secret).start().await
 }
 
 /// The server's router, or the start-up error, with `FLAGS_SECRET` set to `secret` (or unset).
@@ -33,27 +28,15 @@ pub(crate) fn app_with_secret(
     environment: Option<&str>,
     secret: Option<&str>,
 ) -> Result<Router, StartupError> {
-    let deployment = Deployment {
-        environment: environment.map(str::to_owned),
-        ..Deployment::default()
-    };
-    let mut app = TestApp::builder(encrypt_override::endpoint()).deployment(deployment);
-    if let Some(secret) = secret {
-        app = app.var(SECRET_VAR, secret);
-    }
-    app.router_for(issuer)
+    builder(environment, secret).router_for(issuer)
 }
 
-pub(crate) fn good_token(issuer: &MockIssuer) -> String {
-    issuer.token(AUDIENCE).build()
-}
-
-pub(crate) fn post(token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
-    let mut builder = Request::post(PATH).header("content-type", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("x-github-oidc-token", token);
+fn builder(environment: Option<&str>, secret: Option<&str>) -> TestAppBuilder {
+    let app = TestApp::builder(encrypt_override::endpoint()).environment(environment);
+    match secret {
+        Some(secret) => app.var(SECRET_VAR, secret),
+        None => app,
     }
-    builder.body(body.into()).expect("request builds")
 }
 
 /// `{"k":"xxx…"}` whose JSON is exactly `json_len` bytes.

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn success_returns_a_cookie_the_codec_decrypts() {
-    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
+    let app = app_in(Some("preview"), Some(SECRET)).await;
     let body =
         r#"{"flags":{"zeta":1,"alpha":{"nested":[true,null]},"🚀":"機能"},"extra":"ignored"}"#;
-    let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
+    let answer = app.post(Some(&app.good_token()), body).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.headers["content-type"], "application/json");
     let json: Value = serde_json::from_str(&answer.body).unwrap();
@@ -50,28 +50,27 @@ fn assert_expires_in(json: &Value, lifetime: i64) {
 
 #[tokio::test]
 async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
-    let (issuer, app) = TestApp::builder(encrypt_override::endpoint())
+    let app = TestApp::builder(encrypt_override::endpoint())
         .environment(Some("preview"))
         .var(encrypt_override::SECRET_VAR, SECRET)
         .policy_keys("cookie_max_age = 600\n")
         .start()
-        .await
-        .into_parts();
+        .await;
     // Absent: the policy's value.
-    let answer = send(&app, post(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let answer = app.post(Some(&app.good_token()), GOOD_BODY).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_expires_in(&serde_json::from_str(&answer.body).unwrap(), 600);
     // Shorter than the policy: honoured.
     for max_age in [1, 120, 600] {
         let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
-        let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
+        let answer = app.post(Some(&app.good_token()), body).await;
         assert_eq!(answer.status, 200, "{answer:?}");
         assert_expires_in(&serde_json::from_str(&answer.body).unwrap(), max_age);
     }
     // Longer than the policy: refused with a reason the caller can act on.
     for max_age in ["601", "86400", "31557600", "18446744073709551615"] {
         let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
-        let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
+        let answer = app.post(Some(&app.good_token()), body).await;
         assert_answer(
             &answer,
             400,
@@ -83,23 +82,23 @@ async fn max_age_shortens_the_cookie_and_the_policy_caps_it() {
         "0", "-1", "1.5", "60.0", "\"60\"", "null", "true", "[60]", "1e3",
     ] {
         let body = format!(r#"{{"flags":{{"a":true}},"maxAge":{max_age}}}"#);
-        let answer = send(&app, post(Some(&good_token(&issuer)), body)).await;
+        let answer = app.post(Some(&app.good_token()), body).await;
         assert_answer(&answer, 400, r#"{"error":"bad_request"}"#);
     }
 }
 
 #[tokio::test]
 async fn empty_flags_are_fine() {
-    let (issuer, app) = app_in(Some("development"), Some(SECRET)).await;
-    let answer = send(&app, post(Some(&good_token(&issuer)), r#"{"flags":{}}"#)).await;
+    let app = app_in(Some("development"), Some(SECRET)).await;
+    let answer = app.post(Some(&app.good_token()), r#"{"flags":{}}"#).await;
     assert_eq!(answer.status, 200, "{answer:?}");
 }
 
 #[tokio::test]
 async fn production_and_unset_environments_answer_404_before_anything() {
     for environment in [Some("production"), None, Some("staging")] {
-        let (issuer, app) = app_in(environment, Some(SECRET)).await;
-        let answer = send(&app, post(Some(&good_token(&issuer)), GOOD_BODY)).await;
+        let app = app_in(environment, Some(SECRET)).await;
+        let answer = app.post(Some(&app.good_token()), GOOD_BODY).await;
         assert_answer(&answer, 404, "Not Found");
         assert!(
             answer.headers["content-type"]
@@ -107,53 +106,53 @@ async fn production_and_unset_environments_answer_404_before_anything() {
                 .unwrap()
                 .starts_with("text/plain")
         );
-        let answer = send(&app, post(None, "not json")).await;
+        let answer = app.post(None, "not json").await;
         assert_answer(&answer, 404, "Not Found");
     }
 }
 
 #[tokio::test]
 async fn missing_or_invalid_tokens_answer_401() {
-    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
+    let app = app_in(Some("preview"), Some(SECRET)).await;
     assert_answer(
-        &send(&app, post(None, GOOD_BODY)).await,
+        &app.post(None, GOOD_BODY).await,
         401,
         r#"{"error":"unauthorized"}"#,
     );
     for token in [
         "garbage".to_owned(),
-        issuer.token(AUDIENCE).expired().build(),
-        issuer.token("https://ci.test/other").build(),
-        issuer.token(AUDIENCE).sign_with_foreign_key().build(),
+        app.token().expired().build(),
+        app.issuer().token("https://ci.test/other").build(),
+        app.token().sign_with_foreign_key().build(),
     ] {
-        let answer = send(&app, post(Some(&token), GOOD_BODY)).await;
+        let answer = app.post(Some(&token), GOOD_BODY).await;
         assert_answer(&answer, 401, r#"{"error":"unauthorized"}"#);
     }
 }
 
 #[tokio::test]
 async fn another_repository_answers_403_and_other_policy_failures_401() {
-    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
-    let other_repo = issuer
-        .token(AUDIENCE)
+    let app = app_in(Some("preview"), Some(SECRET)).await;
+    let other_repo = app
+        .token()
         .claim("repository", json!("someone/else"))
         .build();
     assert_answer(
-        &send(&app, post(Some(&other_repo), GOOD_BODY)).await,
+        &app.post(Some(&other_repo), GOOD_BODY).await,
         403,
         r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
     );
-    let other_workflow = issuer
-        .token(AUDIENCE)
+    let other_workflow = app
+        .token()
         .claim(
             "workflow_ref",
             json!("octo-org/octo-repo/.github/workflows/other.yaml@refs/heads/main"),
         )
         .build();
-    let denied_event = issuer.token(AUDIENCE).event("pull_request_target").build();
+    let denied_event = app.token().event("pull_request_target").build();
     for token in [other_workflow, denied_event] {
         assert_answer(
-            &send(&app, post(Some(&token), GOOD_BODY)).await,
+            &app.post(Some(&token), GOOD_BODY).await,
             401,
             r#"{"error":"unauthorized"}"#,
         );
@@ -162,15 +161,15 @@ async fn another_repository_answers_403_and_other_policy_failures_401() {
 
 #[tokio::test]
 async fn auth_is_checked_before_the_body() {
-    let (_issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
+    let app = app_in(Some("preview"), Some(SECRET)).await;
     let huge = format!(r#"{{"flags":{}}}"#, flags_of_json_len(70 * 1024));
     assert_answer(
-        &send(&app, post(None, huge)).await,
+        &app.post(None, huge).await,
         401,
         r#"{"error":"unauthorized"}"#,
     );
     assert_answer(
-        &send(&app, post(None, "not json")).await,
+        &app.post(None, "not json").await,
         401,
         r#"{"error":"unauthorized"}"#,
     );
@@ -178,10 +177,10 @@ async fn auth_is_checked_before_the_body() {
 
 #[tokio::test]
 async fn a_body_over_64_kib_answers_413() {
-    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
+    let app = app_in(Some("preview"), Some(SECRET)).await;
     let huge = format!(r#"{{"flags":{}}}"#, flags_of_json_len(65 * 1024));
     assert_answer(
-        &send(&app, post(Some(&good_token(&issuer)), huge)).await,
+        &app.post(Some(&app.good_token()), huge).await,
         413,
         r#"{"error":"payload_too_large"}"#,
     );
@@ -189,8 +188,8 @@ async fn a_body_over_64_kib_answers_413() {
 
 #[tokio::test]
 async fn bodies_without_a_flags_object_answer_400() {
-    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
-    let token = good_token(&issuer);
+    let app = app_in(Some("preview"), Some(SECRET)).await;
+    let token = app.good_token();
     for body in [
         "not json",
         "",
@@ -208,18 +207,18 @@ async fn bodies_without_a_flags_object_answer_400() {
         r#"{"flags":1}"#,
         r#"{"flags":true}"#,
     ] {
-        let answer = send(&app, post(Some(&token), body)).await;
+        let answer = app.post(Some(&token), body).await;
         assert_answer(&answer, 400, r#"{"error":"bad_request"}"#);
     }
 }
 
 #[tokio::test]
 async fn a_cookie_over_4096_bytes_answers_400_cookie_too_large() {
-    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
-    let token = good_token(&issuer);
+    let app = app_in(Some("preview"), Some(SECRET)).await;
+    let token = app.good_token();
     // 2953 bytes of overrides JSON is the most that fits (the vectors' size note).
     let fits = format!(r#"{{"flags":{}}}"#, flags_of_json_len(2953));
-    let answer = send(&app, post(Some(&token), fits)).await;
+    let answer = app.post(Some(&token), fits).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let cookie: Value = serde_json::from_str(&answer.body).unwrap();
     let cookie = cookie["cookie"].as_str().unwrap();
@@ -227,7 +226,7 @@ async fn a_cookie_over_4096_bytes_answers_400_cookie_too_large() {
     assert_eq!("vercel-flag-overrides=".len() + cookie.len(), 4095);
     let over = format!(r#"{{"flags":{}}}"#, flags_of_json_len(2954));
     assert_answer(
-        &send(&app, post(Some(&token), over)).await,
+        &app.post(Some(&token), over).await,
         400,
         r#"{"error":"bad_request","reason":"cookie_too_large"}"#,
     );
@@ -235,26 +234,26 @@ async fn a_cookie_over_4096_bytes_answers_400_cookie_too_large() {
 
 #[tokio::test]
 async fn a_missing_secret_answers_500_after_the_body_checks() {
-    let (issuer, app) = app_in(Some("preview"), None).await;
-    let token = good_token(&issuer);
+    let app = app_in(Some("preview"), None).await;
+    let token = app.good_token();
     assert_answer(
-        &send(&app, post(Some(&token), GOOD_BODY)).await,
+        &app.post(Some(&token), GOOD_BODY).await,
         500,
         r#"{"error":"misconfigured"}"#,
     );
     assert_answer(
-        &send(&app, post(Some(&token), r#"{"flags":1}"#)).await,
+        &app.post(Some(&token), r#"{"flags":1}"#).await,
         400,
         r#"{"error":"bad_request"}"#,
     );
     let over = format!(r#"{{"flags":{}}}"#, flags_of_json_len(3000));
     assert_answer(
-        &send(&app, post(Some(&token), over)).await,
+        &app.post(Some(&token), over).await,
         400,
         r#"{"error":"bad_request","reason":"cookie_too_large"}"#,
     );
     assert_answer(
-        &send(&app, post(None, GOOD_BODY)).await,
+        &app.post(None, GOOD_BODY).await,
         401,
         r#"{"error":"unauthorized"}"#,
     );
@@ -263,13 +262,8 @@ async fn a_missing_secret_answers_500_after_the_body_checks() {
 #[tokio::test]
 async fn health_reports_readiness() {
     for (secret, ready) in [(Some(SECRET), true), (None, false)] {
-        let (_issuer, app) = app_in(Some("preview"), secret).await;
-        let request = axum::http::Request::get("/api/~/ci/health")
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let answer = send(&app, request).await;
-        assert_eq!(answer.status, 200);
-        let health: Value = serde_json::from_str(&answer.body).unwrap();
+        let app = app_in(Some("preview"), secret).await;
+        let health = app.health().await;
         let listed = &health["endpoints"][0];
         assert_eq!(listed["name"], "flags/encrypt-override");
         assert_eq!(listed["path"], PATH);

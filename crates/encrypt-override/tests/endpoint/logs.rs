@@ -12,10 +12,10 @@ const VALUE: &str = "flag-value-that-must-not-leak";
 async fn logs_carry_the_caller_and_the_count_but_no_secret_material() {
     let (capture, _guard) = Capture::start();
 
-    let (issuer, app) = app_in(Some("preview"), Some(SECRET)).await;
-    let token = good_token(&issuer);
+    let app = app_in(Some("preview"), Some(SECRET)).await;
+    let token = app.good_token();
     let body = format!(r#"{{"flags":{{"a":"{VALUE}","b":{{"c":"{VALUE}"}}}}}}"#);
-    let answer = send(&app, post(Some(&token), body)).await;
+    let answer = app.post(Some(&token), body).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let cookie = serde_json::from_str::<Value>(&answer.body).unwrap()["cookie"]
         .as_str()
@@ -25,10 +25,10 @@ async fn logs_carry_the_caller_and_the_count_but_no_secret_material() {
         r#"{{"flags":{}}}"#,
         flags_of_json_len(3500).replace('x', "v")
     );
-    let _ = send(&app, post(Some(&token), too_large)).await;
-    let _ = send(&app, post(Some(&token), r#"{"flags":[1]}"#)).await;
-    let (_issuer2, unready) = app_in(Some("preview"), None).await;
-    let _ = send(&unready, post(Some(&good_token(&_issuer2)), GOOD_BODY)).await;
+    let _ = app.post(Some(&token), too_large).await;
+    let _ = app.post(Some(&token), r#"{"flags":[1]}"#).await;
+    let unready = app_in(Some("preview"), None).await;
+    let _ = unready.post(Some(&unready.good_token()), GOOD_BODY).await;
 
     let logs = capture.text();
     assert!(logs.contains("audit"), "{logs}");

@@ -128,14 +128,10 @@ fn the_flags_sdk_refuses_what_it_should() {
 #[tokio::test]
 async fn the_flags_sdk_decrypts_a_cookie_the_endpoint_served() {
     let Some(dir) = sdk_dir() else { return };
-    let (issuer, app) = crate::common::app_in(Some("preview"), Some(crate::common::SECRET)).await;
+    let app = crate::common::app_in(Some("preview"), Some(crate::common::SECRET)).await;
     let body =
         r#"{"flags":{"ciInPreviewSmoke":true,"variant":"b","🚀":{"n":[1,null]}},"maxAge":900}"#;
-    let answer = crate::common::send(
-        &app,
-        crate::common::post(Some(&crate::common::good_token(&issuer)), body),
-    )
-    .await;
+    let answer = app.post(Some(&app.good_token()), body).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let answer: Value = serde_json::from_str(&answer.body).unwrap();
     let cookie = answer["cookie"].as_str().unwrap();

@@ -8,36 +8,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::{Router, body::Body, http::Request};
-use ci_endpoint::server::{Deployment, StartupError};
-use ci_fixtures::{MockIssuer, TestApp};
+use axum::Router;
+use ci_endpoint::server::StartupError;
+use ci_fixtures::{MockIssuer, TestApp, TestAppBuilder};
 use encrypt_session::{CookieNames, SECRET_VAR};
 
-pub(crate) const PATH: &str = "/api/~/ci/auth/encrypt-session";
-pub(crate) const AUDIENCE: &str = "https://ci.test/api/~/ci/auth/encrypt-session";
 pub(crate) const SECRET: &str = "q2Gd4vNfT0hF0m2Y1nTxyQ8y7Wl0a1r0l2YwZWQK9y5f";
 /// The policy's `cookie_max_age` in these tests.
 pub(crate) const CAP: u64 = 900;
-/// The test users the policy lists.
-pub(crate) const SUBJECTS: [&str; 2] = ["u1", "u2"];
-/// The endpoint's settings in these tests: [`SUBJECTS`], Auth.js's profile claims and `pad` (the
-/// cookie-size tests' filler).
+/// The endpoint's settings in these tests: test users `u1` and `u2`, Auth.js's profile claims and
+/// `pad` (the cookie-size tests' filler).
 pub(crate) const CONFIG: &str = r#"
 [endpoints."auth/encrypt-session".config]
 subjects = ["u1", "u2"]
 caller_claims = ["name", "email", "picture", "pad"]
 "#;
 
-/// The server's router in `environment`, with `AUTH_SECRET` set to `secret` (or unset) and the
-/// app's URL (`AUTH_URL`) set to `auth_url` (or unset).
+/// The app in `environment`, with `AUTH_SECRET` set to `secret` (or unset) and the app's URL
+/// (`AUTH_URL`) set to `auth_url` (or unset).
 pub(crate) async fn app(
     environment: &str,
     secret: Option<&str>,
     auth_url: Option<&str>,
-) -> (MockIssuer, Router) {
-    let issuer = MockIssuer::start().await;
-    let router = build(&issuer, environment, secret, auth_url).expect("app");
-    (issuer, router)
+) -> TestApp {
+    builder(environment, secret, auth_url).start().await
 }
 
 /// The router, or the start-up error.
@@ -47,55 +41,33 @@ pub(crate) fn build(
     secret: Option<&str>,
     auth_url: Option<&str>,
 ) -> Result<Router, StartupError> {
-    let keys = format!("cookie_max_age = {CAP}\n{CONFIG}");
-    build_with(issuer, environment, secret, auth_url, &keys)
+    builder(environment, secret, auth_url).router_for(issuer)
 }
 
-/// [`build`] with the entry's keys (and tables after it) given as `keys`.
-pub(crate) fn build_with(
-    issuer: &MockIssuer,
+fn builder(environment: &str, secret: Option<&str>, auth_url: Option<&str>) -> TestAppBuilder {
+    builder_with(
+        environment,
+        secret,
+        auth_url,
+        &format!("cookie_max_age = {CAP}\n{CONFIG}"),
+    )
+}
+
+/// [`builder`] with the entry's keys (and the tables after it) given as `keys`.
+pub(crate) fn builder_with(
     environment: &str,
     secret: Option<&str>,
     auth_url: Option<&str>,
     keys: &str,
-) -> Result<Router, StartupError> {
+) -> TestAppBuilder {
     let names = CookieNames::from_app_url(auth_url).expect("a valid AUTH_URL");
-    let mut app = TestApp::builder(encrypt_session::endpoint_with(names))
-        .deployment(Deployment {
-            environment: Some(environment.to_owned()),
-            ..Deployment::default()
-        })
+    let app = TestApp::builder(encrypt_session::endpoint_with(names))
+        .environment(Some(environment))
         .policy_keys(keys);
-    if let Some(secret) = secret {
-        app = app.var(SECRET_VAR, secret);
+    match secret {
+        Some(secret) => app.var(SECRET_VAR, secret),
+        None => app,
     }
-    app.router_for(issuer)
-}
-
-/// Posts `body` with `token` and extra `headers`; the status and body text.
-pub(crate) async fn post(
-    router: &Router,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut request = Request::post(PATH).header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("x-github-oidc-token", token);
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    send(
-        router,
-        request.body(Body::from(body.to_owned())).expect("request"),
-    )
-    .await
-}
-
-pub(crate) async fn send(router: &Router, request: Request<Body>) -> (u16, String) {
-    let answer = ci_fixtures::send(router, request).await;
-    (answer.status.as_u16(), answer.body)
 }
 
 pub(crate) fn now() -> u64 {

@@ -2,16 +2,21 @@
 //! kit's refusals, the contract's answers, the cookie name rule, and the cookie read back by our
 //! decoder and (when `CI_PREVIEW_AUTHJS_CHECK_DIR` is set) by the real Auth.js.
 
-use crate::common::{AUDIENCE, CAP, SECRET, app, authjs, authjs_dir, build, now, post, send};
+use crate::common::{CAP, SECRET, app, authjs, authjs_dir, build, now};
+use ci_fixtures::assert_answer;
 use encrypt_session::{AuthSecret, COOKIE_NAME, MAX_COOKIE_LEN, SECURE_COOKIE_NAME, decode};
 use serde_json::{Value, json};
 
 const SESSION: &str = r#"{"session":{"name":"CI Test User","email":"ci@example.com","sub":"u1"}}"#;
 
 async fn issue(headers: &[(&str, &str)], auth_url: Option<&str>, body: &str) -> (u16, String) {
-    let (issuer, router) = app("preview", Some(SECRET), auth_url).await;
-    let token = issuer.token(AUDIENCE).build();
-    post(&router, Some(&token), headers, body).await
+    let app = app("preview", Some(SECRET), auth_url).await;
+    let mut request = app.call().token(Some(&app.good_token()));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let answer = app.send(request.body(body.to_owned())).await;
+    (answer.status.as_u16(), answer.body)
 }
 
 fn answer(body: &str) -> (String, String, u64) {
@@ -32,31 +37,24 @@ fn answer(body: &str) -> (String, String, u64) {
 
 #[tokio::test]
 async fn production_never_serves_it() {
-    let (issuer, router) = app("production", Some(SECRET), None).await;
-    let token = issuer.token(AUDIENCE).build();
-    assert_eq!(
-        post(&router, Some(&token), &[], SESSION).await,
-        (404, "Not Found".to_owned())
-    );
+    let app = app("production", Some(SECRET), None).await;
+    let answer = app.post(Some(&app.good_token()), SESSION).await;
+    assert_answer(&answer, 404, "Not Found");
 }
 
 #[tokio::test]
 async fn the_kit_refuses_unverified_callers() {
-    let (issuer, router) = app("preview", Some(SECRET), None).await;
-    assert_eq!(
-        post(&router, None, &[], SESSION).await,
-        (401, r#"{"error":"unauthorized"}"#.to_owned())
+    let app = app("preview", Some(SECRET), None).await;
+    assert_answer(
+        &app.post(None, SESSION).await,
+        401,
+        r#"{"error":"unauthorized"}"#,
     );
-    let other = issuer
-        .token(AUDIENCE)
-        .claim("repository", "someone/else")
-        .build();
-    assert_eq!(
-        post(&router, Some(&other), &[], SESSION).await,
-        (
-            403,
-            r#"{"error":"forbidden","reason":"repo_mismatch"}"#.to_owned()
-        )
+    let other = app.token().claim("repository", "someone/else").build();
+    assert_answer(
+        &app.post(Some(&other), SESSION).await,
+        403,
+        r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
     );
 }
 
@@ -213,18 +211,13 @@ async fn the_cookie_name_follows_what_auth_js_uses_on_the_deployment() {
 
 #[tokio::test]
 async fn without_a_secret_it_is_not_ready_and_answers_500() {
-    let (issuer, router) = app("preview", None, None).await;
-    let token = issuer.token(AUDIENCE).build();
-    assert_eq!(
-        post(&router, Some(&token), &[], SESSION).await,
-        (500, r#"{"error":"misconfigured"}"#.to_owned())
+    let app = app("preview", None, None).await;
+    assert_answer(
+        &app.post(Some(&app.good_token()), SESSION).await,
+        500,
+        r#"{"error":"misconfigured"}"#,
     );
-    let health = axum::http::Request::get("/api/~/ci/health")
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let (status, body) = send(&router, health).await;
-    assert_eq!(status, 200, "{body}");
-    let health: Value = serde_json::from_str(&body).expect("json");
+    let health = app.health().await;
     let entry = health["endpoints"]
         .as_array()
         .expect("endpoints")
@@ -232,7 +225,7 @@ async fn without_a_secret_it_is_not_ready_and_answers_500() {
         .find(|e| e["name"] == encrypt_session::NAME)
         .cloned()
         .expect("listed");
-    assert_eq!(entry["ready"], false, "{body}");
+    assert_eq!(entry["ready"], false, "{health}");
 }
 
 #[tokio::test]

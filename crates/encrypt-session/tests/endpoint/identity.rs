@@ -2,8 +2,8 @@
 //! `aud` or `nbf`): the policy's subject allowlist and claim list, the reserved claims, the typed
 //! body, and a `single_use` token that survives a refused body.
 
-use crate::common::{AUDIENCE, CAP, CONFIG, SECRET, build_with, post};
-use ci_fixtures::MockIssuer;
+use crate::common::{CAP, CONFIG, SECRET, builder_with};
+use ci_fixtures::{MockIssuer, TestApp};
 use serde_json::json;
 
 fn refused(reason: &str) -> (u16, String) {
@@ -13,18 +13,22 @@ fn refused(reason: &str) -> (u16, String) {
     )
 }
 
-/// The router with `single_use` on and the tests' settings.
-async fn single_use_app() -> (MockIssuer, axum::Router) {
-    let issuer = MockIssuer::start().await;
+/// The app with `single_use` on and the tests' settings.
+async fn single_use_app() -> TestApp {
     let keys = format!("cookie_max_age = {CAP}\nsingle_use = true\n{CONFIG}");
-    let router = build_with(&issuer, "preview", Some(SECRET), None, &keys).expect("app");
-    (issuer, router)
+    builder_with("preview", Some(SECRET), None, &keys)
+        .start()
+        .await
+}
+
+async fn post(app: &TestApp, token: &str, body: &str) -> (u16, String) {
+    let answer = app.post(Some(token), body.to_owned()).await;
+    (answer.status.as_u16(), answer.body)
 }
 
 #[tokio::test]
 async fn only_the_policys_subjects_and_claims_get_a_session() {
-    let (issuer, router) = single_use_app().await;
-    let token = || issuer.token(AUDIENCE).build();
+    let app = single_use_app().await;
     for (session, expected) in [
         (json!({"sub": "admin"}), refused("subject_not_allowed")),
         (json!({"sub": "U1"}), refused("subject_not_allowed")), // exact, no case folding
@@ -50,56 +54,51 @@ async fn only_the_policys_subjects_and_claims_get_a_session() {
     ] {
         let body = json!({ "session": session }).to_string();
         assert_eq!(
-            post(&router, Some(&token()), &[], &body).await,
+            post(&app, &app.good_token(), &body).await,
             expected,
             "{body}"
         );
     }
     for subject in ["u1", "u2"] {
-        let body =
-            json!({"session": {"sub": subject, "name": "N", "email": "e@x.test", "picture": "p"}});
-        let (status, text) = post(&router, Some(&token()), &[], &body.to_string()).await;
+        let session = json!({"sub": subject, "name": "N", "email": "e@x.test", "picture": "p"});
+        let body = json!({ "session": session }).to_string();
+        let (status, text) = post(&app, &app.good_token(), &body).await;
         assert_eq!(status, 200, "{text}");
     }
 }
 
 #[tokio::test]
 async fn the_body_is_typed() {
-    let (issuer, router) = single_use_app().await;
+    let app = single_use_app().await;
     let plain = (400, r#"{"error":"bad_request"}"#.to_owned());
     for body in [
         r#"{"session":{"sub":"u1"},"max_age":60}"#, // the misspelling would give the longest session
         r#"{"session":{"sub":"u1"},"user":"admin"}"#,
     ] {
-        let token = issuer.token(AUDIENCE).build();
-        assert_eq!(
-            post(&router, Some(&token), &[], body).await,
-            plain,
-            "{body}"
-        );
+        assert_eq!(post(&app, &app.good_token(), body).await, plain, "{body}");
     }
 }
 
 /// A job whose request is wrong loses nothing: the body is checked before the token is spent.
 #[tokio::test]
 async fn a_refused_body_does_not_spend_a_single_use_token() {
-    let (issuer, router) = single_use_app().await;
-    let token = issuer.token(AUDIENCE).build();
+    let app = single_use_app().await;
+    let token = app.good_token();
     for body in [
         json!({"session": {"sub": "admin"}}),
         json!({"session": {"sub": "u1", "aud": "x"}}),
         json!({"session": {"sub": "u1"}, "maxAge": CAP + 1}),
         json!({"session": "u1"}),
     ] {
-        let (status, text) = post(&router, Some(&token), &[], &body.to_string()).await;
+        let (status, text) = post(&app, &token, &body.to_string()).await;
         assert_eq!(status, 400, "{body}: {text}");
     }
     let good = json!({"session": {"sub": "u1"}}).to_string();
-    let (status, text) = post(&router, Some(&token), &[], &good).await;
+    let (status, text) = post(&app, &token, &good).await;
     assert_eq!(status, 200, "{text}");
     // Spent now.
     assert_eq!(
-        post(&router, Some(&token), &[], &good).await,
+        post(&app, &token, &good).await,
         (401, r#"{"error":"unauthorized"}"#.to_owned())
     );
 }
@@ -121,7 +120,8 @@ async fn the_allowlist_is_required_and_checked_at_start_up() {
             "subject",
         ),
     ] {
-        let error = match build_with(&issuer, "preview", Some(SECRET), None, &keys) {
+        let built = builder_with("preview", Some(SECRET), None, &keys).router_for(&issuer);
+        let error = match built {
             Ok(_) => panic!("start-up should have been refused: {keys}"),
             Err(error) => error.to_string(),
         };
