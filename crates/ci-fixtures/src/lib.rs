@@ -34,7 +34,7 @@ pub use https::HttpsFront;
 pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
 pub use protection::{DeploymentProtection, VercelEdge};
-pub use request::EndpointRequest;
+pub use request::{EndpointRequest, get_http, post_http};
 pub use server::{NotReady, READY_PREFIX, READY_TIMEOUT, ServerProcess, Stopped};
 pub use token::{Alg, TokenBuilder};
 

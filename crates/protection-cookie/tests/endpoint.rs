@@ -339,7 +339,7 @@ async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
     let ask = |token: String| {
         Request::post(format!("/api/~/ci/{NAME}"))
             .header("host", "elsewhere.example")
-            .header("x-github-oidc-token", token)
+            .header(ci_endpoint::TOKEN_HEADER, token)
             .header("content-type", "application/json")
             .body(Body::from("{}"))
             .unwrap()

@@ -14,34 +14,24 @@ const BRANCH: &str = "feature/preview-smoke";
 
 #[tokio::test]
 async fn pull_request_deployment_takes_only_its_own_pull_request() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(
-        &issuer,
-        BOUND,
-        pr_deployment(Some("12"), Some(BRANCH)),
-        None,
-    );
+    let app = guarded_app(BOUND, pr_deployment(Some("12"), Some(BRANCH)), None).await;
     let (logs, _guard) = Capture::start();
 
     // The default token is a pull_request run of PR 12.
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let answer = app.post(Some(&app.good_token()), GOOD_BODY).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 
-    let other_pr = issuer
-        .token(AUDIENCE)
+    let other_pr = app
+        .token()
         .claim("ref", "refs/pull/13/merge")
         .claim(
             "workflow_ref",
             format!("{DEFAULT_WORKFLOW}@refs/pull/13/merge"),
         )
         .build();
-    let push = issuer.token(AUDIENCE).push_to(BRANCH).build();
+    let push = app.token().push_to(BRANCH).build();
     for token in [other_pr, push] {
-        assert_answer(
-            &send(&app, post_request(Some(&token), GOOD_BODY)).await,
-            401,
-            UNAUTHORIZED,
-        );
+        assert_answer(&app.post(Some(&token), GOOD_BODY).await, 401, UNAUTHORIZED);
     }
     let text = logs.text();
     assert_eq!(
@@ -55,28 +45,20 @@ async fn pull_request_deployment_takes_only_its_own_pull_request() {
 
 #[tokio::test]
 async fn branch_deployment_takes_pull_requests_from_it_and_pushes_to_it() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(&issuer, BOUND, pr_deployment(None, Some(BRANCH)), None);
+    let app = guarded_app(BOUND, pr_deployment(None, Some(BRANCH)), None).await;
     let (logs, _guard) = Capture::start();
 
-    let from_branch = good_token(&issuer);
-    let push = issuer.token(AUDIENCE).push_to(BRANCH).build();
+    let from_branch = app.good_token();
+    let push = app.token().push_to(BRANCH).build();
     for token in [from_branch, push] {
-        let answer = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+        let answer = app.post(Some(&token), GOOD_BODY).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
 
-    let other_branch_pr = issuer
-        .token(AUDIENCE)
-        .claim("head_ref", "feature/other")
-        .build();
-    let push_elsewhere = issuer.token(AUDIENCE).push_to("main").build();
+    let other_branch_pr = app.token().claim("head_ref", "feature/other").build();
+    let push_elsewhere = app.token().push_to("main").build();
     for token in [other_branch_pr, push_elsewhere] {
-        assert_answer(
-            &send(&app, post_request(Some(&token), GOOD_BODY)).await,
-            401,
-            UNAUTHORIZED,
-        );
+        assert_answer(&app.post(Some(&token), GOOD_BODY).await, 401, UNAUTHORIZED);
     }
     let text = logs.text();
     assert_eq!(
@@ -91,7 +73,9 @@ async fn branch_deployment_takes_pull_requests_from_it_and_pushes_to_it() {
 async fn a_deployment_knowing_neither_refuses_bound_endpoints_only() {
     let issuer = ci_fixtures::MockIssuer::start().await;
     let (logs, _guard) = Capture::start();
-    let bound = guarded_app(&issuer, BOUND, Deployment::in_environment("preview"), None);
+    let bound = guarded(BOUND, Deployment::in_environment("preview"), None)
+        .router_for(&issuer)
+        .expect("app builds");
     // Start-up warns that every call will be refused.
     assert!(
         logs.text()
@@ -102,18 +86,28 @@ async fn a_deployment_knowing_neither_refuses_bound_endpoints_only() {
         issuer.token(AUDIENCE).push_to("main").build(),
     ] {
         assert_answer(
-            &send(&bound, post_request(Some(&token), GOOD_BODY)).await,
+            &send(
+                &bound,
+                EndpointRequest::post(ECHO_PATH)
+                    .token(Some(&token))
+                    .body(GOOD_BODY),
+            )
+            .await,
             401,
             UNAUTHORIZED,
         );
     }
     assert!(logs.text().contains("fail closed"));
 
-    let unbound = guarded_app(&issuer, "", Deployment::in_environment("preview"), None);
+    let unbound = guarded("", Deployment::in_environment("preview"), None)
+        .router_for(&issuer)
+        .expect("app builds");
     assert_eq!(
         send(
             &unbound,
-            post_request(Some(&good_token(&issuer)), GOOD_BODY)
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good_token(&issuer)))
+                .body(GOOD_BODY)
         )
         .await
         .status,
@@ -125,24 +119,15 @@ async fn a_deployment_knowing_neither_refuses_bound_endpoints_only() {
 async fn binding_comes_after_the_token_checks() {
     // A token that fails verification is refused for that reason, not reported as a mismatch,
     // and a wrong repository keeps its 403.
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(&issuer, BOUND, pr_deployment(Some("99"), None), None);
+    let app = guarded_app(BOUND, pr_deployment(Some("99"), None), None).await;
     let (logs, _guard) = Capture::start();
-    let expired = issuer.token(AUDIENCE).expired().build();
+    let expired = app.token().expired().build();
     assert_answer(
-        &send(&app, post_request(Some(&expired), GOOD_BODY)).await,
+        &app.post(Some(&expired), GOOD_BODY).await,
         401,
         UNAUTHORIZED,
     );
-    let repo = issuer
-        .token(AUDIENCE)
-        .claim("repository", "evil/repo")
-        .build();
-    assert_eq!(
-        send(&app, post_request(Some(&repo), GOOD_BODY))
-            .await
-            .status,
-        403
-    );
+    let repo = app.token().claim("repository", "evil/repo").build();
+    assert_eq!(app.post(Some(&repo), GOOD_BODY).await.status, 403);
     assert!(!logs.text().contains("deployment_mismatch"));
 }

@@ -10,7 +10,9 @@ use ci_endpoint::{
     server::{Deployment, Policy},
 };
 use ci_fixtures::MockIssuer;
-pub(crate) use ci_fixtures::{Answer, TestApp, assert_answer, send, static_verifier};
+pub(crate) use ci_fixtures::{
+    Answer, EndpointRequest, TestApp, assert_answer, send, static_verifier,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -76,7 +78,7 @@ pub(crate) fn echo_app(deployment: Deployment, ready: bool) -> ci_fixtures::Test
 }
 
 /// The app for `environment` with the echo endpoint.
-pub(crate) async fn app_in(environment: Option<&str>, ready: bool) -> (MockIssuer, Router) {
+pub(crate) async fn app_in(environment: Option<&str>, ready: bool) -> TestApp {
     let deployment = Deployment {
         environment: environment.map(str::to_owned),
         commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
@@ -84,17 +86,9 @@ pub(crate) async fn app_in(environment: Option<&str>, ready: bool) -> (MockIssue
         pull_request: Some("12".to_owned()),
         ..Deployment::default()
     };
-    echo_app(deployment, ready).start().await.into_parts()
+    echo_app(deployment, ready).start().await
 }
 
 pub(crate) fn good_token(issuer: &MockIssuer) -> String {
     issuer.token(AUDIENCE).build()
-}
-
-pub(crate) fn post_request(token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
-    let mut builder = Request::post(ECHO_PATH).header("content-type", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("x-github-oidc-token", token);
-    }
-    builder.body(body.into()).expect("request builds")
 }

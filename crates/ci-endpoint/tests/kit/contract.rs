@@ -34,19 +34,19 @@ fn chunked(total: usize) -> Body {
 #[tokio::test]
 async fn row1_not_served_environments_answer_404_before_anything() {
     for env in [Some("production"), None, Some("staging"), Some("Preview")] {
-        let (issuer, app) = app_in(env, true).await;
-        let token = good_token(&issuer);
+        let app = app_in(env, true).await;
+        let token = app.good_token();
         for request in [
-            post_request(Some(&token), GOOD_BODY),
-            post_request(None, "not json"),
-            post_request(Some("garbage"), oversized_body()),
+            app.request(Some(&token), GOOD_BODY),
+            app.request(None, "not json"),
+            app.request(Some("garbage"), oversized_body()),
             Request::get(ECHO_PATH).body(Body::empty()).unwrap(),
             Request::get("/api/~/ci/health")
                 .body(Body::empty())
                 .unwrap(),
             Request::get("/").body(Body::empty()).unwrap(),
         ] {
-            let answer = send(&app, request).await;
+            let answer = app.send(request).await;
             assert_answer(&answer, 404, "Not Found");
             assert!(answer.content_type().starts_with("text/plain"), "{env:?}");
         }
@@ -56,11 +56,11 @@ async fn row1_not_served_environments_answer_404_before_anything() {
 #[tokio::test]
 async fn row1_production_reads_no_body() {
     // A body that errors when polled: if the guard read it, the answer would not be a 404.
-    let (issuer, app) = app_in(Some("production"), true).await;
+    let app = app_in(Some("production"), true).await;
     let failing = Body::from_stream(futures_util::stream::iter([Err::<Bytes, _>(
         std::io::Error::other("body must not be read"),
     )]));
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), failing)).await;
+    let answer = app.post(Some(&app.good_token()), failing).await;
     assert_answer(&answer, 404, "Not Found");
 }
 
@@ -68,57 +68,48 @@ async fn row1_production_reads_no_body() {
 
 #[tokio::test]
 async fn row2_missing_token_is_401_even_with_a_bad_body() {
-    let (_issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     for body in [
         GOOD_BODY.to_owned(),
         oversized_body(),
         "not json".to_owned(),
     ] {
-        assert_answer(
-            &send(&app, post_request(None, body)).await,
-            401,
-            UNAUTHORIZED,
-        );
+        assert_answer(&app.post(None, body).await, 401, UNAUTHORIZED);
     }
     // Blank counts as missing, as `if (!token)` did.
-    assert_answer(
-        &send(&app, post_request(Some(""), GOOD_BODY)).await,
-        401,
-        UNAUTHORIZED,
-    );
+    assert_answer(&app.post(Some(""), GOOD_BODY).await, 401, UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn row2_two_token_headers_are_refused() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
-    let token = good_token(&issuer);
-    let mut request = post_request(Some(&token), GOOD_BODY);
+    let app = app_in(Some("preview"), true).await;
+    let token = app.good_token();
+    let mut request = app.request(Some(&token), GOOD_BODY);
     request
         .headers_mut()
-        .append("x-github-oidc-token", token.parse().unwrap());
-    assert_answer(&send(&app, request).await, 401, UNAUTHORIZED);
+        .append(ci_endpoint::TOKEN_HEADER, token.parse().unwrap());
+    assert_answer(&app.send(request).await, 401, UNAUTHORIZED);
 }
 
 // Row 3: invalid token (format, header, signature, issuer, audience, times) → 401.
 
 #[tokio::test]
 async fn row3_invalid_tokens_are_401() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     let tokens = [
         "not-a-jwt".to_owned(),
         "a.b.c".to_owned(),
-        issuer.token("https://other.example/aud").build(),
-        issuer.token(AUDIENCE).expired().build(),
-        issuer.token(AUDIENCE).sign_with_foreign_key().build(),
-        issuer
-            .token(AUDIENCE)
+        app.issuer().token("https://other.example/aud").build(),
+        app.token().expired().build(),
+        app.token().sign_with_foreign_key().build(),
+        app.token()
             .claim("iss", json!("https://evil.example"))
             .build(),
-        issuer.token(AUDIENCE).header("alg", json!("none")).build(),
+        app.token().header("alg", json!("none")).build(),
     ];
     for token in &tokens {
         // An oversized body too: auth is refused before the body is looked at.
-        let answer = send(&app, post_request(Some(token), oversized_body())).await;
+        let answer = app.post(Some(token), oversized_body()).await;
         assert_answer(&answer, 401, UNAUTHORIZED);
         assert_eq!(answer.content_type(), "application/json");
     }
@@ -128,16 +119,14 @@ async fn row3_invalid_tokens_are_401() {
 
 #[tokio::test]
 async fn row4_repository_mismatch_is_403() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     let tokens = [
-        issuer
-            .token(AUDIENCE)
+        app.token()
             .claim("repository", json!("someone/else"))
             .build(),
-        issuer.token(AUDIENCE).without("repository").build(),
+        app.token().without("repository").build(),
         // Wrong repository and wrong workflow: the repository answer wins, as in the prototype.
-        issuer
-            .token(AUDIENCE)
+        app.token()
             .claim("repository", json!("someone/else"))
             .claim(
                 "workflow_ref",
@@ -146,7 +135,7 @@ async fn row4_repository_mismatch_is_403() {
             .build(),
     ];
     for token in &tokens {
-        let answer = send(&app, post_request(Some(token), oversized_body())).await;
+        let answer = app.post(Some(token), oversized_body()).await;
         assert_answer(&answer, 403, REPO_MISMATCH);
     }
 }
@@ -155,21 +144,20 @@ async fn row4_repository_mismatch_is_403() {
 
 #[tokio::test]
 async fn row5_other_policy_checks_are_401() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     let tokens = [
-        issuer
-            .token(AUDIENCE)
+        app.token()
             .claim(
                 "workflow_ref",
                 json!("octo-org/octo-repo/.github/workflows/other.yaml@refs/pull/12/merge"),
             )
             .build(),
-        issuer.token(AUDIENCE).without("workflow_ref").build(),
-        issuer.token(AUDIENCE).event("pull_request_target").build(),
-        issuer.token(AUDIENCE).event("workflow_run").build(),
+        app.token().without("workflow_ref").build(),
+        app.token().event("pull_request_target").build(),
+        app.token().event("workflow_run").build(),
     ];
     for token in &tokens {
-        let answer = send(&app, post_request(Some(token), oversized_body())).await;
+        let answer = app.post(Some(token), oversized_body()).await;
         assert_answer(&answer, 401, UNAUTHORIZED);
     }
 }
@@ -178,20 +166,20 @@ async fn row5_other_policy_checks_are_401() {
 
 #[tokio::test]
 async fn row6_oversized_bodies_are_413() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
-    let token = good_token(&issuer);
+    let app = app_in(Some("preview"), true).await;
+    let token = app.good_token();
     // Declared by Content-Length (refused before reading).
-    let mut request = post_request(Some(&token), oversized_body());
+    let mut request = app.request(Some(&token), oversized_body());
     let len = oversized_body().len().to_string();
     request
         .headers_mut()
         .insert("content-length", len.parse().unwrap());
-    assert_answer(&send(&app, request).await, 413, TOO_LARGE);
+    assert_answer(&app.send(request).await, 413, TOO_LARGE);
     // Chunked, no length: refused while reading.
-    let answer = send(&app, post_request(Some(&token), chunked(80 * 1024))).await;
+    let answer = app.post(Some(&token), chunked(80 * 1024)).await;
     assert_answer(&answer, 413, TOO_LARGE);
     // Exactly at the limit is not "over" it (and is then judged as JSON).
-    let answer = send(&app, post_request(Some(&token), chunked(64 * 1024))).await;
+    let answer = app.post(Some(&token), chunked(64 * 1024)).await;
     assert_answer(&answer, 400, BAD_REQUEST);
 }
 
@@ -199,8 +187,8 @@ async fn row6_oversized_bodies_are_413() {
 
 #[tokio::test]
 async fn row7_bad_bodies_are_400() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
-    let token = good_token(&issuer);
+    let app = app_in(Some("preview"), true).await;
+    let token = app.good_token();
     for body in [
         "",
         "not json",
@@ -215,47 +203,35 @@ async fn row7_bad_bodies_are_400() {
         r#"{"flags":1}"#,
         r#"{"flags":true}"#,
     ] {
-        let answer = send(&app, post_request(Some(&token), body)).await;
+        let answer = app.post(Some(&token), body).await;
         assert_answer(&answer, 400, BAD_REQUEST);
     }
     // A declared non-JSON content type is "not JSON".
-    let mut request = post_request(Some(&token), GOOD_BODY);
+    let mut request = app.request(Some(&token), GOOD_BODY);
     request.headers_mut().insert(
         "content-type",
         "application/x-www-form-urlencoded".parse().unwrap(),
     );
-    assert_answer(&send(&app, request).await, 400, BAD_REQUEST);
+    assert_answer(&app.send(request).await, 400, BAD_REQUEST);
 }
 
 // Rows 8 and 9 are the endpoint's own (its size limit, its secret), after the kit's rows.
 
 #[tokio::test]
 async fn row8_endpoint_reason_is_sent_after_the_kit_rows() {
-    let (issuer, app) = app_in(Some("preview"), false).await;
+    let app = app_in(Some("preview"), false).await;
     let big = format!(r#"{{"flags":{{"x":"{}"}}}}"#, "a".repeat(ECHO_MAX_ENCODED));
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), big)).await;
+    let answer = app.post(Some(&app.good_token()), big).await;
     assert_answer(&answer, 400, COOKIE_TOO_LARGE);
 }
 
 #[tokio::test]
 async fn row9_missing_secret_is_500_misconfigured_after_auth_and_body() {
-    let (issuer, app) = app_in(Some("preview"), false).await;
-    assert_answer(
-        &send(&app, post_request(None, GOOD_BODY)).await,
-        401,
-        UNAUTHORIZED,
-    );
-    let token = good_token(&issuer);
-    assert_answer(
-        &send(&app, post_request(Some(&token), "{}")).await,
-        400,
-        BAD_REQUEST,
-    );
-    assert_answer(
-        &send(&app, post_request(Some(&token), GOOD_BODY)).await,
-        500,
-        MISCONFIGURED,
-    );
+    let app = app_in(Some("preview"), false).await;
+    assert_answer(&app.post(None, GOOD_BODY).await, 401, UNAUTHORIZED);
+    let token = app.good_token();
+    assert_answer(&app.post(Some(&token), "{}").await, 400, BAD_REQUEST);
+    assert_answer(&app.post(Some(&token), GOOD_BODY).await, 500, MISCONFIGURED);
 }
 
 // Row 10: success.
@@ -263,8 +239,8 @@ async fn row9_missing_secret_is_500_misconfigured_after_auth_and_body() {
 #[tokio::test]
 async fn row10_success() {
     for env in ["preview", "development"] {
-        let (issuer, app) = app_in(Some(env), true).await;
-        let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+        let app = app_in(Some(env), true).await;
+        let answer = app.post(Some(&app.good_token()), GOOD_BODY).await;
         assert_answer(
             &answer,
             200,
@@ -274,10 +250,10 @@ async fn row10_success() {
         assert_eq!(answer.headers["cache-control"], "no-store");
     }
     // No content type at all is accepted (the prototype ignored it).
-    let (issuer, app) = app_in(Some("preview"), true).await;
-    let mut request = post_request(Some(&good_token(&issuer)), GOOD_BODY);
+    let app = app_in(Some("preview"), true).await;
+    let mut request = app.request(Some(&app.good_token()), GOOD_BODY);
     request.headers_mut().remove("content-type");
-    assert_eq!(send(&app, request).await.status, 200);
+    assert_eq!(app.send(request).await.status, 200);
 }
 
 // Beyond the table.
@@ -294,31 +270,44 @@ async fn keys_unavailable_is_503_with_retry_after() {
         vec![echo_endpoint()],
     )
     .unwrap();
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let token = issuer.token(AUDIENCE).build();
+    let answer = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&token))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_answer(&answer, 503, r#"{"error":"unavailable"}"#);
     assert_eq!(answer.headers["retry-after"], "5");
 }
 
 #[tokio::test]
 async fn wrong_method_is_405_only_where_served() {
-    let (_issuer, app) = app_in(Some("preview"), true).await;
-    let answer = send(&app, Request::get(ECHO_PATH).body(Body::empty()).unwrap()).await;
+    let app = app_in(Some("preview"), true).await;
+    let answer = app
+        .send(Request::get(ECHO_PATH).body(Body::empty()).unwrap())
+        .await;
     assert_eq!(answer.status.as_u16(), 405);
-    let (_issuer, app) = app_in(Some("production"), true).await;
-    let answer = send(&app, Request::get(ECHO_PATH).body(Body::empty()).unwrap()).await;
+    let app = app_in(Some("production"), true).await;
+    let answer = app
+        .send(Request::get(ECHO_PATH).body(Body::empty()).unwrap())
+        .await;
     assert_answer(&answer, 404, "Not Found");
 }
 
 #[tokio::test]
 async fn unknown_paths_are_404_where_served() {
-    let (_issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     for path in [
         "/",
         "/api/~/ci",
         "/api/~/ci/nope",
         "/api/~/ci/test/echo/more",
     ] {
-        let answer = send(&app, Request::post(path).body(Body::empty()).unwrap()).await;
+        let answer = app
+            .send(Request::post(path).body(Body::empty()).unwrap())
+            .await;
         assert_answer(&answer, 404, "Not Found");
     }
 }

@@ -4,10 +4,9 @@
 
 #![allow(dead_code, unused_imports)]
 
-use axum::Router;
 use ci_endpoint::server::{Deployment, Policy, replay::ReplayStore};
 pub(crate) use ci_fixtures::Capture;
-use ci_fixtures::MockIssuer;
+use ci_fixtures::{MockIssuer, TestApp, TestAppBuilder};
 
 use crate::common::{echo_app, policy_toml};
 
@@ -30,15 +29,23 @@ pub(crate) fn policy_with(issuer: &MockIssuer, extra: &str) -> Policy {
 }
 
 /// The echo app with `extra` policy keys, `deployment` and, if given, `store`.
-pub(crate) fn guarded_app(
-    issuer: &MockIssuer,
+pub(crate) async fn guarded_app(
     extra: &str,
     deployment: Deployment,
     store: Option<ReplayStore>,
-) -> Router {
+) -> TestApp {
+    guarded(extra, deployment, store).start().await
+}
+
+/// [`guarded_app`]'s builder, for apps that share one issuer (`router_for`).
+pub(crate) fn guarded(
+    extra: &str,
+    deployment: Deployment,
+    store: Option<ReplayStore>,
+) -> TestAppBuilder {
     let mut app = echo_app(deployment, true).policy_keys(extra);
     if let Some(store) = store {
         app = app.replay_store(store);
     }
-    app.router_for(issuer).expect("app builds")
+    app
 }

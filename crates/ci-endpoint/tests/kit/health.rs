@@ -14,12 +14,12 @@ fn health_request() -> Request<Body> {
 
 #[tokio::test]
 async fn health_has_the_contract_shape_in_order() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
-    let answer = send(&app, health_request()).await;
+    let app = app_in(Some("preview"), true).await;
+    let answer = app.send(health_request()).await;
     assert_eq!(answer.status.as_u16(), 200);
     assert_eq!(answer.content_type(), "application/json");
     assert_eq!(answer.headers["cache-control"], "no-store");
-    let sha = Policy::from_toml_str(&policy_toml(&issuer))
+    let sha = Policy::from_toml_str(app.policy_toml())
         .unwrap()
         .sha256_hex()
         .to_owned();
@@ -50,21 +50,21 @@ async fn health_reports_nulls_and_unready_endpoints() {
 
 #[tokio::test]
 async fn health_needs_no_token_and_head_works() {
-    let (_issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     let head = Request::head("/api/~/ci/health")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(send(&app, head).await.status.as_u16(), 200);
+    assert_eq!(app.send(head).await.status.as_u16(), 200);
     let post = Request::post("/api/~/ci/health")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(send(&app, post).await.status.as_u16(), 405);
+    assert_eq!(app.send(post).await.status.as_u16(), 405);
 }
 
 #[tokio::test]
 async fn health_is_404_where_not_served() {
     for env in [Some("production"), None] {
-        let (_issuer, app) = app_in(env, true).await;
-        assert_answer(&send(&app, health_request()).await, 404, "Not Found");
+        let app = app_in(env, true).await;
+        assert_answer(&app.send(health_request()).await, 404, "Not Found");
     }
 }

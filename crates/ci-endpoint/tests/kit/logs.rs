@@ -8,22 +8,21 @@ use serde_json::json;
 
 /// Runs refusals and a success with the given subscriber installed; returns the tokens used.
 async fn exercise() -> Vec<String> {
-    let (issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     let tokens = vec![
-        good_token(&issuer),
-        issuer.token("https://other.example/aud").build(),
-        issuer.token(AUDIENCE).expired().build(),
-        issuer.token(AUDIENCE).sign_with_foreign_key().build(),
-        issuer
-            .token(AUDIENCE)
+        app.good_token(),
+        app.issuer().token("https://other.example/aud").build(),
+        app.token().expired().build(),
+        app.token().sign_with_foreign_key().build(),
+        app.token()
             .claim("repository", json!("someone/else"))
             .build(),
-        issuer.token(AUDIENCE).event("pull_request_target").build(),
+        app.token().event("pull_request_target").build(),
         "eyJhbGciOiJSUzI1NiJ9.not-base64!.c2lnbmF0dXJl".to_owned(),
     ];
     for token in &tokens {
         for body in [GOOD_BODY, "not json"] {
-            let _ = send(&app, post_request(Some(token), body)).await;
+            let _ = app.post(Some(token), body).await;
         }
     }
     tokens

@@ -31,12 +31,15 @@ async fn vercel_production_is_404_whatever_ci_preview_env_says() {
         ],
     ] {
         let (logs, _guard) = Capture::start();
-        let app = guarded_app(&issuer, "", deployment(vars), None);
+        let app = guarded("", deployment(vars), None)
+            .router_for(&issuer)
+            .expect("app builds");
         let text = logs.text();
         assert!(text.contains("ERROR"), "{text}");
         assert!(text.contains("production signal always wins"), "{text}");
         assert_answer(&send(&app, get("/api/~/ci/health")).await, 404, "Not Found");
-        let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+        let request = EndpointRequest::post(ECHO_PATH).token(Some(&good_token(&issuer)));
+        let answer = send(&app, request.body(GOOD_BODY)).await;
         assert_answer(&answer, 404, "Not Found");
         assert_answer(
             &send(&app, get("/api/%7E/ci/health")).await,
@@ -48,10 +51,9 @@ async fn vercel_production_is_404_whatever_ci_preview_env_says() {
 
 #[tokio::test]
 async fn a_vercel_custom_environment_is_not_served_as_preview() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
     let staging = deployment(&[("VERCEL_ENV", "preview"), ("VERCEL_TARGET_ENV", "staging")]);
-    let app = guarded_app(&issuer, "", staging, None);
-    assert_answer(&send(&app, get("/api/~/ci/health")).await, 404, "Not Found");
+    let app = guarded_app("", staging, None).await;
+    assert_answer(&app.send(get("/api/~/ci/health")).await, 404, "Not Found");
 }
 
 /// PLATFORMS.md had `CI_PREVIEW_ENV=preview` set on Railway's production, copied into every
@@ -78,18 +80,16 @@ fn a_platforms_own_environment_name_decides_and_an_unnamed_one_fails_closed() {
 
 #[tokio::test]
 async fn an_encoded_tilde_reaches_the_same_routes() {
-    let (issuer, app) = app_in(Some("preview"), true).await;
+    let app = app_in(Some("preview"), true).await;
     for path in ["/api/%7E/ci/health", "/api/%7e/ci/health"] {
-        let answer = send(&app, get(path)).await;
+        let answer = app.send(get(path)).await;
         assert_eq!(answer.status.as_u16(), 200, "{path}: {}", answer.body);
         assert_eq!(answer.headers["cache-control"], "no-store");
     }
-    let request = Request::post("/api/%7E/ci/test/echo")
-        .header("content-type", "application/json")
-        .header("x-github-oidc-token", good_token(&issuer))
-        .body(Body::from(GOOD_BODY))
-        .unwrap();
-    assert_eq!(send(&app, request).await.status.as_u16(), 200);
+    let request = EndpointRequest::post("/api/%7E/ci/test/echo")
+        .token(Some(&app.good_token()))
+        .body(GOOD_BODY);
+    assert_eq!(app.send(request).await.status.as_u16(), 200);
 }
 
 #[tokio::test]
@@ -116,7 +116,8 @@ async fn binding_refuses_the_same_pull_request_of_another_allowed_repository() {
         )
         .unwrap()
     };
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let request = EndpointRequest::post(ECHO_PATH).token(Some(&good_token(&issuer)));
+    let answer = send(&app, request.body(GOOD_BODY)).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
     let other = issuer
         .token(AUDIENCE)
@@ -128,7 +129,8 @@ async fn binding_refuses_the_same_pull_request_of_another_allowed_repository() {
         )
         .build();
     let (logs, _guard) = Capture::start();
-    let answer = send(&app, post_request(Some(&other), GOOD_BODY)).await;
+    let request = EndpointRequest::post(ECHO_PATH).token(Some(&other));
+    let answer = send(&app, request.body(GOOD_BODY)).await;
     assert_answer(&answer, 401, r#"{"error":"unauthorized"}"#);
     // Refused by the binding (the policy itself allows that repository and workflow).
     let text = logs.text();

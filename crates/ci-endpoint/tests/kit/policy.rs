@@ -186,11 +186,9 @@ async fn an_endpoint_without_a_policy_entry_is_not_served() {
     )
     .expect("starts, serving only what the policy names");
     let token = issuer.token(AUDIENCE).build();
-    let request = axum::http::Request::post("/api/~/ci/test/unlisted")
-        .header("x-github-oidc-token", token)
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from("{}"))
-        .unwrap();
+    let request = EndpointRequest::post("/api/~/ci/test/unlisted")
+        .token(Some(&token))
+        .body("{}");
     let response = tower::ServiceExt::oneshot(app.clone(), request)
         .await
         .unwrap();
@@ -277,7 +275,11 @@ async fn overlapping_endpoint_names_both_route() {
         .unwrap();
     assert_answer(&send(&app, request).await, 200, "parent");
     assert_answer(
-        &send(&app, post_request(None, GOOD_BODY)).await,
+        &send(
+            &app,
+            EndpointRequest::post(ECHO_PATH).token(None).body(GOOD_BODY),
+        )
+        .await,
         401,
         r#"{"error":"unauthorized"}"#,
     );

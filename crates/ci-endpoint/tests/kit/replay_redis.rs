@@ -195,12 +195,13 @@ async fn the_kit_over_redis_accepts_fifty_concurrent_presentations_once() {
     // Two apps ("replicas") over the same Redis.
     let apps: Vec<_> = (0..2)
         .map(|_| {
-            guarded_app(
-                &issuer,
+            guarded(
                 "single_use = true\n",
                 Deployment::in_environment("preview"),
                 Some(store(&redis.url())),
             )
+            .router_for(&issuer)
+            .expect("app builds")
         })
         .collect();
     // A jti of its own, so the shared Redis has never seen it.
@@ -214,10 +215,15 @@ async fn the_kit_over_redis_accepts_fifty_concurrent_presentations_once() {
             let (app, token, barrier) = (apps[i % 2].clone(), token.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                send(&app, post_request(Some(&token), GOOD_BODY))
-                    .await
-                    .status
-                    .as_u16()
+                send(
+                    &app,
+                    EndpointRequest::post(ECHO_PATH)
+                        .token(Some(&token))
+                        .body(GOOD_BODY),
+                )
+                .await
+                .status
+                .as_u16()
             })
         })
         .collect();

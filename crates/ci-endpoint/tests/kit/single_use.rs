@@ -1,7 +1,7 @@
 //! `single_use = true` through the kit's extractor, in process (the in-memory store and test
 //! stores; the Redis store has `replay_redis.rs`): one use per token, a logged replay, a required
-//! `jti`, one winner among concurrent presentations, refused tokens and refused bodies never
-//! recorded, and a store that cannot answer failing closed with 503.
+//! `jti`, one winner among concurrent presentations, refused tokens never recorded (refused bodies:
+//! `single_use_body.rs`), and a store that cannot answer failing closed with 503.
 
 use std::sync::{Arc, Mutex};
 
@@ -23,25 +23,19 @@ fn preview() -> Deployment {
 
 #[tokio::test]
 async fn a_token_is_accepted_once_and_its_replay_is_logged() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), None);
-    let token = issuer.token(AUDIENCE).claim("jti", "jti-once-1").build();
+    let app = guarded_app(SINGLE_USE, preview(), None).await;
+    let token = app.token().claim("jti", "jti-once-1").build();
     let (logs, _guard) = Capture::start();
 
-    let first = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+    let first = app.post(Some(&token), GOOD_BODY).await;
     assert_eq!(first.status, 200, "{}", first.body);
     for _ in 0..3 {
-        let again = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+        let again = app.post(Some(&token), GOOD_BODY).await;
         assert_answer(&again, 401, UNAUTHORIZED);
     }
     // Another token of the same run (another jti) is a separate use.
-    let other = issuer.token(AUDIENCE).claim("jti", "jti-once-2").build();
-    assert_eq!(
-        send(&app, post_request(Some(&other), GOOD_BODY))
-            .await
-            .status,
-        200
-    );
+    let other = app.token().claim("jti", "jti-once-2").build();
+    assert_eq!(app.post(Some(&other), GOOD_BODY).await.status, 200);
 
     let text = logs.text();
     assert_eq!(text.matches("reason=\"replay\"").count(), 3, "{text}");
@@ -57,37 +51,25 @@ async fn a_token_is_accepted_once_and_its_replay_is_logged() {
 
 #[tokio::test]
 async fn without_single_use_a_token_is_reusable() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(&issuer, "", preview(), None);
-    let token = good_token(&issuer);
+    let app = guarded_app("", preview(), None).await;
+    let token = app.good_token();
     for _ in 0..3 {
-        assert_eq!(
-            send(&app, post_request(Some(&token), GOOD_BODY))
-                .await
-                .status,
-            200
-        );
+        assert_eq!(app.post(Some(&token), GOOD_BODY).await.status, 200);
     }
     // Nor does it need a jti.
-    let no_jti = issuer.token(AUDIENCE).without("jti").build();
-    assert_eq!(
-        send(&app, post_request(Some(&no_jti), GOOD_BODY))
-            .await
-            .status,
-        200
-    );
+    let no_jti = app.token().without("jti").build();
+    assert_eq!(app.post(Some(&no_jti), GOOD_BODY).await.status, 200);
 }
 
 #[tokio::test]
 async fn a_missing_or_empty_jti_is_refused_and_logged() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), None);
+    let app = guarded_app(SINGLE_USE, preview(), None).await;
     let (logs, _guard) = Capture::start();
     for token in [
-        issuer.token(AUDIENCE).without("jti").build(),
-        issuer.token(AUDIENCE).claim("jti", "").build(),
+        app.token().without("jti").build(),
+        app.token().claim("jti", "").build(),
     ] {
-        let answer = send(&app, post_request(Some(&token), GOOD_BODY)).await;
+        let answer = app.post(Some(&token), GOOD_BODY).await;
         assert_answer(&answer, 401, UNAUTHORIZED);
     }
     assert_eq!(logs.text().matches("reason=\"missing_jti\"").count(), 2);
@@ -95,16 +77,15 @@ async fn a_missing_or_empty_jti_is_refused_and_logged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_presentations_give_one_success() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), None);
-    let token = good_token(&issuer);
+    let app = Arc::new(guarded_app(SINGLE_USE, preview(), None).await);
+    let token = app.good_token();
     let barrier = Arc::new(tokio::sync::Barrier::new(50));
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (app, token, barrier) = (app.clone(), token.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                send(&app, post_request(Some(&token), GOOD_BODY)).await
+                app.post(Some(&token), GOOD_BODY).await
             })
         })
         .collect();
@@ -128,7 +109,9 @@ async fn refused_tokens_are_never_recorded() {
     let issuer = ci_fixtures::MockIssuer::start().await;
     // Room for one entry: if any refused token were recorded, the good one would find it full.
     let store = ReplayStore::in_memory_with_capacity(1);
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
+    let app = guarded(SINGLE_USE, preview(), Some(store))
+        .router_for(&issuer)
+        .expect("app builds");
     let jti = "shared-jti";
     let token = |b: ci_fixtures::TokenBuilder| b.claim("jti", jti).build();
     for (bad, status) in [
@@ -152,18 +135,35 @@ async fn refused_tokens_are_never_recorded() {
             401,
         ),
     ] {
-        let answer = send(&app, post_request(Some(&bad), GOOD_BODY)).await;
+        let answer = send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&bad))
+                .body(GOOD_BODY),
+        )
+        .await;
         assert_eq!(answer.status, status, "{}", answer.body);
     }
     let good = token(issuer.token(AUDIENCE));
     assert_eq!(
-        send(&app, post_request(Some(&good), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         200
     );
     assert_answer(
-        &send(&app, post_request(Some(&good), GOOD_BODY)).await,
+        &send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good))
+                .body(GOOD_BODY),
+        )
+        .await,
         401,
         UNAUTHORIZED,
     );
@@ -171,83 +171,19 @@ async fn refused_tokens_are_never_recorded() {
     // The store is now full of live entries: a new token is refused (503), not let through and
     // not allowed to evict a live entry.
     let next = issuer.token(AUDIENCE).build();
-    let answer = send(&app, post_request(Some(&next), GOOD_BODY)).await;
+    let answer = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&next))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_answer(&answer, 503, UNAVAILABLE);
     assert_eq!(answer.headers["retry-after"], "5");
 }
 
-#[tokio::test]
-async fn a_refused_body_leaves_the_token_unspent() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let (store, calls) = scripted(Ok(Recorded::First));
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
-    let token = good_token(&issuer);
-    let too_big = format!(r#"{{"flags":{{"a":"{}"}}}}"#, "x".repeat(ECHO_MAX_ENCODED));
-    let over_limit = format!(r#"{{"flags":{{"a":"{}"}}}}"#, "x".repeat(70 * 1024));
-    for (body, status) in [
-        ("not json".to_owned(), 400),
-        (r#"{"flags":[]}"#.to_owned(), 400),
-        (too_big, 400), // the body type's own check (`RequestBody::validate`)
-        (over_limit, 413),
-    ] {
-        let answer = send(&app, post_request(Some(&token), body)).await;
-        assert_eq!(answer.status, status, "{}", answer.body);
-    }
-    assert!(
-        calls.lock().unwrap().is_empty(),
-        "a refused body spent the token"
-    );
-    // The same token, with a body the endpoint accepts, is spent now.
-    let answer = send(&app, post_request(Some(&token), GOOD_BODY)).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(calls.lock().unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn a_token_whose_body_was_refused_is_accepted_once_after() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), None);
-    let token = good_token(&issuer);
-    let answer = send(&app, post_request(Some(&token), "not json")).await;
-    assert_eq!(answer.status, 400, "{}", answer.body);
-    assert_eq!(
-        send(&app, post_request(Some(&token), GOOD_BODY))
-            .await
-            .status,
-        200
-    );
-    assert_answer(
-        &send(&app, post_request(Some(&token), GOOD_BODY)).await,
-        401,
-        UNAUTHORIZED,
-    );
-}
-
-#[tokio::test]
-async fn a_handler_taking_the_caller_twice_is_refused_500_and_logged() {
-    use ci_endpoint::{Endpoint, RequestBody, VerifiedCaller, VerifiedJson};
-    #[derive(serde::Deserialize)]
-    struct Anything {}
-    impl RequestBody for Anything {}
-    async fn both(_caller: VerifiedCaller, _call: VerifiedJson<Anything>) -> &'static str {
-        "acted"
-    }
-    let issuer = ci_fixtures::MockIssuer::start().await;
-    let (logs, _guard) = Capture::start();
-    let app = ci_fixtures::TestApp::builder(Endpoint::new(ECHO, axum::routing::post(both)))
-        .router_for(&issuer)
-        .expect("app builds");
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), "{}")).await;
-    assert_eq!(answer.status, 500, "{}", answer.body);
-    assert!(
-        logs.text().contains("take VerifiedJson alone"),
-        "{}",
-        logs.text()
-    );
-}
-
 /// What a [`Scripted`] store was asked: key, `expires_at`, `now`.
-type Calls = Arc<Mutex<Vec<(ReplayKey, i64, i64)>>>;
+pub(crate) type Calls = Arc<Mutex<Vec<(ReplayKey, i64, i64)>>>;
 
 /// A test store: answers with `answer` and remembers what it was asked.
 #[derive(Debug)]
@@ -272,7 +208,7 @@ impl ReplayBackend for Scripted {
     }
 }
 
-fn scripted(answer: Result<Recorded, ReplayError>) -> (ReplayStore, Calls) {
+pub(crate) fn scripted(answer: Result<Recorded, ReplayError>) -> (ReplayStore, Calls) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let store = ReplayStore::custom(Scripted {
         answer,
@@ -290,8 +226,16 @@ async fn a_store_that_cannot_answer_fails_closed_with_503() {
         ReplayError::Full { capacity: 9 },
     ] {
         let (store, calls) = scripted(Err(error));
-        let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
-        let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+        let app = guarded(SINGLE_USE, preview(), Some(store))
+            .router_for(&issuer)
+            .expect("app builds");
+        let answer = send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&good_token(&issuer)))
+                .body(GOOD_BODY),
+        )
+        .await;
         assert_answer(&answer, 503, UNAVAILABLE);
         assert_eq!(answer.headers["retry-after"], "5");
         assert_eq!(calls.lock().unwrap().len(), 1);
@@ -317,32 +261,21 @@ async fn a_store_that_hangs_times_out_into_503() {
             "hangs".to_owned()
         }
     }
-    let issuer = ci_fixtures::MockIssuer::start().await;
     let store = ReplayStore::custom(Hangs).with_timeout(std::time::Duration::from_millis(100));
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
+    let app = guarded_app(SINGLE_USE, preview(), Some(store)).await;
     let started = std::time::Instant::now();
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let answer = app.post(Some(&app.good_token()), GOOD_BODY).await;
     assert_answer(&answer, 503, UNAVAILABLE);
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn the_record_outlives_the_token_and_is_namespaced() {
-    let issuer = ci_fixtures::MockIssuer::start().await;
     let (store, calls) = scripted(Ok(Recorded::First));
-    let app = guarded_app(&issuer, SINGLE_USE, preview(), Some(store));
+    let app = guarded_app(SINGLE_USE, preview(), Some(store)).await;
     let iat = ci_fixtures::token::now();
-    let token = issuer
-        .token(AUDIENCE)
-        .issued_at(iat)
-        .claim("jti", "j-1")
-        .build();
-    assert_eq!(
-        send(&app, post_request(Some(&token), GOOD_BODY))
-            .await
-            .status,
-        200
-    );
+    let token = app.token().issued_at(iat).claim("jti", "j-1").build();
+    assert_eq!(app.post(Some(&token), GOOD_BODY).await.status, 200);
     let calls = calls.lock().unwrap();
     let (key, expires_at, now) = calls[0];
     // exp (iat + 300) + the verifier's 60 s leeway + the 60 s margin.
@@ -351,7 +284,10 @@ async fn the_record_outlives_the_token_and_is_namespaced() {
         iat + 300 + ci_oidc::LEEWAY_SECS + ci_endpoint::server::replay::RETENTION_MARGIN_SECS
     );
     assert!((now - iat).abs() < 5);
-    assert_eq!(key, ReplayKey::new(&issuer.issuer_url(), AUDIENCE, "j-1"));
+    assert_eq!(
+        key,
+        ReplayKey::new(&app.issuer().issuer_url(), AUDIENCE, "j-1")
+    );
 }
 
 #[tokio::test]
@@ -359,28 +295,33 @@ async fn a_binding_refusal_records_nothing() {
     let issuer = ci_fixtures::MockIssuer::start().await;
     let (store, calls) = scripted(Ok(Recorded::First));
     let extra = format!("{SINGLE_USE}bind_deployment = true\n");
-    let app = guarded_app(
-        &issuer,
-        &extra,
-        pr_deployment(Some("99"), None),
-        Some(store),
-    );
-    let answer = send(&app, post_request(Some(&good_token(&issuer)), GOOD_BODY)).await;
+    let app = guarded(&extra, pr_deployment(Some("99"), None), Some(store))
+        .router_for(&issuer)
+        .expect("app builds");
+    let answer = send(
+        &app,
+        EndpointRequest::post(ECHO_PATH)
+            .token(Some(&good_token(&issuer)))
+            .body(GOOD_BODY),
+    )
+    .await;
     assert_answer(&answer, 401, UNAUTHORIZED);
     assert!(calls.lock().unwrap().is_empty());
     // The right deployment records it.
     let (store, calls) = scripted(Ok(Recorded::First));
-    let app = guarded_app(
-        &issuer,
-        &extra,
-        pr_deployment(Some("12"), None),
-        Some(store),
-    );
+    let app = guarded(&extra, pr_deployment(Some("12"), None), Some(store))
+        .router_for(&issuer)
+        .expect("app builds");
     let token = issuer.token(AUDIENCE).claim("jti", json!("j-2")).build();
     assert_eq!(
-        send(&app, post_request(Some(&token), GOOD_BODY))
-            .await
-            .status,
+        send(
+            &app,
+            EndpointRequest::post(ECHO_PATH)
+                .token(Some(&token))
+                .body(GOOD_BODY)
+        )
+        .await
+        .status,
         200
     );
     assert_eq!(calls.lock().unwrap().len(), 1);

@@ -48,7 +48,7 @@ fn request(method: &str, path: &str, token: Option<&str>, body: &str) -> Request
         .uri(path)
         .header("content-type", "application/json");
     if let Some(token) = token {
-        builder = builder.header("x-github-oidc-token", token);
+        builder = builder.header(ci_endpoint::TOKEN_HEADER, token);
     }
     builder.body(Body::from(body.to_owned())).expect("request")
 }

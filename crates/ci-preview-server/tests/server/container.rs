@@ -10,7 +10,7 @@
 use std::{io::Read, net::TcpListener, sync::Arc, time::Duration};
 
 use crate::common::{IMAGE, docker, docker_cli};
-use ci_fixtures::{DEFAULT_SHA, MockIssuer};
+use ci_fixtures::{DEFAULT_SHA, MockIssuer, get_http, post_http};
 use serde_json::{Value, json};
 
 const NAME: &str = "flags/encrypt-override";
@@ -28,29 +28,6 @@ fn preview_env() -> Vec<(&'static str, &'static str)> {
         ("VERCEL_GIT_COMMIT_REF", "feature/ci"),
         ("VERCEL_GIT_PULL_REQUEST_ID", "12"),
     ]
-}
-
-/// One client per test, reused like a CI job's: connections are kept alive between requests.
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    body: impl Into<reqwest::Body>,
-) -> (u16, String) {
-    let mut request = http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body);
-    if let Some(token) = token {
-        request = request.header("x-github-oidc-token", token);
-    }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url).await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +118,7 @@ async fn serves_health_and_a_verified_call_whose_cookie_decrypts() {
     let fetched_at_start = issuer.jwks_requests();
     assert!(fetched_at_start >= 1);
 
-    let (status, body) = get(&server.url("/api/~/ci/health")).await;
+    let (status, body) = get_http(&server.url("/api/~/ci/health")).await;
     assert_eq!(status, 200, "{body}");
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
@@ -157,7 +134,7 @@ async fn serves_health_and_a_verified_call_whose_cookie_decrypts() {
 
     let token = issuer.token(AUDIENCE).build();
     let flags = json!({"ciInPreviewSmoke": true, "variant": "blue", "ünïcode": "✓"});
-    let (status, body) = post(
+    let (status, body) = post_http(
         &reqwest::Client::new(),
         &server.url(PATH),
         Some(&token),
@@ -213,37 +190,37 @@ async fn refuses_each_kind_with_the_contract_answer() {
     let cases = [
         (
             "no token",
-            post(&http, &url, None, good).await,
+            post_http(&http, &url, None, good).await,
             401,
             r#"{"error":"unauthorized"}"#,
         ),
         (
             "wrong audience",
-            post(&http, &url, Some(&elsewhere), good).await,
+            post_http(&http, &url, Some(&elsewhere), good).await,
             401,
             r#"{"error":"unauthorized"}"#,
         ),
         (
             "another repository",
-            post(&http, &url, Some(&fork), good).await,
+            post_http(&http, &url, Some(&fork), good).await,
             403,
             r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
         ),
         (
             "body over 64 KiB",
-            post(&http, &url, Some(&token), oversized).await,
+            post_http(&http, &url, Some(&token), oversized).await,
             413,
             r#"{"error":"payload_too_large"}"#,
         ),
         (
             "flags not an object",
-            post(&http, &url, Some(&token), r#"{"flags":["a"]}"#).await,
+            post_http(&http, &url, Some(&token), r#"{"flags":["a"]}"#).await,
             400,
             r#"{"error":"bad_request"}"#,
         ),
         (
             "body not JSON",
-            post(&http, &url, Some(&token), "{not json").await,
+            post_http(&http, &url, Some(&token), "{not json").await,
             400,
             r#"{"error":"bad_request"}"#,
         ),
@@ -255,8 +232,12 @@ async fn refuses_each_kind_with_the_contract_answer() {
     // (a kept-alive client once failed the request after it). Repeated: the failure was a race.
     for round in 0..20 {
         let oversized = format!(r#"{{"flags":{{"pad":"{}"}}}}"#, "y".repeat(70 * 1024));
-        assert_eq!(post(&http, &url, Some(&token), oversized).await.0, 413);
-        assert_eq!(post(&http, &url, None, good).await.0, 401, "round {round}");
+        assert_eq!(post_http(&http, &url, Some(&token), oversized).await.0, 413);
+        assert_eq!(
+            post_http(&http, &url, None, good).await.0,
+            401,
+            "round {round}"
+        );
     }
     let exit = server.stop_gracefully().await;
     assert!(exit.stderr.contains("request refused"), "{}", exit.stderr);
@@ -277,12 +258,12 @@ async fn production_environment_serves_nothing() {
     let token = issuer.token(AUDIENCE).build();
     let http = reqwest::Client::new();
     let not_found = (404, "Not Found".to_owned());
-    assert_eq!(get(&server.url("/api/~/ci/health")).await, not_found);
+    assert_eq!(get_http(&server.url("/api/~/ci/health")).await, not_found);
     assert_eq!(
-        post(&http, &server.url(PATH), Some(&token), r#"{"flags":{}}"#).await,
+        post_http(&http, &server.url(PATH), Some(&token), r#"{"flags":{}}"#).await,
         not_found
     );
-    assert_eq!(get(&server.url(PATH)).await, not_found);
+    assert_eq!(get_http(&server.url(PATH)).await, not_found);
     assert_eq!(issuer.jwks_requests(), 0, "production fetches no keys");
     server.stop_gracefully().await;
 }

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ci_fixtures::{DEFAULT_SHA, MockIssuer, NotReady, ServerProcess};
+use ci_fixtures::{DEFAULT_SHA, MockIssuer, NotReady, ServerProcess, get_http, post_http};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -76,20 +76,12 @@ impl Server {
     }
 
     async fn post(&self, token: Option<&str>, body: &str) -> (u16, String) {
-        let mut request = reqwest::Client::new()
-            .post(self.url("/api/~/ci/flags/encrypt-override"))
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-        if let Some(token) = token {
-            request = request.header("x-github-oidc-token", token);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+        let url = self.url("/api/~/ci/flags/encrypt-override");
+        post_http(&reqwest::Client::new(), &url, token, body.to_owned()).await
     }
 
     async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::get(self.url(path)).await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+        get_http(&self.url(path)).await
     }
 
     /// Sends `signal` and waits for the exit code, which must come within 5 s.

@@ -72,7 +72,7 @@ impl Server {
         let response = client
             .post(format!("{}/api/~/ci/{NAME}", self.base))
             .header("content-type", "application/json")
-            .header("x-github-oidc-token", token)
+            .header(ci_endpoint::TOKEN_HEADER, token)
             .body(BODY)
             .send()
             .await

@@ -80,7 +80,7 @@ impl Server {
         let token = issuer.token(AUDIENCE).build();
         let response = reqwest::Client::new()
             .post(format!("http://{}/api/~/ci/{NAME}", self.addr))
-            .header("x-github-oidc-token", token)
+            .header(ci_endpoint::TOKEN_HEADER, token)
             .header("content-type", "application/json")
             .body(r#"{"flags":{"a":true}}"#)
             .timeout(Duration::from_secs(20))

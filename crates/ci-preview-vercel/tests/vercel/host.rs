@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ci_fixtures::vercel::{LocalFunction, VercelHost};
-use ci_fixtures::{JwksFault, MockIssuer};
+use ci_fixtures::{JwksFault, MockIssuer, get_http, post_http};
 use serde_json::{Value, json};
 
 const NAME: &str = "flags/encrypt-override";
@@ -63,32 +63,13 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
 
-async fn post(url: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{url}/api/~/ci/{NAME}"))
-        .header("content-type", "application/json")
-        .body(body.to_owned());
-    if let Some(token) = token {
-        request = request.header("x-github-oidc-token", token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url).await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn preview_serves_health_a_verified_call_and_refusals_with_an_end_frame_each() {
     let setup = Setup::new().await;
     let host = setup.host("preview").await;
     let url = host.url().to_owned();
 
-    let (status, body) = get(&format!("{url}/api/~/ci/health")).await;
+    let (status, body) = get_http(&format!("{url}/api/~/ci/health")).await;
     assert_eq!(status, 200, "{body}");
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["environment"], "preview", "{health}");
@@ -97,7 +78,13 @@ async fn preview_serves_health_a_verified_call_and_refusals_with_an_end_frame_ea
     assert_eq!(health["endpoints"][0]["ready"], true, "{health}");
 
     let token = setup.issuer.token(AUDIENCE).build();
-    let (status, body) = post(&url, Some(&token), r#"{"flags":{"viaVercel":true}}"#).await;
+    let (status, body) = post_http(
+        &reqwest::Client::new(),
+        &endpoint_url(&url),
+        Some(&token),
+        r#"{"flags":{"viaVercel":true}}"#.to_owned(),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let answer: Value = serde_json::from_str(&body).unwrap();
     let cookie = answer["cookie"].as_str().unwrap();
@@ -134,7 +121,13 @@ async fn preview_serves_health_a_verified_call_and_refusals_with_an_end_frame_ea
         ),
     ];
     for (token, body, want_status, want_body) in refusals {
-        let (status, answer) = post(&url, token.as_deref(), &body).await;
+        let (status, answer) = post_http(
+            &reqwest::Client::new(),
+            &endpoint_url(&url),
+            token.as_deref(),
+            body.clone(),
+        )
+        .await;
         assert_eq!((status, answer.as_str()), (want_status, want_body));
     }
 
@@ -143,7 +136,7 @@ async fn preview_serves_health_a_verified_call_and_refusals_with_an_end_frame_ea
 
     // The runtime answers the host's liveness probe itself: no app, no frame.
     let frames_before = host.frames().len();
-    let (status, body) = get(&format!("{}/_vercel/ping", host.function_url())).await;
+    let (status, body) = get_http(&format!("{}/_vercel/ping", host.function_url())).await;
     assert_eq!((status, body.as_str()), (200, "OK"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(host.frames().len(), frames_before, "{:?}", host.frames());
@@ -168,8 +161,13 @@ async fn concurrent_requests_each_get_their_answer_and_end_frame() {
         let url = host.url().to_owned();
         let token = setup.issuer.token(AUDIENCE).build();
         calls.spawn(async move {
-            let (status, body) =
-                post(&url, Some(&token), &format!(r#"{{"flags":{{"n":{i}}}}}"#)).await;
+            let (status, body) = post_http(
+                &reqwest::Client::new(),
+                &endpoint_url(&url),
+                Some(&token),
+                format!(r#"{{"flags":{{"n":{i}}}}}"#),
+            )
+            .await;
             assert_eq!(status, 200, "{body}");
         });
     }
@@ -188,9 +186,15 @@ async fn production_answers_404_everywhere_and_still_ends_each_request() {
     let token = setup.issuer.token(AUDIENCE).build();
     let url = host.url().to_owned();
     for (status, body) in [
-        get(&format!("{url}/api/~/ci/health")).await,
-        post(&url, Some(&token), r#"{"flags":{"a":true}}"#).await,
-        get(&format!("{url}/api/~/ci/anything/else")).await,
+        get_http(&format!("{url}/api/~/ci/health")).await,
+        post_http(
+            &reqwest::Client::new(),
+            &endpoint_url(&url),
+            Some(&token),
+            r#"{"flags":{"a":true}}"#.to_owned(),
+        )
+        .await,
+        get_http(&format!("{url}/api/~/ci/anything/else")).await,
     ] {
         assert_eq!((status, body.as_str()), (404, "Not Found"));
     }
@@ -261,10 +265,16 @@ async fn local_mode_without_the_host_socket_prints_dev_server_listening() {
     let function = LocalFunction::start(Path::new(FUNCTION), &setup.env("development"))
         .await
         .unwrap_or_else(|failure| panic!("{failure:?}"));
-    let (status, body) = get(&format!("{}/api/~/ci/health", function.url)).await;
+    let (status, body) = get_http(&format!("{}/api/~/ci/health", function.url)).await;
     assert_eq!(status, 200, "{body}");
     let token = setup.issuer.token(AUDIENCE).build();
-    let (status, body) = post(&function.url, Some(&token), r#"{"flags":{"local":1}}"#).await;
+    let (status, body) = post_http(
+        &reqwest::Client::new(),
+        &endpoint_url(&function.url),
+        Some(&token),
+        r#"{"flags":{"local":1}}"#.to_owned(),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert!(function.stop().await.unwrap().success());
 }
@@ -293,7 +303,7 @@ async fn local_mode_closes_a_half_sent_request_after_the_header_read_timeout() {
         "a half-sent request is still open after 10 s"
     );
     // The function still serves.
-    let (status, body) = get(&format!("{}/api/~/ci/health", function.url)).await;
+    let (status, body) = get_http(&format!("{}/api/~/ci/health", function.url)).await;
     assert_eq!(status, 200, "{body}");
     assert!(function.stop().await.unwrap().success());
 }
@@ -338,4 +348,9 @@ async fn refusals_and_production_answer_without_reading_the_body() {
         answer_to_a_body_that_never_ends(&preview.function_url(), Some(&foreign)).await,
         "HTTP/1.1 401 Unauthorized"
     );
+}
+
+/// The endpoint under test at `base`.
+fn endpoint_url(base: &str) -> String {
+    format!("{base}/api/~/ci/{NAME}")
 }

@@ -280,7 +280,7 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
         async move {
             let response = reqwest::Client::new()
                 .post(url)
-                .header("x-github-oidc-token", token)
+                .header(ci_endpoint::TOKEN_HEADER, token)
                 .json(&body)
                 .send()
                 .await

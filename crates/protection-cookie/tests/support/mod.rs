@@ -152,7 +152,7 @@ impl Setup {
             .header("content-type", "application/json")
             .body(body.to_owned());
         if let Some(token) = token {
-            request = request.header("x-github-oidc-token", token);
+            request = request.header(ci_endpoint::TOKEN_HEADER, token);
         }
         for (name, value) in extra {
             request = request.header(*name, *value);
