@@ -38,6 +38,8 @@ pub(crate) async fn deployment(issuer: &MockIssuer) -> Deployment {
         toml.push('\n');
         toml.push_str(&policy_entry(name, &audience(name)));
     }
+    // The test user the session below names.
+    toml.push_str("\n[endpoints.\"auth/encrypt-session\".config]\nsubjects = [\"e2e-user\"]\n");
     std::fs::write(&policy, toml).unwrap();
     let binary = tokio::task::spawn_blocking(server_binary).await.unwrap();
     let mut command = tokio::process::Command::new(binary);
