@@ -11,20 +11,20 @@ use crate::real_server::{SECRET, server_binary};
 use crate::support::*;
 
 /// The deployment's bypass secret: it stays in the deployment under `--protection oidc`.
-const DEPLOYMENT_BYPASS: &str = "deployment-bypass-secret-never-in-ci-4b1d";
+pub(crate) const DEPLOYMENT_BYPASS: &str = "deployment-bypass-secret-never-in-ci-4b1d";
 /// An audience only the project's Trusted Sources rule accepts.
-const TRUSTED_SOURCES: &str = "https://vercel.com/octo-org/web/trusted-sources";
-const PAGE: &str = "the app's home page";
+pub(crate) const TRUSTED_SOURCES: &str = "https://vercel.com/octo-org/web/trusted-sources";
+pub(crate) const PAGE: &str = "the app's home page";
 
-struct Deployment {
-    edge: VercelEdge,
-    server: ServerProcess,
+pub(crate) struct Deployment {
+    pub(crate) edge: VercelEdge,
+    pub(crate) server: ServerProcess,
     _dir: tempfile::TempDir,
 }
 
 /// The real server with the three endpoints, its pages and CI routes behind one protected edge
 /// that also serves the server's own priming request (`CI_PREVIEW_SELF_URL`).
-async fn deployment(issuer: &MockIssuer) -> Deployment {
+pub(crate) async fn deployment(issuer: &MockIssuer) -> Deployment {
     let protection = DeploymentProtection::new()
         .with_bypass(DEPLOYMENT_BYPASS)
         .with_trusted_source(issuer, TRUSTED_SOURCES);
@@ -38,6 +38,8 @@ async fn deployment(issuer: &MockIssuer) -> Deployment {
         toml.push('\n');
         toml.push_str(&policy_entry(name, &audience(name)));
     }
+    // The test user the session below names.
+    toml.push_str("\n[endpoints.\"auth/encrypt-session\".config]\nsubjects = [\"e2e-user\"]\n");
     std::fs::write(&policy, toml).unwrap();
     let binary = tokio::task::spawn_blocking(server_binary).await.unwrap();
     let mut command = tokio::process::Command::new(binary);
@@ -71,7 +73,7 @@ async fn deployment(issuer: &MockIssuer) -> Deployment {
     }
 }
 
-fn cookie<'a>(state: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn cookie<'a>(state: &'a Value, name: &str) -> &'a Value {
     state["cookies"]
         .as_array()
         .unwrap()
