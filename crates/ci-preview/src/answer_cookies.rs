@@ -3,12 +3,13 @@
 //! host, whatever the answer names, with every value masked before anything can print it. Used by
 //! `ci-preview storage-state`.
 
+use protection_cookie::set_cookie::is_cookie_text;
 use serde_json::Value;
 
 use crate::actions;
 use crate::error::{CliError, Result};
 use crate::secret::Secret;
-use crate::storage_state::{self, Cookie, SameSite};
+use crate::storage_state::{Cookie, SameSite};
 
 /// The endpoint that makes Auth.js session cookies.
 pub(crate) const SESSION_ENDPOINT: &str = "auth/encrypt-session";
@@ -27,11 +28,11 @@ pub(crate) fn session_cookie(answer: &Value, host: &str, secure: bool) -> Result
     let bad = |what: &str| CliError::check(format!("{SESSION_ENDPOINT} answered {what}"));
     let name = answer["name"]
         .as_str()
-        .filter(|n| !n.is_empty() && storage_state::is_cookie_text(n))
+        .filter(|n| !n.is_empty() && is_cookie_text(n))
         .ok_or_else(|| bad("without a cookie `name` a browser can carry"))?;
     let value = answer["cookie"]
         .as_str()
-        .filter(|v| !v.is_empty() && storage_state::is_cookie_text(v))
+        .filter(|v| !v.is_empty() && is_cookie_text(v))
         .ok_or_else(|| bad("without a `cookie` value a browser can carry"))?;
     Ok(Cookie {
         name: name.to_owned(),
@@ -64,14 +65,14 @@ pub(crate) fn protection_cookie(
         cookie
             .get(key)
             .and_then(Value::as_str)
-            .filter(|v| !v.is_empty() && storage_state::is_cookie_text(v))
+            .filter(|v| !v.is_empty() && is_cookie_text(v))
             .ok_or_else(|| bad(&format!("a cookie without a usable `{key}`")))
     };
     let (name, value) = (text("name")?, text("value")?);
     let path = cookie
         .get("path")
         .and_then(Value::as_str)
-        .filter(|p| p.starts_with('/') && storage_state::is_cookie_text(p))
+        .filter(|p| p.starts_with('/') && is_cookie_text(p))
         .unwrap_or("/");
     let same_site = match cookie.get("sameSite").and_then(Value::as_str) {
         Some("None") => SameSite::None,

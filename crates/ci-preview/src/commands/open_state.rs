@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use protection_cookie::set_cookie::is_cookie_text;
 use serde_json::Value;
 
 use crate::error::{CliError, Result};
@@ -90,7 +91,7 @@ fn check_state(state: &Secret, host: &str) -> Result<Vec<String>> {
         actions::mask(value);
         let name = cookie["name"]
             .as_str()
-            .filter(|n| !n.is_empty() && storage_state::is_cookie_text(n))
+            .filter(|n| !n.is_empty() && is_cookie_text(n))
             .ok_or_else(bad)?;
         if cookie["domain"].as_str() != Some(host) {
             return Err(bad());
