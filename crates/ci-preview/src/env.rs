@@ -42,6 +42,8 @@ pub(crate) const DEPLOYMENT_PROTECTION_BYPASS: &str = "DEPLOYMENT_PROTECTION_BYP
 pub(crate) const VERCEL_AUTOMATION_BYPASS_SECRET: &str = "VERCEL_AUTOMATION_BYPASS_SECRET";
 /// `--audience`: the endpoint audience to mint for.
 pub(crate) const CI_PREVIEW_AUDIENCE: &str = "CI_PREVIEW_AUDIENCE";
+/// `--idempotent`: retry the endpoint also after failures it may have acted on.
+pub(crate) const CI_PREVIEW_IDEMPOTENT: &str = "CI_PREVIEW_IDEMPOTENT";
 /// `--protection`: how to pass Deployment Protection.
 pub(crate) const CI_PREVIEW_PROTECTION: &str = "CI_PREVIEW_PROTECTION";
 /// `--protection-audience`: the Trusted Sources rule's audience.
@@ -81,6 +83,7 @@ pub(crate) const SET_BY_WORKFLOW: &[&str] = &[
     DEPLOYMENT_PROTECTION_BYPASS,
     VERCEL_AUTOMATION_BYPASS_SECRET,
     CI_PREVIEW_AUDIENCE,
+    CI_PREVIEW_IDEMPOTENT,
     CI_PREVIEW_PROTECTION,
     CI_PREVIEW_PROTECTION_AUDIENCE,
     CI_PREVIEW_DEPLOYMENT_CREATOR,
