@@ -305,7 +305,8 @@ pub(crate) async fn call_endpoint(
                 last.push_str(&format!(" (Retry-After: {} s)", wait.as_secs()));
             }
             // The kit's 503 `unavailable` is "not now": nothing was done.
-            if !repeat_safe && !(status == 503 && error.as_deref() == Some("unavailable")) {
+            let not_now = status == 503 && error.as_deref() == Some("unavailable");
+            if !(repeat_safe || not_now) {
                 return Err(may_have_acted(&last, attempt));
             }
             continue;
