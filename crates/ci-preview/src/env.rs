@@ -29,6 +29,8 @@ pub(crate) const GITHUB_ENV: &str = "GITHUB_ENV";
 pub(crate) const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 /// The runner's temporary folder.
 pub(crate) const RUNNER_TEMP: &str = "RUNNER_TEMP";
+/// `1` when the run has debug logging on (the runner then prints step outputs).
+pub(crate) const RUNNER_DEBUG: &str = "RUNNER_DEBUG";
 /// The runner's OIDC token service (set when the job has `id-token: write`).
 pub(crate) const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 /// The bearer for the token service.
@@ -58,6 +60,10 @@ pub(crate) const CI_PREVIEW_DEPLOYMENT_CREATOR: &str = "CI_PREVIEW_DEPLOYMENT_CR
 pub(crate) const CI_PREVIEW_ALLOW_HOSTS: &str = "CI_PREVIEW_ALLOW_HOSTS";
 /// `policy check --policy`: the policy file's path in the repository.
 pub(crate) const CI_PREVIEW_POLICY_PATH: &str = "CI_PREVIEW_POLICY_PATH";
+/// `open-state --state`: the sealed state (the browser-state workflow's `state` output).
+pub(crate) const CI_PREVIEW_STATE: &str = "CI_PREVIEW_STATE";
+/// `open-state --key`: its key (the `state-key` output, passed through `secrets:`).
+pub(crate) const CI_PREVIEW_STATE_KEY: &str = "CI_PREVIEW_STATE_KEY";
 /// The app's Flags SDK secret, read only by `storage-state --local` (environment, else `.env.local`).
 pub(crate) const FLAGS_SECRET: &str = "FLAGS_SECRET";
 /// The app's Auth.js secret, read only by `storage-state --local` (environment, else `.env.local`).
@@ -76,6 +82,7 @@ pub(crate) const SET_BY_RUNNER: &[&str] = &[
     GITHUB_ENV,
     GITHUB_STEP_SUMMARY,
     RUNNER_TEMP,
+    RUNNER_DEBUG,
     ACTIONS_ID_TOKEN_REQUEST_URL,
     ACTIONS_ID_TOKEN_REQUEST_TOKEN,
 ];
@@ -95,6 +102,8 @@ pub(crate) const SET_BY_WORKFLOW: &[&str] = &[
     CI_PREVIEW_VERCEL_PROJECT,
     CI_PREVIEW_VERCEL_SCOPE,
     CI_PREVIEW_POLICY_PATH,
+    CI_PREVIEW_STATE,
+    CI_PREVIEW_STATE_KEY,
 ];
 
 /// A variable's value, `None` when unset or empty (the runner leaves some set but blank).

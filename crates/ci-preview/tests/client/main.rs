@@ -1,6 +1,7 @@
 //! End-to-end tests of the `ci-preview` binary against ci-fixtures' mock GitHub and a stand-in
 //! preview. One test binary (several modules) keeps link time down on small CI machines.
 
+mod browser_state;
 mod call;
 mod call_retry;
 mod discover;

@@ -1,0 +1,360 @@
+//! The sealed handoff as the workflows run it: `.github/workflows/browser-state.yml`'s own
+//! `run:` script, executed by bash with the step's `env:` and a PATH that holds only the client,
+//! against the real server behind the emulated protected edge; then `open-state` as the test
+//! workflow runs it (README "End-to-end tests"). Also the workflow's shape: the job that can mint
+//! runs this repository's install-only action and the client, nothing else.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ci_fixtures::protection::COOKIE_NAME;
+use serde_json::Value;
+
+use crate::storage_state::{DEPLOYMENT_BYPASS, PAGE, TRUSTED_SOURCES, cookie, deployment};
+use crate::support::*;
+
+const WORKFLOW: &str = include_str!("../../../../.github/workflows/browser-state.yml");
+/// The only action the minting job may use: this repository's, at the caller's pinned commit.
+const INSTALL_ACTION: &str = "$/action/install";
+
+/// One step of the workflow's single job: its `uses:`, its `env:` and its `run:` script.
+#[derive(Debug, Default)]
+struct Step {
+    uses: Option<String>,
+    env: Vec<(String, String)>,
+    run: Option<String>,
+    keys: Vec<String>,
+}
+
+/// The steps of the workflow's jobs, read line by line (the file is ours and block-styled; a
+/// shape this reader does not know fails the test rather than passing unread).
+fn steps() -> Vec<Step> {
+    let lines: Vec<&str> = WORKFLOW.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end() == "    steps:")
+        .expect("the job has steps");
+    let mut steps: Vec<Step> = Vec::new();
+    let mut i = start + 1;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            i += 1;
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        assert!(
+            indent >= 6,
+            "a second job or a top-level key after the steps: {line}"
+        );
+        let body = line.trim_start().trim_start_matches("- ");
+        if line.trim_start().starts_with("- ") {
+            steps.push(Step::default());
+        }
+        let step = steps.last_mut().expect("a step");
+        let (key, value) = body.split_once(':').expect("key: value");
+        step.keys.push(key.to_owned());
+        let value = value.trim();
+        i += 1;
+        match key {
+            "uses" => step.uses = Some(value.to_owned()),
+            "env" => {
+                while i < lines.len() && lines[i].starts_with("          ") {
+                    let (name, expr) = lines[i].trim().split_once(": ").expect("NAME: value");
+                    step.env.push((name.to_owned(), expr.to_owned()));
+                    i += 1;
+                }
+            }
+            "run" => {
+                assert_eq!(value, "|", "the script is a literal block");
+                let mut script = String::new();
+                while i < lines.len() && (lines[i].is_empty() || lines[i].starts_with("          "))
+                {
+                    script.push_str(lines[i].get(10..).unwrap_or_default());
+                    script.push('\n');
+                    i += 1;
+                }
+                step.run = Some(script);
+            }
+            _ => {}
+        }
+    }
+    steps
+}
+
+#[test]
+fn the_minting_job_runs_only_this_repositorys_action_and_the_client() {
+    assert!(
+        WORKFLOW.contains("\n  workflow_call:\n"),
+        "a reusable workflow"
+    );
+    assert!(WORKFLOW.contains("\npermissions: {}\n"));
+    let jobs = WORKFLOW.split("\njobs:\n").nth(1).unwrap();
+    assert_eq!(
+        jobs.lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .count(),
+        1,
+        "one job"
+    );
+    assert!(jobs.contains("      id-token: write"));
+    let uses: Vec<&str> = WORKFLOW
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("uses:")
+        })
+        .map(str::trim)
+        .collect();
+    assert_eq!(uses, [INSTALL_ACTION], "no other action, no npm, no build");
+    let steps = steps();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    for step in &steps {
+        for key in &step.keys {
+            assert!(
+                ["name", "id", "uses", "env", "run", "with"].contains(&key.as_str()),
+                "step key {key} (no `shell:`: bash runs the script)"
+            );
+        }
+        let script = step.run.as_deref().unwrap_or_default();
+        assert!(
+            !script.contains("${{"),
+            "expressions reach the script as env only"
+        );
+        let words: Vec<&str> = script
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .collect();
+        for banned in [
+            "npm", "npx", "node", "cargo", "curl", "wget", "pip", "python", "sudo",
+        ] {
+            assert!(!words.contains(&banned), "{banned} in the minting job");
+        }
+    }
+    assert_eq!(steps[0].uses.as_deref(), Some(INSTALL_ACTION));
+    assert!(steps[1].run.is_some() && steps[1].uses.is_none());
+    let action = include_str!("../../../../action/install/action.yml");
+    assert!(
+        action.contains("CI_PREVIEW_FROM_SOURCE: never"),
+        "never builds in a minting job"
+    );
+}
+
+/// Replaces the step's `${{ … }}` with what the runner would put there.
+fn resolve(expr: &str, values: &HashMap<&str, String>) -> String {
+    let inner = expr
+        .strip_prefix("${{ ")
+        .and_then(|e| e.strip_suffix(" }}"))
+        .unwrap_or_else(|| panic!("a bare expression: {expr}"));
+    values
+        .get(inner)
+        .cloned()
+        .unwrap_or_else(|| panic!("the test gives no value for {inner}"))
+}
+
+fn outputs(path: &Path) -> HashMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// `ci-preview open-state` as the README's test workflow runs it: no id-token, the state and
+/// key in the environment.
+async fn open_state(dir: &Path, state: &str, key: &str, url: &str) -> (Run, std::path::PathBuf) {
+    let out = dir.join("state.json");
+    let _ = std::fs::remove_file(&out);
+    let run = Client::new(&["open-state", "--out", out.to_str().unwrap()])
+        .env("CI_PREVIEW_STATE", state)
+        .env("CI_PREVIEW_STATE_KEY", key)
+        .env("PREVIEW_URL", url)
+        .env("RUNNER_TEMP", dir)
+        .in_actions()
+        .run()
+        .await;
+    (run, out)
+}
+
+#[tokio::test]
+async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_the_edge() {
+    let (issuer, github) = mocks().await;
+    let deployment = deployment(&issuer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(BIN, bin.join("ci-preview")).unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::json!({"number": 12, "pull_request": {"number": 12,
+            "head": {"sha": HEAD_SHA, "ref": "feature"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let output = dir.path().join("github_output");
+    let summary = dir.path().join("step_summary");
+
+    let values: HashMap<&str, String> = [
+        ("github.token", github.github_token().to_owned()),
+        ("inputs.preview-url", deployment.edge.url().to_owned()),
+        ("inputs.protection", "oidc".into()),
+        ("inputs.protection-audience", TRUSTED_SOURCES.into()),
+        ("inputs.allow-host", AUDIENCE_HOST.into()),
+        ("inputs.deployment-creator", String::new()),
+        ("secrets.deployment-protection-bypass", String::new()),
+        ("inputs.flags", "newCheckout=true\n\nlimit=3\n".into()),
+        ("inputs.session", r#"{"sub":"e2e-user-1"}"#.into()),
+        ("inputs.expires-in", "30m".into()),
+        ("inputs.environment", String::new()),
+        ("inputs.timeout", "1m".into()),
+    ]
+    .into_iter()
+    .collect();
+    let steps = steps();
+    let step = &steps[1];
+    let script = dir.path().join("seal.sh");
+    std::fs::write(&script, step.run.as_deref().unwrap()).unwrap();
+    let run_script = |debug: bool| {
+        // As the runner runs a `run:` step: bash, with the step's env and the runner's.
+        let mut command = tokio::process::Command::new("/bin/bash");
+        command
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&script)
+            .env_clear()
+            .env("PATH", &bin)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("RUNNER_TEMP", dir.path())
+            .env("GITHUB_API_URL", github.api_url())
+            .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                github.id_token_request_url(),
+            )
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                github.id_token_request_token(),
+            );
+        if debug {
+            command.env("RUNNER_DEBUG", "1");
+        }
+        for (name, expr) in &step.env {
+            command.env(name, resolve(expr, &values));
+        }
+        command
+    };
+
+    // Debug logging would print the outputs: refused before any request.
+    let refused = run_script(true).output().await.unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("debug logging"));
+    assert!(github.mints().iter().all(|m| m.audience == TRUSTED_SOURCES));
+
+    let sealed = run_script(false).output().await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&sealed.stdout).into_owned(),
+        String::from_utf8_lossy(&sealed.stderr).into_owned(),
+    );
+    eprintln!("--- seal stdout\n{stdout}--- seal stderr\n{stderr}");
+    assert_eq!(sealed.status.code(), Some(0));
+    let written = outputs(&output);
+    let (state, key) = (&written["state"], &written["state-key"]);
+    assert_eq!(written["preview-url"], deployment.edge.url());
+    assert_eq!(key.len(), 43);
+    let log = format!(
+        "{stdout}{stderr}{}",
+        std::fs::read_to_string(&summary).unwrap_or_default()
+    );
+    assert!(
+        !log.contains(key.as_str()),
+        "the key reached the log or summary"
+    );
+    assert!(!log.contains(state.as_str()));
+    assert!(!log.contains(DEPLOYMENT_BYPASS));
+    assert!(
+        !log.contains(&format!("::add-mask::{key}")),
+        "a masked output is dropped"
+    );
+
+    // The test job: opens it, and the browser passes the protected preview with the file.
+    let url = deployment.edge.url();
+    let (run, out) = open_state(dir.path(), state, key, url).await;
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout, format!("{}\n", out.display()));
+    run.assert_masked_only(key);
+    let opened: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let names: Vec<&str> = opened["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["vercel-flag-overrides", "authjs.session-token", COOKIE_NAME]
+    );
+    for name in &names {
+        let value = cookie(&opened, name)["value"].as_str().unwrap();
+        assert!(!log.contains(value) || log.contains(&format!("::add-mask::{value}")));
+        run.assert_masked_only(value);
+    }
+    let protection = cookie(&opened, COOKIE_NAME)["value"].as_str().unwrap();
+    let page = reqwest::Client::new()
+        .get(url)
+        .header("cookie", format!("{COOKIE_NAME}={protection}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.text().await.unwrap(), PAGE);
+
+    // Another key, an altered or cut blob, another preview: nothing written, nothing echoed.
+    let other_key = "A".repeat(43);
+    let mut altered = state.clone().into_bytes();
+    let middle = altered.len() / 2;
+    altered[middle] = if altered[middle] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    // Whole base64 quanta cut off: it decodes, and fails to authenticate.
+    let cut = &state[..state.len() - 8];
+    for (blob, k, at, code) in [
+        (state.as_str(), other_key.as_str(), url, 1),
+        (altered.as_str(), key.as_str(), url, 1),
+        (cut, key.as_str(), url, 1),
+        (
+            state.as_str(),
+            key.as_str(),
+            "https://other-git-x.vercel.app",
+            1,
+        ),
+        (state.as_str(), "", url, 2),
+        ("", key.as_str(), url, 2),
+    ] {
+        let (run, out) = open_state(dir.path(), blob, k, at).await;
+        assert_eq!(run.code, code, "{at} {}", run.stderr);
+        assert!(!out.exists());
+        run.assert_masked_only(key);
+        assert!(!run.all().contains(state.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn seal_needs_the_step_outputs_file_and_refuses_a_file_too() {
+    let (_issuer, github) = mocks().await;
+    let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
+    for (args, says) in [
+        (&["--seal"][..], "GITHUB_OUTPUT"),
+        (&["--seal", "--out", "x.json"], "--out"),
+    ] {
+        let mut all = vec!["storage-state", "--url", &preview.url, "--flag", "a=1"];
+        all.extend_from_slice(args);
+        let run = Client::new(&all).github(&github).run().await;
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    assert!(preview.calls().is_empty());
+    assert!(github.mints().is_empty());
+}
