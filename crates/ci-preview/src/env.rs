@@ -44,6 +44,12 @@ pub(crate) const DEPLOYMENT_PROTECTION_BYPASS: &str = "DEPLOYMENT_PROTECTION_BYP
 pub(crate) const VERCEL_AUTOMATION_BYPASS_SECRET: &str = "VERCEL_AUTOMATION_BYPASS_SECRET";
 /// `--audience`: the endpoint audience to mint for.
 pub(crate) const CI_PREVIEW_AUDIENCE: &str = "CI_PREVIEW_AUDIENCE";
+/// `--vercel-project`: the Vercel project whose preview hosts are allowed by default.
+pub(crate) const CI_PREVIEW_VERCEL_PROJECT: &str = "CI_PREVIEW_VERCEL_PROJECT";
+/// `--vercel-scope`: that project's team or account slug.
+pub(crate) const CI_PREVIEW_VERCEL_SCOPE: &str = "CI_PREVIEW_VERCEL_SCOPE";
+/// `--idempotent`: retry the endpoint also after failures it may have acted on.
+pub(crate) const CI_PREVIEW_IDEMPOTENT: &str = "CI_PREVIEW_IDEMPOTENT";
 /// `--protection`: how to pass Deployment Protection.
 pub(crate) const CI_PREVIEW_PROTECTION: &str = "CI_PREVIEW_PROTECTION";
 /// `--protection-audience`: the Trusted Sources rule's audience.
@@ -88,10 +94,13 @@ pub(crate) const SET_BY_WORKFLOW: &[&str] = &[
     DEPLOYMENT_PROTECTION_BYPASS,
     VERCEL_AUTOMATION_BYPASS_SECRET,
     CI_PREVIEW_AUDIENCE,
+    CI_PREVIEW_IDEMPOTENT,
     CI_PREVIEW_PROTECTION,
     CI_PREVIEW_PROTECTION_AUDIENCE,
     CI_PREVIEW_DEPLOYMENT_CREATOR,
     CI_PREVIEW_ALLOW_HOSTS,
+    CI_PREVIEW_VERCEL_PROJECT,
+    CI_PREVIEW_VERCEL_SCOPE,
     CI_PREVIEW_POLICY_PATH,
     CI_PREVIEW_STATE,
     CI_PREVIEW_STATE_KEY,

@@ -128,6 +128,8 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let call_args = CallArgs {
         audience: None,
         attempts: args.attempts,
+        // The three endpoints it calls are cookie endpoints, safe to repeat anyway.
+        idempotent: false,
     };
     let call = |endpoint: &'static str, body: Value| {
         let (client, preview, minter, call_args) = (&client, &preview, &minter, &call_args);
@@ -137,13 +139,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
                 .audience(client, preview, endpoint, None, hosts)
                 .await?;
             let called = call_endpoint(
-                client,
-                preview,
-                minter,
-                endpoint,
-                &audience,
-                &body,
-                call_args.attempts,
+                client, preview, minter, endpoint, &audience, &body, call_args,
             )
             .await?;
             Ok::<Value, CliError>(called.answer)

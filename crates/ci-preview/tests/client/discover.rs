@@ -265,3 +265,42 @@ async fn configuration_errors_exit_2_with_the_fix() {
         .await;
     run.assert_exit(2, &["HTTP 404"]);
 }
+
+/// Naming the Vercel project narrows the `*.vercel.app` default to its own previews: another
+/// project's preview (any Vercel user can have one) is refused before any request.
+#[tokio::test]
+async fn a_named_vercel_project_allows_only_its_own_previews() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("event.json");
+    let payload = |url: &str| {
+        json!({
+            "deployment_status": {"state": "success", "environment": "Preview", "environment_url": url,
+                                  "creator": {"login": "vercel[bot]"}},
+            "deployment": {"sha": HEAD_SHA, "environment": "Preview", "creator": {"login": "vercel[bot]"}}
+        })
+    };
+    let discover = |url: &str| {
+        std::fs::write(&path, payload(url).to_string()).unwrap();
+        Client::new(&["discover", "--vercel-scope", "vercel"])
+            .env("GITHUB_EVENT_PATH", &path)
+            .env("GITHUB_EVENT_NAME", "deployment_status")
+            .env("CI_PREVIEW_VERCEL_PROJECT", "v0")
+            .run()
+    };
+    let run = discover("https://v0-git-feature-x-vercel.vercel.app").await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "https://v0-git-feature-x-vercel.vercel.app\n");
+    for other in [
+        "https://other-app-git-x-vercel.vercel.app",
+        "https://v0-git-x-someone.vercel.app",
+    ] {
+        let run = discover(other).await;
+        assert_eq!(run.code, 2, "{other}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("not on the allowlist (v0-*-vercel.vercel.app,"),
+            "{}",
+            run.stderr
+        );
+    }
+}

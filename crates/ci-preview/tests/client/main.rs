@@ -3,6 +3,7 @@
 
 mod browser_state;
 mod call;
+mod call_retry;
 mod discover;
 mod hostile;
 mod policy_check;

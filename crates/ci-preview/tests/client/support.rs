@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_ci-preview");
 pub(crate) const ENDPOINT: &str = "flags/encrypt-override";
 pub(crate) const AUDIENCE: &str = "https://v0.app/api/~/ci/flags/encrypt-override";
+/// An endpoint whose call is not safe to repeat (the stand-in answers it like [`ENDPOINT`]).
+pub(crate) const UNSAFE_ENDPOINT: &str = "proxy/upstream";
 /// The stable domain the mock previews name in their audience ([`AUDIENCE`]): the client takes an
 /// announced audience on another host than the preview's only when the user allowed that host,
 /// as a team whose policy names its production domain does (`--allow-host`).
@@ -215,6 +217,10 @@ impl Preview {
             .route("/", get(|| async { "the app's home page" }))
             .route("/api/~/ci/health", get(health_route))
             .route("/api/~/ci/flags/encrypt-override", post(endpoint_route))
+            .route(
+                &format!("/api/~/ci/{UNSAFE_ENDPOINT}"),
+                post(endpoint_route),
+            )
             .with_state(Arc::clone(&state));
         if let Some(protection) = protection {
             app = protection.protect(app);
