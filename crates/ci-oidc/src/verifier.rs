@@ -3,8 +3,10 @@
 //! Order of checks: size, shape and header allowlist (`header.rs`) → key → `jsonwebtoken`'s RS256
 //! signature and registered-claim validation (`iss`, `aud`, `exp`, `nbf`) → the stricter claim
 //! rules around it (`registered.rs`) → repository → id pins → workflow → event. Nothing in the
-//! payload is parsed before the signature verified, and the first failing check is the one
-//! reported. Times are the system clock's: the library reads it for `exp` and `nbf`, and the
+//! payload is parsed before the signature verified (one exception, which decides no acceptance:
+//! a token with an unknown `kid` inside the armed refetch cooldown has its claims screened to
+//! decide whether a bounded rotation probe may fetch the keys, see `Verifier::would_pass`), and
+//! the first failing check is the one reported. Times are the system clock's: the library reads it for `exp` and `nbf`, and the
 //! rules around it read the same clock, so tests mint tokens relative to the current time.
 
 use std::fmt;
@@ -123,6 +125,9 @@ impl Verifier {
         let mut cooling_down = false;
         if set.get(&kid).is_none() {
             (set, cooling_down) = keys.refetch_for_unknown_kid(fetches_before).await;
+            if cooling_down && set.get(&kid).is_none() && self.would_pass(token, policy) {
+                (set, cooling_down) = keys.probe_rotation(keys.fetch_count()).await;
+            }
         }
         let Some(key) = set.get(&kid) else {
             if cooling_down {
@@ -173,6 +178,30 @@ impl Verifier {
         let claims = registered::check_around(raw, audience, now, self.inner.rules)?;
         check_policy(&claims, policy)?;
         Ok(claims)
+    }
+}
+
+impl Verifier {
+    /// Whether `token`'s claims, read WITHOUT verifying its signature, would pass `policy`: the
+    /// screen of a rotation probe (`keystore/refresh.rs`), the one place a payload is read before
+    /// its signature. It decides only whether the issuer's keys are fetched once more (bounded by
+    /// the probe interval), never whether a token is accepted, which still needs the signature.
+    fn would_pass(&self, token: &str, policy: &EndpointPolicy) -> bool {
+        let Ok(raw) = jsonwebtoken::dangerous::insecure_decode_claims::<RawClaims>(token) else {
+            return false;
+        };
+        if raw.iss.as_deref() != Some(self.inner.issuer.as_str()) {
+            return false;
+        }
+        let now = unix_now();
+        registered::check_around(raw, &policy.audience, now, self.inner.rules).is_ok_and(|claims| {
+            claims.aud == policy.audience
+                && claims.exp.saturating_add(self.inner.rules.leeway) >= now
+                && claims
+                    .nbf
+                    .is_none_or(|nbf| nbf <= now.saturating_add(self.inner.rules.leeway))
+                && check_policy(&claims, policy).is_ok()
+        })
     }
 }
 
