@@ -205,7 +205,7 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
         ("inputs.deployment-creator", String::new()),
         ("secrets.deployment-protection-bypass", String::new()),
         ("inputs.flags", "newCheckout=true\n\nlimit=3\n".into()),
-        ("inputs.session", r#"{"sub":"e2e-user-1"}"#.into()),
+        ("inputs.session", r#"{"sub":"e2e-user"}"#.into()),
         ("inputs.expires-in", "30m".into()),
         ("inputs.environment", String::new()),
         ("inputs.timeout", "1m".into()),
