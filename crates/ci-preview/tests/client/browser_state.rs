@@ -69,7 +69,7 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
     let output = dir.path().join("github_output");
     let summary = dir.path().join("step_summary");
 
-    let values: HashMap<&str, String> = [
+    let mut values: HashMap<&str, String> = [
         ("github.token", github.github_token().to_owned()),
         ("inputs.preview-url", deployment.edge.url().to_owned()),
         ("inputs.protection", "oidc".into()),
@@ -89,7 +89,7 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
     let step = &steps[1];
     let script = dir.path().join("seal.sh");
     std::fs::write(&script, step.run.as_deref().unwrap()).unwrap();
-    let run_script = |debug: bool| {
+    let run_script = |debug: bool, values: &HashMap<&str, String>| {
         // As the runner runs a `run:` step: bash, with the step's env and the runner's.
         let mut command = tokio::process::Command::new("/bin/bash");
         command
@@ -117,18 +117,18 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
             command.env("RUNNER_DEBUG", "1");
         }
         for (name, expr) in &step.env {
-            command.env(name, resolve(expr, &values));
+            command.env(name, resolve(expr, values));
         }
         command
     };
 
     // Debug logging would print the outputs: refused before any request.
-    let refused = run_script(true).output().await.unwrap();
+    let refused = run_script(true, &values).output().await.unwrap();
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("debug logging"));
     assert!(github.mints().iter().all(|m| m.audience == TRUSTED_SOURCES));
 
-    let sealed = run_script(false).output().await.unwrap();
+    let sealed = run_script(false, &values).output().await.unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&sealed.stdout).into_owned(),
         String::from_utf8_lossy(&sealed.stderr).into_owned(),
@@ -212,6 +212,22 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
         run.assert_masked_only(key);
         assert!(!run.all().contains(state.as_str()));
     }
+
+    // With no preview-url, the script finds the pull request's preview (a deployment of its head
+    // by the deploy bot, on an allowed host) and seals for it.
+    github.add_pull_request(12, HEAD_SHA);
+    let deployment_id = github.add_deployment(HEAD_SHA, "Preview");
+    github.add_deployment_status(deployment_id, "success", Some(url), None);
+    values.insert("inputs.preview-url", String::new());
+    values.insert("inputs.allow-host", format!("127.0.0.1,{AUDIENCE_HOST}"));
+    std::fs::remove_file(&output).unwrap();
+    let discovered = run_script(false, &values).output().await.unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&discovered.stderr));
+    assert_eq!(discovered.status.code(), Some(0));
+    let written = outputs(&output);
+    assert_eq!(written["preview-url"], url);
+    let (run, _) = open_state(dir.path(), &written["state"], &written["state-key"], url).await;
+    assert_eq!(run.code, 0);
 }
 
 #[tokio::test]
