@@ -163,8 +163,9 @@ asset=ci-preview-$platform
 # --- Which release: the action's ref, as a tag or as the commit a tag points at.
 repository=${CI_PREVIEW_ACTION_REPOSITORY:-}
 ref=${CI_PREVIEW_ACTION_REF:-}
-if [[ -z $repository || -z $ref ]] && [[ ${GITHUB_ACTION_PATH:-} =~ /_actions/([^/]+)/([^/]+)/([^/]+)$ ]]; then
-    # The runner checks a remote action out under _actions/OWNER/NAME/REF; composite actions
+if [[ -z $repository || -z $ref ]] && [[ ${GITHUB_ACTION_PATH:-} =~ /_actions/([^/]+)/([^/]+)/([^/]+)(/action/install)?$ ]]; then
+    # The runner checks a remote action out under _actions/OWNER/NAME/REF (the install-only
+    # action under its action/install folder); composite actions
     # do not always get github.action_ref (actions/runner#2473).
     repository=${repository:-${BASH_REMATCH[1]}/${BASH_REMATCH[2]}}
     ref=${ref:-${BASH_REMATCH[3]}}

@@ -1,4 +1,5 @@
-//! The request-body extractor (`ci_endpoint::JsonBody`) on arbitrary bodies and headers.
+//! The request-body rules (`ci_endpoint::VerifiedJson`'s reading, through
+//! `ci_endpoint::server::read_json_body`) on arbitrary bodies and headers.
 //! Input: four control bytes (content type, content length, body limit, chunking), then the body.
 //!
 //! The answer must be exactly what the contract says, decided here from first principles: a
@@ -8,10 +9,10 @@
 #![no_main]
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use bytes::Bytes;
-use ci_endpoint::{BodyLimit, CiError, DEFAULT_BODY_LIMIT, JsonBody};
+use ci_endpoint::{BodyLimit, CiError, DEFAULT_BODY_LIMIT, server::read_json_body};
 use fuzz_support::exec;
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
@@ -91,8 +92,8 @@ fuzz_target!(|data: &[u8]| {
         limit: limit.unwrap_or(DEFAULT_BODY_LIMIT),
         body,
     };
-    expected.check::<Value>(exec::run(JsonBody::<Value>::from_request(request(), &())));
-    expected.check::<Flags>(exec::run(JsonBody::<Flags>::from_request(request(), &())));
+    expected.check::<Value>(exec::run(read_json_body::<Value>(request())));
+    expected.check::<Flags>(exec::run(read_json_body::<Flags>(request())));
 });
 
 struct Expected<'a> {
@@ -105,7 +106,7 @@ struct Expected<'a> {
 impl Expected<'_> {
     fn check<T: DeserializeOwned + PartialEq + std::fmt::Debug>(
         &self,
-        got: Result<JsonBody<T>, CiError>,
+        got: Result<T, CiError>,
     ) {
         let json_type = match self.content_type {
             None => true,
@@ -133,7 +134,7 @@ impl Expected<'_> {
         } else {
             serde_json::from_slice(self.body).map_err(|_| CiError::bad_request())
         };
-        match (got.map(|JsonBody(v)| v), want) {
+        match (got, want) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "parsed value differs from serde_json's"),
             (Err(a), Err(b)) => assert_eq!(a, b, "wrong refusal"),
             (got, want) => panic!("extractor gave {got:?}, contract says {want:?}"),

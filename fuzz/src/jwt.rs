@@ -27,8 +27,8 @@ pub const SHARED_WORKFLOW: &str = "octo-org/shared/.github/workflows/preview.yml
 /// `kid` of the fixed key.
 pub const KID: &str = "0f2c6f1e-fuzz-4c1b-9d55-5e1a8a7c3b10";
 /// The corpus epoch, 2027-01-15T08:00:00Z: corpus tokens are issued 30 s before it, and the
-/// cookie targets use it as their fixed clock. The verifier's `exp`/`nbf` checks
-/// (`jsonwebtoken`) read the system clock, so JWT times are moved onto it by [`rebase`].
+/// cookie targets use it as their fixed clock. The verifier's `exp`/`nbf` checks read the
+/// system clock, so JWT times are moved onto it by [`rebase`].
 pub const NOW: i64 = 1_800_000_000;
 
 /// How far from [`NOW`] a 10-digit number may be and still count as a time to rebase.

@@ -72,7 +72,8 @@ pub(crate) struct E2e {
     /// A flag override (repeatable; default: every example flag away from its default).
     #[arg(long = "flag", value_name = "NAME=VALUE")]
     pub(crate) flags: Vec<String>,
-    /// The test user's subject [default: e2e-user-1].
+    /// The test user's subject [default: e2e-user-1]; it must be one of the `subjects` of
+    /// examples/nextjs/ci-policy.toml's auth/encrypt-session entry (else 400 subject_not_allowed).
     #[arg(long, value_name = "SUB")]
     pub(crate) user: Option<String>,
     /// No Deployment Protection on the edge (and no protection cookie in the state).

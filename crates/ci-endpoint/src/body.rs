@@ -1,5 +1,5 @@
-//! The JSON body extractor. It runs after [`crate::VerifiedCaller`] (axum runs the body extractor
-//! last), so an unauthenticated caller never gets the server to buffer or parse anything.
+//! Reading a JSON body, for [`crate::VerifiedJson`]: it reads only once the token verified, so an
+//! unauthenticated caller never gets the server to buffer or parse anything.
 //!
 //! Content type: the prototype read the body with `request.json()`, which ignores the header.
 //! We accept a missing `Content-Type` and any JSON media type (`application/json`, with or without
@@ -10,8 +10,7 @@
 
 use axum::{
     body::Body,
-    extract::{FromRequest, Request},
-    http::{HeaderMap, header},
+    http::{Extensions, HeaderMap, header},
 };
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
@@ -29,57 +28,55 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit(pub usize);
 
-/// A JSON body deserialised into `T`. Too big: 413 `{"error":"payload_too_large"}` (judged from
-/// `Content-Length` before reading, and while reading for chunked bodies). Not JSON, or not the
-/// shape of `T`: 400 `{"error":"bad_request"}`. Where the JSON went wrong (line and column, never
-/// the text, which may hold the caller's values) goes to the request's log line, never to the
-/// caller.
-#[derive(Debug, Clone)]
-pub struct JsonBody<T>(pub T);
+/// Reads `request`'s body as [`crate::VerifiedJson`] does, without the token: for fuzzing the
+/// body rules (endpoints take [`crate::VerifiedJson`]). Answers as [`read_json`].
+pub async fn read_json_body<T: DeserializeOwned>(
+    request: axum::extract::Request,
+) -> Result<T, CiError> {
+    let (parts, body) = request.into_parts();
+    read_json(&parts.headers, &parts.extensions, body).await
+}
 
-impl<T, S> FromRequest<S> for JsonBody<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = CiError;
-
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let limit = request
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-        let record = RequestRecord::of(request.extensions());
-        let refuse = |refusal: Refusal, error| audit::refuse_in(record.as_ref(), refusal, error);
-        if let Err(refusal) = check_content_type(request.headers()) {
-            return Err(refuse(refusal, CiError::bad_request()));
-        }
-        if declared_length(request.headers()).is_some_and(|len| len > limit as u64) {
-            return Err(CiError::PayloadTooLarge);
-        }
-        let bytes = read_limited(request.into_body(), limit)
-            .await
-            .map_err(|(refusal, error)| refuse(refusal, error))?;
-        match serde_json::from_slice::<T>(&bytes) {
-            Ok(value) => Ok(JsonBody(value)),
-            Err(error) => {
-                // serde's message may quote the body ("invalid type: string \"…\""): only
-                // its category and position are kept.
-                let refusal = Refusal {
-                    reason: "body_not_expected_json",
-                    check: Some("body"),
-                    actual: Some(format!(
-                        "{:?} error at line {} column {}",
-                        error.classify(),
-                        error.line(),
-                        error.column()
-                    )),
-                    ..Refusal::default()
-                };
-                Err(refuse(refusal, CiError::bad_request()))
-            }
-        }
+/// Reads the request's body as JSON into `T` (for [`crate::VerifiedJson`]).
+/// Too big: 413 `{"error":"payload_too_large"}` (judged from `Content-Length` before reading, and
+/// while reading for chunked bodies). Not JSON, or not the shape of `T`: 400
+/// `{"error":"bad_request"}`. Where the JSON went wrong (line and column, never the text, which may
+/// hold the caller's values) goes to the request's log line, never to the caller.
+pub(crate) async fn read_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    body: Body,
+) -> Result<T, CiError> {
+    let limit = extensions
+        .get::<BodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+    let record = RequestRecord::of(extensions);
+    let refuse = |refusal: Refusal, error| audit::refuse_in(record.as_ref(), refusal, error);
+    if let Err(refusal) = check_content_type(headers) {
+        return Err(refuse(refusal, CiError::bad_request()));
     }
+    if declared_length(headers).is_some_and(|len| len > limit as u64) {
+        return Err(CiError::PayloadTooLarge);
+    }
+    let bytes = read_limited(body, limit)
+        .await
+        .map_err(|(refusal, error)| refuse(refusal, error))?;
+    serde_json::from_slice::<T>(&bytes).map_err(|error| {
+        // serde's message may quote the body ("invalid type: string \"…\""): only its category
+        // and position are kept.
+        let refusal = Refusal {
+            reason: "body_not_expected_json",
+            check: Some("body"),
+            actual: Some(format!(
+                "{:?} error at line {} column {}",
+                error.classify(),
+                error.line(),
+                error.column()
+            )),
+            ..Refusal::default()
+        };
+        refuse(refusal, CiError::bad_request())
+    })
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {

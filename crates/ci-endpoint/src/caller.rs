@@ -81,6 +81,11 @@ impl VerifiedCaller {
     }
 }
 
+/// Set on a request once [`VerifiedCaller`] was taken as its own extractor, so that a handler
+/// also taking [`crate::VerifiedJson`] (which verifies and spends on its own) is caught.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallerTaken;
+
 impl<S> FromRequestParts<S> for VerifiedCaller
 where
     EndpointState: FromRef<S>,
@@ -90,35 +95,64 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = EndpointState::from_ref(state);
-        let Some(token) = token_from_headers(&parts.headers) else {
+        let caller = VerifiedCaller::verify(&parts.headers, &parts.extensions, &state).await?;
+        caller.spend(&parts.extensions, &state).await?;
+        caller.admit(&parts.extensions);
+        parts.extensions.insert(CallerTaken);
+        Ok(caller)
+    }
+}
+
+impl VerifiedCaller {
+    /// Verifies the request's token against the endpoint's policy and its deployment binding.
+    /// The token is not spent yet ([`spend`](Self::spend)) and the request not yet marked as a
+    /// verified caller's ([`admit`](Self::admit)).
+    pub(crate) async fn verify(
+        headers: &HeaderMap,
+        extensions: &Extensions,
+        state: &EndpointState,
+    ) -> Result<VerifiedCaller, CiError> {
+        let Some(token) = token_from_headers(headers) else {
             let refusal = Refusal::named("no_token");
-            return Err(audit::refuse(
-                &parts.extensions,
-                refusal,
-                CiError::Unauthorized,
-            ));
+            return Err(audit::refuse(extensions, refusal, CiError::Unauthorized));
         };
         let verified = state.verifier().verify(&token, state.policy()).await;
-        let claims = verified.map_err(|rejection| refuse(&parts.extensions, &rejection))?;
-        // Checks that need more than the token and the policy (single use, deployment
-        // binding) run here, after the signature is known good and before the handler.
-        if let Err((refusal, error)) = state.guards().check(&claims).await {
-            return Err(audit::refuse(&parts.extensions, refusal, error));
+        let claims = verified.map_err(|rejection| refuse(extensions, &rejection))?;
+        // The binding needs more than the token and the policy; it runs once the signature is
+        // known good.
+        if let Err((refusal, error)) = state.guards().bind(&claims) {
+            return Err(audit::refuse(extensions, refusal, error));
         }
-        // From here on, every log line of the request names the caller (see `span`), the request
-        // ends with an audit line, and stealth mode lets its answer through.
-        span::record_caller(&claims);
-        let record = RequestRecord::of(&parts.extensions);
-        if let Some(record) = &record {
-            record.verified(&claims);
-        }
-        stealth::mark_verified(&parts.extensions);
         Ok(VerifiedCaller {
             claims,
             cookie_max_age: Duration::from_secs(state.policy().cookie_max_age),
-            record,
+            record: RequestRecord::of(extensions),
             _sealed: (),
         })
+    }
+
+    /// Spends a `single_use` token (see [`crate::guards`]): the last check before the handler.
+    pub(crate) async fn spend(
+        &self,
+        extensions: &Extensions,
+        state: &EndpointState,
+    ) -> Result<(), CiError> {
+        state
+            .guards()
+            .spend(&self.claims)
+            .await
+            .map_err(|(refusal, error)| audit::refuse(extensions, refusal, error))
+    }
+
+    /// Marks the request as this caller's: from here on every log line of the request names the
+    /// caller (see `span`), the request ends with an audit line, and stealth mode lets its answer
+    /// through.
+    pub(crate) fn admit(&self, extensions: &Extensions) {
+        span::record_caller(&self.claims);
+        if let Some(record) = &self.record {
+            record.verified(&self.claims);
+        }
+        stealth::mark_verified(extensions);
     }
 }
 

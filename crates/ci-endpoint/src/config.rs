@@ -156,7 +156,14 @@ where
     type Rejection = CiError;
 
     async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, CiError> {
-        let state = EndpointState::from_ref(state);
+        Config::of(&EndpointState::from_ref(state))
+    }
+}
+
+impl<T: Send + Sync + 'static> Config<T> {
+    /// The settings `state` holds, if they are a `T`; otherwise the handler and the endpoint's
+    /// declaration disagree, which is the endpoint author's bug (logged, 500).
+    pub(crate) fn of(state: &EndpointState) -> Result<Config<T>, CiError> {
         let found = state
             .config()
             .filter(|(type_id, _, _)| *type_id == TypeId::of::<T>())

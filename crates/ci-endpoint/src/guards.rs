@@ -2,10 +2,13 @@
 //! properties the token alone cannot prove: deployment binding (`bind_deployment`, see
 //! [`crate::binding`]) and single use (`single_use`, see [`crate::server::replay`]).
 //!
-//! Order matters: the binding (pure, cheap) first, the replay record last, so that a token
-//! refused for any reason is never recorded and only fully verified tokens can occupy the store.
-//! Recording happens before the handler runs (and before the body is read), so a token is spent
-//! even if its request then fails on its body; the client mints a fresh token for every attempt.
+//! Order matters: the binding (pure, cheap) first ([`Guards::bind`]), the replay record last
+//! ([`Guards::spend`]), so that a token refused for any reason is never recorded and only fully
+//! verified tokens can occupy the store. A handler that takes a body ([`crate::VerifiedJson`])
+//! has it read, parsed and checked between the two: a request refused for its body leaves its
+//! token unspent, so the job can retry with the same token once it fixes the body. The token is
+//! spent before the handler runs, so a request that fails in the handler (the upstream, a
+//! missing secret) has used it; the client mints a fresh token for every attempt.
 
 use ci_oidc::{EndpointPolicy, GitHubClaims, Verifier, unix_now};
 
@@ -89,10 +92,9 @@ impl Guards {
         }
     }
 
-    /// Runs the checks for a verified caller. A refusal comes back with its reason, for the
-    /// request's one log line, and answers like any other policy failure (401), or 503 when the
-    /// replay store cannot answer.
-    pub(crate) async fn check(&self, claims: &GitHubClaims) -> Result<(), (Refusal, CiError)> {
+    /// The deployment binding of a verified caller (pure: nothing is recorded). A refusal comes
+    /// back with its reason, for the request's one log line, and answers 401.
+    pub(crate) fn bind(&self, claims: &GitHubClaims) -> Result<(), (Refusal, CiError)> {
         if let Some((repository, binding)) = &self.binding
             && let Err(mismatch) = repository
                 .check(claims)
@@ -107,10 +109,17 @@ impl Guards {
             };
             return Err((refusal, CiError::Unauthorized));
         }
-        if let Some(single_use) = &self.single_use {
-            single_use.record(claims).await?;
-        }
         Ok(())
+    }
+
+    /// Spends the token of a `single_use` endpoint (a no-op elsewhere): the last check, once
+    /// everything else about the request is known good. A replay answers 401, a store that cannot
+    /// answer 503.
+    pub(crate) async fn spend(&self, claims: &GitHubClaims) -> Result<(), (Refusal, CiError)> {
+        match &self.single_use {
+            Some(single_use) => single_use.record(claims).await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -11,7 +11,9 @@
 //!    [`ci_oidc::EndpointPolicy`], logs why a token was refused, and answers 401/403/503. Only this
 //!    crate can construct one, so a handler that takes it cannot skip the checks. It also runs
 //!    the checks a policy may add: `bind_deployment` and `single_use` ([`server::replay`]).
-//! 3. [`JsonBody`]: the body, limited (64 KiB by default, 413) and parsed (400).
+//! 3. [`VerifiedJson`]: for a handler that takes a body, the caller as above and the body,
+//!    limited (64 KiB by default, 413), parsed (400) and checked by its [`RequestBody::validate`]
+//!    before a `single_use` token is spent, so a refused body leaves the token unspent.
 //! 4. [`CiError`]: the one error type, whose bodies are the contract's byte for byte.
 //!
 //! An endpoint crate exports an [`Endpoint`]: a name, the handler of its path, the variables
@@ -26,17 +28,18 @@
 //!
 //! ```
 //! use axum::{Json, routing::post};
-//! use ci_endpoint::{CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
+//! use ci_endpoint::{CiError, Endpoint, RequestBody, Secret, VerifiedJson};
 //!
 //! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
 //! struct Request { flags: serde_json::Map<String, serde_json::Value> }
+//! impl RequestBody for Request {} // no check beyond the type
 //!
 //! struct Key(String);
 //!
 //! async fn handle(
-//!     _caller: VerifiedCaller,
 //!     key: Secret<Key>,
-//!     JsonBody(body): JsonBody<Request>,
+//!     VerifiedJson { body, .. }: VerifiedJson<Request>,
 //! ) -> Result<Json<serde_json::Value>, CiError> {
 //!     let key = key.get()?; // 500 `misconfigured` when the deployment has no EXAMPLE_KEY
 //!     tracing::info!(count = body.flags.len(), "counted"); // endpoint, repository, … come from the span
@@ -50,8 +53,8 @@
 //! # let _ = endpoint();
 //! ```
 //!
-//! The root holds what an endpoint author uses: the extractors ([`VerifiedCaller`], [`Secret`],
-//! [`Config`], [`JsonBody`]), [`Endpoint`], [`CiError`], the key-value client ([`KvClient`]) and
+//! The root holds what an endpoint author uses: the extractors ([`VerifiedCaller`],
+//! [`VerifiedJson`] with [`RequestBody`] and [`BodyContext`], [`Secret`], [`Config`]), [`Endpoint`], [`CiError`], the key-value client ([`KvClient`]) and
 //! [`Redacted`] for secret-holding types. [`server`] holds the wiring binaries and tests use.
 //! `system-docs/ENDPOINT-KIT.md` shows each name with an example.
 
@@ -76,9 +79,10 @@ pub mod server;
 mod span;
 mod stealth;
 mod tilde;
+mod verified_json;
 
 pub use audit::{AUDIT_TARGET, SummaryValue};
-pub use body::{BodyLimit, DEFAULT_BODY_LIMIT, JsonBody};
+pub use body::{BodyLimit, DEFAULT_BODY_LIMIT};
 pub use caller::VerifiedCaller;
 pub use config::{Config, ConfigError, EndpointConfig};
 pub use endpoint::Endpoint;
@@ -89,6 +93,7 @@ pub use redacted::Redacted;
 /// built with the version the kit uses.
 pub use redis;
 pub use secret::Secret;
+pub use verified_json::{BodyContext, RequestBody, VerifiedJson};
 
 // Crate-internal shorthands for the wiring types (their public path is `server::`).
 use deployment::Deployment;

@@ -5,6 +5,7 @@
 pub mod replay;
 
 pub use crate::app::{AppOptions, StartupError, app, app_with};
+pub use crate::body::read_json_body;
 pub use crate::deployment::Deployment;
 pub use crate::endpoint::EndpointState;
 pub use crate::kv::redact_url;

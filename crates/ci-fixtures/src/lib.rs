@@ -21,6 +21,7 @@ pub mod keys;
 pub mod protection;
 pub mod redis;
 mod request;
+mod run;
 mod server;
 pub mod token;
 pub mod vercel;
@@ -35,6 +36,7 @@ pub use issuer::{JwksFault, MockIssuer};
 pub use keys::{RsaScheme, TestKey};
 pub use protection::{DeploymentProtection, VercelEdge};
 pub use request::{EndpointRequest, get_http, post_http};
+pub use run::Run;
 pub use server::{NotReady, READY_PREFIX, READY_TIMEOUT, ServerProcess, Stopped};
 pub use token::{Alg, TokenBuilder};
 

@@ -1,6 +1,7 @@
 //! The checks that run before `jsonwebtoken` sees a token: size, shape and the header allowlist.
 //!
-//! `jsonwebtoken` verifies the signature and the registered claims, but it is a general library:
+//! `jsonwebtoken` verifies the signature (its `decode` would also parse the header), but it is a
+//! general library:
 //! it accepts `jku`, `x5u`, `jwk` and `x5c` as informational parameters, honours
 //! `crit: ["b64"]`, ignores duplicate header keys it does not know, and lets any algorithm
 //! through that the caller lists. A verifier of GitHub tokens needs less, so this module refuses

@@ -6,12 +6,13 @@
 //! [`EndpointPolicy`]. The answer is the typed [`GitHubClaims`] or a [`Rejection`] naming the
 //! failing check, the expected and the actual value, and the contract's [`Reason`].
 //!
-//! The signature and the registered claims are checked by `jsonwebtoken`; this crate adds what
-//! a verifier of GitHub tokens needs around it. Every public item is exported here, once.
+//! The signature is checked by `jsonwebtoken`; the registered claims are checked here, at least
+//! as strictly as that library does, in the one parse of the payload (`registered.rs` says why),
+//! with what a verifier of GitHub tokens needs around them. Every public item is exported here, once.
 //! Modules, one concern each: `crypto` (the build's one crypto backend, `aws-lc` or `ring` by
 //! Cargo feature, and the library's provider with keys parsed once), `header` (size, shape, header allowlist), `keystore` (JWKS
-//! loading, fetching, refresh), `registered` (the library's validation and the rules around
-//! it), `github` (claim types and policy checks), `policy`, `config`, `rejection`, `secret`,
+//! loading, fetching, refresh), `registered` (`iss`, `aud`, `exp`, `nbf`, `iat` and the
+//! lifetime), `github` (claim types and policy checks), `policy`, `config`, `rejection`, `secret`,
 //! `verifier`.
 
 mod config;

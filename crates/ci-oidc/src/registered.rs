@@ -1,16 +1,26 @@
-//! The registered JWT claims: `jsonwebtoken`'s validation, and the stricter rules around it.
+//! The registered JWT claims (`iss`, `aud`, `exp`, `nbf`, `iat`), checked in the one parse of the
+//! payload that follows the signature check.
 //!
-//! The library checks `iss`, `aud`, `exp` and `nbf` (with the leeway) on every token, and refuses
-//! an `exp` or `nbf` that is not a number (the bug of versions before 10.3, CVE-2026-25537, was to
-//! skip the check). What it does not do is done here, after it: `aud` must be one string (the
-//! library accepts a list with one matching member, but a token minted for several relying
-//! parties could be replayed here by any of them), `iat` is required and not in the future, and
-//! `exp - iat` is bounded, so a misbehaving or impersonated issuer cannot mint long-lived tokens.
+//! `jsonwebtoken` checks the signature (`crypto::verify`, RS256 pinned by the caller, the key
+//! parsed once: `crypto.rs`); its `decode` would also validate these claims, but only by
+//! deserializing the payload a second time into its own struct beside ours, a third of the
+//! verifier's cost above the RSA operation. So they are checked here, on the claims already
+//! parsed, at least as strictly as the library does (its 12.0 `validation.rs`, the
+//! CVE-2026-25537 fix included) and with what it leaves out:
+//!
+//! - `exp` required, a non-negative JSON number, not before `now - leeway` (the library's rule);
+//! - `nbf`, when present, a non-negative JSON number, not after `now + leeway` (the library
+//!   skips `nbf` by default; a string there is malformed, never skipped);
+//! - `iss` required and exactly the configured issuer;
+//! - `aud` required and one string equal to the endpoint's audience (the library accepts a list
+//!   with one matching member, but a token minted for several relying parties could be replayed
+//!   here by any of them);
+//! - `iat` required and not in the future, and `exp - iat` bounded, so a misbehaving or
+//!   impersonated issuer cannot mint long-lived tokens.
+//!
+//! The first failing check in that order is the one reported, as the library orders them:
+//! presence and format first, then the times, then issuer and audience.
 
-use std::collections::HashSet;
-
-use jsonwebtoken::errors::{Error, ErrorKind};
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
 use crate::github::GitHubClaims;
@@ -46,98 +56,49 @@ impl Default for TimeRules {
     }
 }
 
-/// The library's validation for one issuer and audience: RS256 only, `iss`, `aud` and `exp`
-/// required, `nbf` checked when present (off by the library's default).
-pub(crate) fn validation(issuer: &str, audience: &str, rules: TimeRules) -> Validation {
-    let mut v = Validation::new(Algorithm::RS256);
-    v.leeway = u64::try_from(rules.leeway).unwrap_or(0);
-    v.validate_exp = true;
-    v.validate_nbf = true;
-    v.validate_aud = true;
-    v.required_spec_claims = ["exp", "iss", "aud"]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    v.iss = Some(HashSet::from([issuer.to_owned()]));
-    v.aud = Some(HashSet::from([audience.to_owned()]));
-    v
-}
-
-/// Names the failing check of a library error. `raw` is the payload, parsed only when the
-/// signature verified (the library validates claims after the signature), to say what the
-/// token carried.
-pub(crate) fn rejection(
-    err: &Error,
-    raw: Option<&RawClaims>,
-    issuer: &str,
-    audience: &str,
-) -> Rejection {
-    use RejectionKind as K;
-    let carried = |name: &str| raw.and_then(|r| r.registered(name)).map(|v| v.to_string());
-    let actual = |name: &str| carried(name).unwrap_or_else(|| MISSING.to_owned());
-    match err.kind() {
-        ErrorKind::InvalidSignature => Rejection::new(
-            K::Signature,
-            "signature",
-            "valid RS256 signature",
-            "invalid",
-        ),
-        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
-            Rejection::new(K::Algorithm, "header.alg", quoted(Some("RS256")), "refused")
-        }
-        ErrorKind::ExpiredSignature => Rejection::new(
-            K::Expired,
-            "exp",
-            "not past (leeway included)",
-            actual("exp"),
-        ),
-        ErrorKind::ImmatureSignature => Rejection::new(
-            K::NotYetValid,
-            "nbf",
-            "not in the future (leeway included)",
-            actual("nbf"),
-        ),
-        ErrorKind::InvalidIssuer => {
-            Rejection::new(K::Issuer, "iss", quoted(Some(issuer)), actual("iss"))
-        }
-        ErrorKind::InvalidAudience => {
-            Rejection::new(K::Audience, "aud", quoted(Some(audience)), actual("aud"))
-        }
-        ErrorKind::MissingRequiredClaim(name) | ErrorKind::InvalidClaimFormat(name) => {
-            let check = claim_name(name);
-            // The library reports a present but non-numeric `exp` as missing: say what it is.
-            match carried(check) {
-                // `aud` present but neither a string nor a list of strings.
-                Some(value) if check == "aud" => {
-                    Rejection::new(K::Audience, "aud", quoted(Some(audience)), value)
-                }
-                Some(value) => {
-                    let expected = match check {
-                        "exp" | "nbf" => "a non-negative JSON number (NumericDate)",
-                        _ => "a JSON string",
-                    };
-                    Rejection::new(K::Malformed, check, expected, value)
-                }
-                None => Rejection::new(K::MissingClaim, check, "present", MISSING),
-            }
-        }
-        other => Rejection::new(K::Malformed, "token", "a well-formed JWS", describe(other)),
-    }
-}
-
-/// Checks what the library leaves out (one-string `aud`, `iat`, lifetime) and returns the
-/// typed claims. Runs only on tokens the library accepted.
-pub(crate) fn check_around(
+/// Checks the registered claims of a token whose signature verified and returns the typed
+/// claims.
+pub(crate) fn check(
     mut raw: RawClaims,
+    issuer: &str,
     audience: &str,
     now: i64,
     rules: TimeRules,
 ) -> Result<GitHubClaims, Rejection> {
+    let exp = non_negative_date("exp", raw.exp.as_ref())?.ok_or_else(|| missing("exp"))?;
+    let nbf = non_negative_date("nbf", raw.nbf.as_ref())?;
     let iss = raw.iss.take().ok_or_else(|| missing("iss"))?;
-    let aud = match raw.aud.take() {
-        Some(Value::String(aud)) => aud,
-        // A list, even of our audience alone: the library accepted it, this rule does not.
-        Some(other) => {
+    let aud = raw.aud.take().ok_or_else(|| missing("aud"))?;
+    if exp < now.saturating_sub(rules.leeway) {
+        return Err(Rejection::new(
+            RejectionKind::Expired,
+            "exp",
+            "not past (leeway included)",
+            exp.to_string(),
+        ));
+    }
+    if let Some(nbf) = nbf
+        && nbf > now.saturating_add(rules.leeway)
+    {
+        return Err(Rejection::new(
+            RejectionKind::NotYetValid,
+            "nbf",
+            "not in the future (leeway included)",
+            nbf.to_string(),
+        ));
+    }
+    if iss != issuer {
+        return Err(Rejection::new(
+            RejectionKind::Issuer,
+            "iss",
+            quoted(Some(issuer)),
+            quoted(Some(&iss)),
+        ));
+    }
+    let aud = match aud {
+        Value::String(aud) if aud == audience => aud,
+        // A list, even of our audience alone, or anything else.
+        other => {
             return Err(Rejection::new(
                 RejectionKind::Audience,
                 "aud",
@@ -145,11 +106,8 @@ pub(crate) fn check_around(
                 other.to_string(),
             ));
         }
-        None => return Err(missing("aud")),
     };
-    let exp = numeric_date("exp", raw.exp.as_ref())?.ok_or_else(|| missing("exp"))?;
     let iat = numeric_date("iat", raw.iat.as_ref())?.ok_or_else(|| missing("iat"))?;
-    let nbf = numeric_date("nbf", raw.nbf.as_ref())?;
     let latest = now.saturating_add(rules.leeway);
     if iat > latest {
         return Err(Rejection::new(
@@ -175,27 +133,6 @@ fn missing(check: &'static str) -> Rejection {
     Rejection::new(RejectionKind::MissingClaim, check, "present", MISSING)
 }
 
-fn claim_name(name: &str) -> &'static str {
-    match name {
-        "exp" => "exp",
-        "nbf" => "nbf",
-        "iss" => "iss",
-        "aud" => "aud",
-        "sub" => "sub",
-        _ => "claims",
-    }
-}
-
-/// The library's error without its payload-derived text (serde messages quote input).
-fn describe(kind: &ErrorKind) -> String {
-    match kind {
-        ErrorKind::Base64(_) => "invalid base64url".to_owned(),
-        ErrorKind::Json(e) => format!("invalid JSON: {e}"),
-        ErrorKind::Utf8(_) => "invalid UTF-8".to_owned(),
-        other => format!("{other:?}"),
-    }
-}
-
 /// A JSON number of seconds; fractions are truncated toward the past. Anything else is
 /// malformed, never skipped.
 fn numeric_date(check: &'static str, value: Option<&Value>) -> Result<Option<i64>, Rejection> {
@@ -218,5 +155,18 @@ fn numeric_date(check: &'static str, value: Option<&Value>) -> Result<Option<i64
             "a JSON number (NumericDate)",
             value.to_string(),
         )),
+    }
+}
+
+/// [`numeric_date`] for `exp` and `nbf`, which the library also refuses when negative.
+fn non_negative_date(check: &'static str, value: Option<&Value>) -> Result<Option<i64>, Rejection> {
+    match numeric_date(check, value)? {
+        Some(secs) if secs < 0 => Err(Rejection::new(
+            RejectionKind::Malformed,
+            check,
+            "a non-negative JSON number (NumericDate)",
+            secs.to_string(),
+        )),
+        other => Ok(other),
     }
 }

@@ -1,17 +1,21 @@
 //! The verifier: token + endpoint policy in, typed claims or a [`Rejection`] out.
 //!
 //! Order of checks: size, shape and header allowlist (`header.rs`) → key → `jsonwebtoken`'s RS256
-//! signature and registered-claim validation (`iss`, `aud`, `exp`, `nbf`) → the stricter claim
-//! rules around it (`registered.rs`) → repository → id pins → workflow → event. Nothing in the
-//! payload is parsed before the signature verified, and the first failing check is the one
-//! reported. Times are the system clock's: the library reads it for `exp` and `nbf`, and the
-//! rules around it read the same clock, so tests mint tokens relative to the current time.
+//! signature check (`crypto::verify`, the algorithm pinned here, never read from the token) →
+//! the registered claims (`iss`, `aud`, `exp`, `nbf`, `iat`, lifetime: `registered.rs`), checked
+//! in the one parse of the payload → repository → id pins → workflow → event. Nothing in the
+//! payload is decoded before the signature verified (one exception, which decides no acceptance:
+//! a token with an unknown `kid` inside the armed refetch cooldown has its claims screened to
+//! decide whether a bounded rotation probe may fetch the keys, see `Verifier::would_pass`), and
+//! the first failing check is the one reported. Times are the system clock's, so tests mint tokens relative to the current time.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::Validation;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 
 use crate::github::{GitHubClaims, RawClaims, check_policy};
 use crate::header;
@@ -33,29 +37,6 @@ struct Inner {
     keys: KeyStore,
     rules: TimeRules,
     headers: HeaderCache,
-    /// The library's validation per audience (one per endpoint), built once: it holds hash
-    /// sets, which would otherwise be allocated for every request.
-    validations: RwLock<Vec<(Box<str>, Arc<Validation>)>>,
-}
-
-/// Audiences whose validation is kept; a server has a handful of endpoints.
-const VALIDATIONS: usize = 64;
-
-impl Inner {
-    fn validation(&self, audience: &str) -> Arc<Validation> {
-        let cached = self.validations.read().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, v)) = cached.iter().find(|(a, _)| **a == *audience) {
-            return Arc::clone(v);
-        }
-        drop(cached);
-        let v = Arc::new(registered::validation(&self.issuer, audience, self.rules));
-        let mut cached = self.validations.write().unwrap_or_else(|p| p.into_inner());
-        if cached.len() >= VALIDATIONS {
-            cached.clear();
-        }
-        cached.push((audience.into(), Arc::clone(&v)));
-        v
-    }
 }
 
 impl fmt::Debug for Verifier {
@@ -83,7 +64,6 @@ impl Verifier {
                 keys,
                 rules,
                 headers: HeaderCache::default(),
-                validations: RwLock::default(),
             }),
         }
     }
@@ -123,6 +103,9 @@ impl Verifier {
         let mut cooling_down = false;
         if set.get(&kid).is_none() {
             (set, cooling_down) = keys.refetch_for_unknown_kid(fetches_before).await;
+            if cooling_down && set.get(&kid).is_none() && self.would_pass(token, policy) {
+                (set, cooling_down) = keys.probe_rotation(keys.fetch_count()).await;
+            }
         }
         let Some(key) = set.get(&kid) else {
             if cooling_down {
@@ -150,42 +133,84 @@ impl Verifier {
                 format!("{kid:?}"),
             ));
         };
-        let issuer = &self.inner.issuer;
-        let audience = &policy.audience;
-        let validation = self.inner.validation(audience);
-        let now = unix_now();
-        let raw = match jsonwebtoken::decode::<RawClaims>(token, key, &validation) {
-            Ok(data) => data.claims,
-            Err(err) => {
-                // Claims are validated after the signature, so a claim error means they are
-                // the issuer's and may be read to say what was refused.
-                let raw = claim_error(&err)
-                    .then(|| {
-                        jsonwebtoken::dangerous::insecure_decode_claims::<RawClaims>(token).ok()
-                    })
-                    .flatten();
-                return Err(registered::rejection(&err, raw.as_ref(), issuer, audience));
+        let (message, signature) = token.rsplit_once('.').unwrap_or_default();
+        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::RS256) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Rejection::new(
+                    RejectionKind::Signature,
+                    "signature",
+                    "valid RS256 signature",
+                    "invalid",
+                ));
             }
-        };
+            Err(err) => return Err(library_error(&err)),
+        }
+        let payload = message.split_once('.').unwrap_or_default().1;
+        let raw = parse_claims(payload)?;
         if cached_kid.is_none() {
             self.inner.headers.insert(segment, &kid);
         }
-        let claims = registered::check_around(raw, audience, now, self.inner.rules)?;
+        let claims = registered::check(
+            raw,
+            &self.inner.issuer,
+            &policy.audience,
+            unix_now(),
+            self.inner.rules,
+        )?;
         check_policy(&claims, policy)?;
         Ok(claims)
     }
 }
 
-fn claim_error(err: &jsonwebtoken::errors::Error) -> bool {
+impl Verifier {
+    /// Whether `token`'s claims, read WITHOUT verifying its signature, would pass `policy`: the
+    /// screen of a rotation probe (`keystore/refresh.rs`), the one place a payload is read before
+    /// its signature. It decides only whether the issuer's keys are fetched once more (bounded by
+    /// the probe interval), never whether a token is accepted, which still needs the signature.
+    fn would_pass(&self, token: &str, policy: &EndpointPolicy) -> bool {
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        parse_claims(payload)
+            .and_then(|raw| {
+                let issuer = &self.inner.issuer;
+                registered::check(raw, issuer, &policy.audience, unix_now(), self.inner.rules)
+            })
+            .and_then(|claims| check_policy(&claims, policy))
+            .is_ok()
+    }
+}
+
+/// The payload of a token, parsed once into the claims (after its signature verified, except
+/// for `Verifier::would_pass`).
+fn parse_claims(payload: &str) -> Result<RawClaims, Rejection> {
+    let malformed = |actual: String| {
+        Rejection::new(
+            RejectionKind::Malformed,
+            "claims",
+            "a base64url JSON object",
+            actual,
+        )
+    };
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| malformed("invalid base64url".to_owned()))?;
+    // The claims are the issuer's (the signature verified); serde's message may quote a claim's
+    // value, never the token.
+    serde_json::from_slice(&json).map_err(|e| malformed(format!("invalid JSON: {e}")))
+}
+
+/// A library error of the signature check, without its payload-derived text.
+fn library_error(err: &jsonwebtoken::errors::Error) -> Rejection {
     use jsonwebtoken::errors::ErrorKind as E;
-    matches!(
-        err.kind(),
-        E::ExpiredSignature
-            | E::ImmatureSignature
-            | E::InvalidIssuer
-            | E::InvalidAudience
-            | E::MissingRequiredClaim(_)
-            | E::InvalidClaimFormat(_)
+    let actual = match err.kind() {
+        E::Base64(_) => "invalid base64url signature".to_owned(),
+        other => format!("{other:?}"),
+    };
+    Rejection::new(
+        RejectionKind::Malformed,
+        "token",
+        "a well-formed JWS",
+        actual,
     )
 }
 

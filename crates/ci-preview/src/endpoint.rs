@@ -15,6 +15,15 @@
 //! `Retry-After` is honoured (up to [`MAX_RETRY_AFTER`]): the endpoint sends it while a rotated
 //! signing key is not fetchable yet. A 4xx is never retried: the same request gets the same
 //! answer, and its explanation names the fix.
+//!
+//! A retry repeats the request, and a failure after the request was sent (a 500, a 502 or 504 from
+//! an upstream or the platform, an answer lost on the way back) does not say whether the endpoint
+//! acted: a `proxy/…` call may have created its upstream's object, `tokens/mint` minted, a cleanup
+//! deleted. So such failures are retried only for endpoints that are safe to repeat: the cookie
+//! endpoints ([`IDEMPOTENT_ENDPOINTS`]) and any the user names with `--idempotent`. Every endpoint
+//! is retried when the request certainly did not act: it never reached the preview, Deployment
+//! Protection stopped it, or the kit answered 503 `unavailable` ("not now": keys, replay or
+//! key-value store, which an endpoint answers only when repeating is safe).
 
 use std::time::Duration;
 
@@ -44,6 +53,14 @@ pub(crate) const TOKEN_HEADER: &str = "x-github-oidc-token";
 pub(crate) const MAX_ATTEMPTS: u32 = 5;
 /// A token minted for an attempt that never reached the preview is reused while younger than this.
 const REUSE_UNSENT: Duration = Duration::from_secs(60);
+/// The built-in endpoints whose calls are safe to repeat: each answers a cookie computed from
+/// the request and changes nothing, so a retry after a failure that may have reached the handler
+/// only issues another cookie.
+pub(crate) const IDEMPOTENT_ENDPOINTS: [&str; 3] = [
+    "flags/encrypt-override",
+    "auth/encrypt-session",
+    "vercel/protection-cookie",
+];
 /// The longest `Retry-After` the client waits for before its next attempt. The endpoint answers
 /// 503 with `Retry-After` while its key store cannot fetch a rotated key (its refetch cooldown,
 /// 60 s by default), so waiting that long turns a rotation into a slower call instead of a failed
@@ -65,9 +82,21 @@ pub(crate) struct CallArgs {
     /// so a failing preview gets at most N tokens (4xx answers are never retried).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=5), value_name = "N")]
     pub attempts: u32,
+    /// Retry this endpoint also after failures it may have acted on (a 500, 502 or 504, an answer
+    /// lost after the request was sent): only for an endpoint that is safe to repeat. Without it
+    /// only flags/encrypt-override, auth/encrypt-session and vercel/protection-cookie are; any other
+    /// endpoint (tokens/mint, proxy/…, cleanup/kv, your own) is retried only when its request
+    /// certainly did nothing (not sent, stopped by Deployment Protection, 503 unavailable).
+    #[arg(long, env = env::CI_PREVIEW_IDEMPOTENT)]
+    pub idempotent: bool,
 }
 
 impl CallArgs {
+    /// Whether `endpoint` may be retried after a failure it may have acted on.
+    pub(crate) fn repeat_safe(&self, endpoint: &str) -> bool {
+        self.idempotent || IDEMPOTENT_ENDPOINTS.contains(&endpoint)
+    }
+
     /// The audience to mint for: `--audience` as given, else health's after [`check_audience`].
     pub(crate) async fn audience(
         &self,
@@ -162,10 +191,22 @@ pub(crate) async fn call_endpoint(
     endpoint: &str,
     audience: &str,
     body: &Value,
-    attempts: u32,
+    args: &CallArgs,
 ) -> Result<Called> {
     let url = preview.endpoint_url(endpoint);
-    let attempts = attempts.clamp(1, MAX_ATTEMPTS);
+    let attempts = args.attempts.clamp(1, MAX_ATTEMPTS);
+    let repeat_safe = args.repeat_safe(endpoint);
+    // A failure after which the endpoint may have acted ends the call unless repeating is safe.
+    let may_have_acted = |last: &str, attempt: u32| {
+        CliError::check(format!(
+            "{last} (attempt {attempt}); not retried: {endpoint} may have acted on the request, \
+             and a retry could do it again"
+        ))
+        .with_hint(
+            "if repeating this endpoint's request is safe, pass --idempotent \
+             (CI_PREVIEW_IDEMPOTENT=true) to retry such failures",
+        )
+    };
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
     let mut last = String::new();
     // A token whose request never reached the preview (it is still unseen by anyone).
@@ -211,6 +252,8 @@ pub(crate) async fn call_endpoint(
                 last = format!("POST {url}: {}", describe_transport(&err));
                 if err.is_connect() {
                     unsent = Some((minted_at, token));
+                } else if !repeat_safe {
+                    return Err(may_have_acted(&last, attempt));
                 }
                 continue;
             }
@@ -229,6 +272,9 @@ pub(crate) async fn call_endpoint(
                     "POST {url}: reading the answer: {}",
                     describe_transport(&err)
                 );
+                if !repeat_safe {
+                    return Err(may_have_acted(&last, attempt));
+                }
                 continue;
             }
         };
@@ -257,6 +303,11 @@ pub(crate) async fn call_endpoint(
             if let Some(wait) = retry_after {
                 asked_wait = wait.min(MAX_RETRY_AFTER);
                 last.push_str(&format!(" (Retry-After: {} s)", wait.as_secs()));
+            }
+            // The kit's 503 `unavailable` is "not now": nothing was done.
+            let not_now = status == 503 && error.as_deref() == Some("unavailable");
+            if !(repeat_safe || not_now) {
+                return Err(may_have_acted(&last, attempt));
             }
             continue;
         }

@@ -29,6 +29,8 @@ pub(crate) const GITHUB_ENV: &str = "GITHUB_ENV";
 pub(crate) const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 /// The runner's temporary folder.
 pub(crate) const RUNNER_TEMP: &str = "RUNNER_TEMP";
+/// `1` when the run has debug logging on (the runner then prints step outputs).
+pub(crate) const RUNNER_DEBUG: &str = "RUNNER_DEBUG";
 /// The runner's OIDC token service (set when the job has `id-token: write`).
 pub(crate) const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 /// The bearer for the token service.
@@ -42,6 +44,12 @@ pub(crate) const DEPLOYMENT_PROTECTION_BYPASS: &str = "DEPLOYMENT_PROTECTION_BYP
 pub(crate) const VERCEL_AUTOMATION_BYPASS_SECRET: &str = "VERCEL_AUTOMATION_BYPASS_SECRET";
 /// `--audience`: the endpoint audience to mint for.
 pub(crate) const CI_PREVIEW_AUDIENCE: &str = "CI_PREVIEW_AUDIENCE";
+/// `--vercel-project`: the Vercel project whose preview hosts are allowed by default.
+pub(crate) const CI_PREVIEW_VERCEL_PROJECT: &str = "CI_PREVIEW_VERCEL_PROJECT";
+/// `--vercel-scope`: that project's team or account slug.
+pub(crate) const CI_PREVIEW_VERCEL_SCOPE: &str = "CI_PREVIEW_VERCEL_SCOPE";
+/// `--idempotent`: retry the endpoint also after failures it may have acted on.
+pub(crate) const CI_PREVIEW_IDEMPOTENT: &str = "CI_PREVIEW_IDEMPOTENT";
 /// `--protection`: how to pass Deployment Protection.
 pub(crate) const CI_PREVIEW_PROTECTION: &str = "CI_PREVIEW_PROTECTION";
 /// `--protection-audience`: the Trusted Sources rule's audience.
@@ -52,6 +60,10 @@ pub(crate) const CI_PREVIEW_DEPLOYMENT_CREATOR: &str = "CI_PREVIEW_DEPLOYMENT_CR
 pub(crate) const CI_PREVIEW_ALLOW_HOSTS: &str = "CI_PREVIEW_ALLOW_HOSTS";
 /// `policy check --policy`: the policy file's path in the repository.
 pub(crate) const CI_PREVIEW_POLICY_PATH: &str = "CI_PREVIEW_POLICY_PATH";
+/// `open-state --state`: the sealed state (the browser-state workflow's `state` output).
+pub(crate) const CI_PREVIEW_STATE: &str = "CI_PREVIEW_STATE";
+/// `open-state --key`: its key (the `state-key` output, passed through `secrets:`).
+pub(crate) const CI_PREVIEW_STATE_KEY: &str = "CI_PREVIEW_STATE_KEY";
 /// The app's Flags SDK secret, read only by `storage-state --local` (environment, else `.env.local`).
 pub(crate) const FLAGS_SECRET: &str = "FLAGS_SECRET";
 /// The app's Auth.js secret, read only by `storage-state --local` (environment, else `.env.local`).
@@ -70,6 +82,7 @@ pub(crate) const SET_BY_RUNNER: &[&str] = &[
     GITHUB_ENV,
     GITHUB_STEP_SUMMARY,
     RUNNER_TEMP,
+    RUNNER_DEBUG,
     ACTIONS_ID_TOKEN_REQUEST_URL,
     ACTIONS_ID_TOKEN_REQUEST_TOKEN,
 ];
@@ -81,11 +94,16 @@ pub(crate) const SET_BY_WORKFLOW: &[&str] = &[
     DEPLOYMENT_PROTECTION_BYPASS,
     VERCEL_AUTOMATION_BYPASS_SECRET,
     CI_PREVIEW_AUDIENCE,
+    CI_PREVIEW_IDEMPOTENT,
     CI_PREVIEW_PROTECTION,
     CI_PREVIEW_PROTECTION_AUDIENCE,
     CI_PREVIEW_DEPLOYMENT_CREATOR,
     CI_PREVIEW_ALLOW_HOSTS,
+    CI_PREVIEW_VERCEL_PROJECT,
+    CI_PREVIEW_VERCEL_SCOPE,
     CI_PREVIEW_POLICY_PATH,
+    CI_PREVIEW_STATE,
+    CI_PREVIEW_STATE_KEY,
 ];
 
 /// A variable's value, `None` when unset or empty (the runner leaves some set but blank).

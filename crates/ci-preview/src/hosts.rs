@@ -6,6 +6,13 @@
 //! extended with `--allow-host PATTERN` / `CI_PREVIEW_ALLOW_HOSTS`. A URL the user gave explicitly
 //! (`--url`, `PREVIEW_URL`) is trusted as given: the workflow's author chose it.
 //!
+//! Every Vercel app lives under `*.vercel.app`, so naming the project narrows the default to its
+//! own previews ([`VercelProject`]): Vercel names them `<project>-<hash>-<scope>.vercel.app` and
+//! `<project>-git-<branch>-<scope>.vercel.app` (a name over 63 characters is cut, keeping the
+//! start and `-<hash>-<scope>`). The shape is a narrowing, not a proof: anyone can create a Vercel
+//! project whose own domain has that shape, so the deployment and status creator checks stay the
+//! control.
+//!
 //! The same patterns, without the default, are the hosts an endpoint audience announced by
 //! health may name besides the preview's own (`crate::call::check_audience`).
 
@@ -21,7 +28,8 @@ pub(crate) const DEFAULT_ALLOWED: &str = "*.vercel.app";
 pub(crate) struct HostArgs {
     /// Also send secrets and tokens to a discovered preview on this host: `host`, `host:port`, or
     /// `*.domain` for its subdomains (a pattern without `:port` matches any port). Repeatable;
-    /// the variable is comma-separated. `*.vercel.app` is always allowed for previews. An
+    /// the variable is comma-separated. `*.vercel.app` is always allowed for previews (only the
+    /// project's own previews with --vercel-project or --vercel-scope). An
     /// endpoint audience announced by health must be on the preview's own host or on one of
     /// these patterns (never by the `*.vercel.app` default).
     #[arg(
@@ -31,6 +39,69 @@ pub(crate) struct HostArgs {
         value_name = "PATTERN"
     )]
     pub allow_hosts: Vec<String>,
+    /// The Vercel project whose previews these are: narrows the `*.vercel.app` default to hosts
+    /// `<project>-….vercel.app` (one label), the shapes of its deployment and branch URLs.
+    #[arg(long, env = env::CI_PREVIEW_VERCEL_PROJECT, value_name = "NAME")]
+    pub vercel_project: Option<String>,
+    /// The project's Vercel scope (team or account slug): narrows the default further to hosts
+    /// ending `-<scope>.vercel.app`.
+    #[arg(long, env = env::CI_PREVIEW_VERCEL_SCOPE, value_name = "SLUG")]
+    pub vercel_scope: Option<String>,
+}
+
+/// The project's own preview hosts under `vercel.app`, replacing the `*.vercel.app` default when
+/// the user names the project (`--vercel-project`) or its scope (`--vercel-scope`).
+#[derive(Debug, Clone, PartialEq)]
+struct VercelProject {
+    /// `<project>-`, lower case.
+    prefix: Option<String>,
+    /// `-<scope>`, lower case.
+    suffix: Option<String>,
+}
+
+impl VercelProject {
+    fn of(args: &HostArgs) -> Result<Option<VercelProject>> {
+        let slug = |flag: &str, value: &Option<String>| -> Result<Option<String>> {
+            let Some(value) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+                return Ok(None);
+            };
+            let lower = value.to_ascii_lowercase();
+            let valid = lower
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+                && !lower.starts_with('-');
+            if !valid {
+                return Err(CliError::config(format!(
+                    "{flag} {:?} is not a Vercel name: letters, digits, `-`, `.` and `_` only",
+                    untrusted::text(value)
+                )));
+            }
+            // Vercel writes `.` and `_` of a name as `-` in its URLs.
+            Ok(Some(lower.replace(['.', '_'], "-")))
+        };
+        let prefix = slug("--vercel-project", &args.vercel_project)?.map(|p| format!("{p}-"));
+        let suffix = slug("--vercel-scope", &args.vercel_scope)?.map(|s| format!("-{s}"));
+        Ok((prefix.is_some() || suffix.is_some()).then_some(VercelProject { prefix, suffix }))
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        let Some(label) = host.strip_suffix(".vercel.app") else {
+            return false;
+        };
+        let starts = self.prefix.as_deref().is_none_or(|p| label.starts_with(p));
+        let ends = self.suffix.as_deref().is_none_or(|s| label.ends_with(s));
+        let room = self.prefix.as_ref().map_or(0, String::len)
+            + self.suffix.as_ref().map_or(0, String::len);
+        !label.contains('.') && starts && ends && label.len() > room
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}*{}.vercel.app",
+            self.prefix.as_deref().unwrap_or(""),
+            self.suffix.as_deref().unwrap_or("")
+        )
+    }
 }
 
 /// One allowlist entry.
@@ -45,13 +116,22 @@ struct Pattern {
 #[derive(Debug, Clone)]
 pub(crate) struct AllowHosts {
     patterns: Vec<Pattern>,
+    /// The project's preview hosts, in place of the `*.vercel.app` default.
+    vercel: Option<VercelProject>,
 }
 
 impl AllowHosts {
+    /// The hosts a discovered preview may have: the default (`*.vercel.app`, or the named
+    /// project's previews) and the user's patterns.
     pub(crate) fn new(args: &HostArgs) -> Result<Self> {
-        let mut patterns = vec![parse(DEFAULT_ALLOWED)?];
-        patterns.extend(Self::given(args)?.patterns);
-        Ok(Self { patterns })
+        let given = Self::given(args)?.patterns;
+        let vercel = VercelProject::of(args)?;
+        let mut patterns = Vec::new();
+        if vercel.is_none() {
+            patterns.push(parse(DEFAULT_ALLOWED)?);
+        }
+        patterns.extend(given);
+        Ok(Self { patterns, vercel })
     }
 
     /// Only the patterns the user gave, without `*.vercel.app`: the hosts an endpoint audience
@@ -67,12 +147,18 @@ impl AllowHosts {
         {
             patterns.push(parse(raw)?);
         }
-        Ok(Self { patterns })
+        Ok(Self {
+            patterns,
+            vercel: None,
+        })
     }
 
     /// Whether `url`'s host (and port, where a pattern names one) is on the list.
     pub(crate) fn allows(&self, url: &Url) -> bool {
         let host = host_of(url);
+        if self.vercel.as_ref().is_some_and(|v| v.allows(&host)) {
+            return true;
+        }
         let port = url.port_or_known_default();
         self.patterns.iter().any(|p| {
             let host_ok = if p.wildcard {
@@ -104,21 +190,26 @@ impl AllowHosts {
     }
 
     pub(crate) fn describe(&self) -> String {
-        self.patterns
+        self.vercel
             .iter()
-            .map(|p| {
-                let host = if p.wildcard {
-                    format!("*.{}", p.host)
-                } else {
-                    p.host.clone()
-                };
-                match p.port {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host,
-                }
-            })
+            .map(VercelProject::describe)
+            .chain(self.patterns.iter().map(Pattern::describe))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+impl Pattern {
+    fn describe(&self) -> String {
+        let host = if self.wildcard {
+            format!("*.{}", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        }
     }
 }
 
@@ -182,8 +273,58 @@ mod tests {
     fn allow(extra: &[&str]) -> AllowHosts {
         AllowHosts::new(&HostArgs {
             allow_hosts: extra.iter().map(|s| (*s).to_owned()).collect(),
+            ..HostArgs::default()
         })
         .unwrap()
+    }
+
+    fn project(name: Option<&str>, scope: Option<&str>, extra: &[&str]) -> Result<AllowHosts> {
+        AllowHosts::new(&HostArgs {
+            allow_hosts: extra.iter().map(|s| (*s).to_owned()).collect(),
+            vercel_project: name.map(str::to_owned),
+            vercel_scope: scope.map(str::to_owned),
+        })
+    }
+
+    /// The review's suggestion: every Vercel app lives under `*.vercel.app`, so a named project
+    /// narrows the default to its own deployment and branch URLs.
+    #[test]
+    fn a_named_project_narrows_the_default_to_its_previews() {
+        let hosts = project(Some("Shop.Web"), Some("acme"), &["*.preview.example.com"]).unwrap();
+        for good in [
+            "https://shop-web-4f2k9x1ab-acme.vercel.app",
+            "https://shop-web-git-feature-x-acme.vercel.app",
+            "https://shop-web-git-a-very-long-branch-name-that-was-c-1a2b3c-acme.vercel.app",
+            "https://pr-1.preview.example.com",
+        ] {
+            assert!(ok(&hosts, good), "{good}");
+        }
+        for bad in [
+            "https://other-app-git-x-acme.vercel.app",
+            "https://shop-web-git-x-evil.vercel.app",
+            "https://shop-web.vercel.app",
+            "https://shop-web-acme.vercel.app",
+            "https://x.shop-web-1-acme.vercel.app",
+            "https://shop-web-1-acme.vercel.app.evil.com",
+            "https://shopweb-1-acme.vercel.app",
+        ] {
+            assert!(!ok(&hosts, bad), "{bad}");
+        }
+        assert!(
+            hosts.describe().starts_with("shop-web-*-acme.vercel.app"),
+            "{}",
+            hosts.describe()
+        );
+        // The project alone: any scope.
+        let hosts = project(Some("shop-web"), None, &[]).unwrap();
+        assert!(ok(&hosts, "https://shop-web-git-x-evil.vercel.app"));
+        assert!(!ok(&hosts, "https://other-git-x-acme.vercel.app"));
+        // Names that are not Vercel names are a configuration error.
+        for bad in ["shop web", "-x", "a/b"] {
+            let err = project(Some(bad), None, &[]).unwrap_err();
+            assert_eq!(err.kind, crate::error::Kind::Config);
+            assert!(err.message.contains("--vercel-project"), "{}", err.message);
+        }
     }
 
     fn ok(hosts: &AllowHosts, url: &str) -> bool {

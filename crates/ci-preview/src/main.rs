@@ -7,6 +7,7 @@
 //! 2 the job is misconfigured.
 
 mod actions;
+mod answer_cookies;
 mod commands;
 mod discovery;
 mod endpoint;
@@ -26,6 +27,7 @@ mod poll;
 mod preview;
 mod protection;
 mod readiness;
+mod sealed_state;
 mod secret;
 mod storage_state;
 mod untrusted;
@@ -34,7 +36,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{call, discover, flags, smoke, storage_state as state_cmd, token, wait};
+use crate::commands::{
+    call, discover, flags, open_state, smoke, storage_state as state_cmd, token, wait,
+};
 use crate::error::CliError;
 
 /// `--help`'s epilogue: exit codes, every environment variable read (from `crate::env`), and
@@ -82,6 +86,8 @@ enum Command {
     Flags(flags::Args),
     /// Write a Playwright storageState with the flag, session and protection cookies.
     StorageState(state_cmd::Args),
+    /// Open a state sealed by `storage-state --seal` into a Playwright storageState file.
+    OpenState(open_state::Args),
     /// Check a pull request's policy change: `policy check --base REF`.
     Policy(commands::policy::Args),
 }
@@ -96,6 +102,7 @@ impl Command {
             Self::Smoke(_) => "smoke",
             Self::Flags(_) => "flags",
             Self::StorageState(_) => "storage-state",
+            Self::OpenState(_) => "open-state",
             Self::Policy(_) => "policy",
         }
     }
@@ -127,6 +134,7 @@ fn main() -> ExitCode {
             Command::Smoke(args) => smoke::run(args).await,
             Command::Flags(args) => flags::run(args).await,
             Command::StorageState(args) => state_cmd::run(args).await,
+            Command::OpenState(args) => open_state::run(args),
             Command::Policy(args) => commands::policy::run(args).await,
         }
     });

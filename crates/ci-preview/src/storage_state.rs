@@ -10,6 +10,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use protection_cookie::set_cookie;
 use reqwest::header::SET_COOKIE;
 use serde::Serialize;
 
@@ -85,87 +86,29 @@ pub(crate) fn override_cookie(
     }
 }
 
-/// A `Set-Cookie` header of the priming response, scoped to `host`; `None` if it is malformed or
-/// deletes the cookie.
+/// A `Set-Cookie` header of the priming response, scoped to `host` (read by the endpoint's own
+/// parser, so client and endpoint agree); `None` if it is malformed or deletes the cookie.
 pub(crate) fn parse_set_cookie(
     header: &str,
     host: &str,
     secure_origin: bool,
     now: i64,
 ) -> Option<Cookie> {
-    let mut parts = header.split(';');
-    let (name, value) = parts.next()?.split_once('=')?;
-    let (name, value) = (name.trim(), value.trim().trim_matches('"'));
-    let token = |s: &str| !s.is_empty() && is_cookie_text(s);
-    if !token(name) || !is_cookie_text(value) {
-        return None;
-    }
-    let mut cookie = Cookie {
-        name: name.to_owned(),
-        value: Secret::new(value),
-        domain: host.to_owned(),
-        path: "/".to_owned(),
-        expires: None,
-        http_only: false,
-        secure: secure_origin,
-        same_site: SameSite::Lax,
-    };
-    let mut max_age: Option<i64> = None;
-    for attribute in parts {
-        let (key, val) = attribute.split_once('=').unwrap_or((attribute, ""));
-        let val = val.trim();
-        match key.trim().to_ascii_lowercase().as_str() {
-            "path" if val.starts_with('/') && token(val) => cookie.path = val.to_owned(),
-            "max-age" => max_age = val.parse().ok(),
-            "expires" => cookie.expires = cookie.expires.or_else(|| httpdate(val)),
-            "httponly" => cookie.http_only = true,
-            "secure" => cookie.secure = true,
-            "samesite" => {
-                cookie.same_site = match val.to_ascii_lowercase().as_str() {
-                    "strict" => SameSite::Strict,
-                    "none" => SameSite::None,
-                    _ => SameSite::Lax,
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(seconds) = max_age {
-        cookie.expires = Some(now.saturating_add(seconds));
-    }
-    if value.is_empty() || cookie.expires.is_some_and(|at| at <= now) {
-        return None;
-    }
-    Some(cookie)
-}
-
-fn httpdate(value: &str) -> Option<i64> {
-    let at = humantime::parse_rfc3339_weak(&rfc1123_to_rfc3339(value)?).ok()?;
-    let secs = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    i64::try_from(secs).ok()
-}
-
-/// `Wed, 21 Oct 2026 07:28:00 GMT` → `2026-10-21 07:28:00`.
-fn rfc1123_to_rfc3339(value: &str) -> Option<String> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    let rest = value.split_once(',').map_or(value, |(_, r)| r).trim();
-    let fields: Vec<&str> = rest.split([' ', '-']).filter(|f| !f.is_empty()).collect();
-    let [day, month, year, time, ..] = fields[..] else {
-        return None;
-    };
-    let month = MONTHS.iter().position(|m| month.eq_ignore_ascii_case(m))? + 1;
-    let day: u32 = day.parse().ok()?;
-    let year: u32 = year.parse().ok()?;
-    Some(format!("{year:04}-{month:02}-{day:02} {time}"))
-}
-
-/// Printable ASCII without the separators a cookie cannot carry: names and values from the
-/// network are written only when they pass.
-pub(crate) fn is_cookie_text(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_graphic() && !b",;\\\"".contains(&b))
+    let cookie = set_cookie::parse(header, host, secure_origin, now)?;
+    Some(Cookie {
+        value: Secret::new(&cookie.value),
+        expires: (cookie.expires >= 0).then_some(cookie.expires),
+        same_site: match cookie.same_site {
+            "Strict" => SameSite::Strict,
+            "None" => SameSite::None,
+            _ => SameSite::Lax,
+        },
+        name: cookie.name,
+        domain: cookie.domain,
+        path: cookie.path,
+        http_only: cookie.http_only,
+        secure: cookie.secure,
+    })
 }
 
 /// The storageState JSON for `cookies`.
@@ -274,8 +217,9 @@ mod tests {
 
     const NOW: i64 = 1_790_000_000;
 
+    /// The parser is `protection_cookie::set_cookie`'s (tested there); this is the conversion.
     #[test]
-    fn set_cookie_is_scoped_to_the_preview_host() {
+    fn a_set_cookie_becomes_the_clients_cookie() {
         let cookie = parse_set_cookie(
             "_vercel_jwt=abc.def; Path=/; Domain=.vercel.app; Max-Age=3600; Secure; HttpOnly; SameSite=None",
             "app-git-x.vercel.app",
@@ -289,34 +233,13 @@ mod tests {
         assert_eq!(cookie.expires, Some(NOW + 3600));
         assert!(cookie.http_only && cookie.secure);
         assert_eq!(cookie.same_site, SameSite::None);
-
-        let dated = parse_set_cookie(
-            "b=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT",
-            "h",
-            false,
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(dated.expires, Some(1_792_567_680));
-        assert_eq!(dated.same_site, SameSite::Lax);
-        assert!(!dated.secure);
-    }
-
-    #[test]
-    fn malformed_or_deleting_cookies_are_dropped() {
-        for header in [
-            "novalue",
-            "=x",
-            "a b=c",
-            "a=",
-            "a=1; Max-Age=0",
-            "a=x\u{1b}y",
-        ] {
-            assert!(
-                parse_set_cookie(header, "h", true, NOW).is_none(),
-                "{header}"
-            );
-        }
+        let session = parse_set_cookie("b=1; SameSite=Strict", "h", false, NOW).unwrap();
+        assert_eq!(
+            (session.expires, session.same_site),
+            (None, SameSite::Strict)
+        );
+        assert!(!session.secure);
+        assert!(parse_set_cookie("a=1; Max-Age=0", "h", true, NOW).is_none());
     }
 
     #[test]

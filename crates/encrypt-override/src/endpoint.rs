@@ -2,13 +2,14 @@
 //! and gets back `{"cookie":"…","expires":T}`, a `vercel-flag-overrides` value the Flags SDK
 //! accepts until `T`, without ever holding `FLAGS_SECRET`. The kit has refused production, bad
 //! tokens and bad bodies (not JSON, no `flags`, `flags` not an object: the typed [`Request`]),
-//! read the secret and put the caller in the span; the handler checks, in the contract's order
+//! read the secret and put the caller in the span; the body's own checks run before a
+//! `single_use` token is spent ([`RequestBody::validate`]), in the contract's order
 //! (`CONTRACT.md` §2): `maxAge` (the kit's `cookie_lifetime`: CI cookies end up in traces and
-//! reports, so they live as long as a run, not the SDK's year), the cookie fits in a browser, the
-//! secret is configured.
+//! reports, so they live as long as a run, not the SDK's year), the cookie fits in a browser; the
+//! handler then checks the secret is configured.
 
 use axum::{Json, routing::post};
-use ci_endpoint::{CiError, Endpoint, JsonBody, Secret, VerifiedCaller};
+use ci_endpoint::{BodyContext, CiError, Endpoint, RequestBody, Secret, VerifiedJson};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -52,6 +53,27 @@ impl TryFrom<Map<String, Value>> for Request {
     }
 }
 
+impl RequestBody for Request {
+    fn validate(&self, context: &BodyContext<'_>) -> Result<(), CiError> {
+        let caller = context.caller();
+        // Refusals are logged by the kit, once, with their reason (the audit line of the call).
+        caller.summarize("flag_count", self.flags.len());
+        let lifetime = caller.cookie_lifetime(self.max_age.as_ref())?;
+        let token_len = codec::token_len_for(&self.flags, expires_after(lifetime));
+        caller.summarize("cookie_len", token_len);
+        if token_len > MAX_TOKEN_LEN {
+            return Err(CiError::BadRequest {
+                reason: Some(reason::COOKIE_TOO_LARGE),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn expires_after(lifetime: u64) -> i64 {
+    codec::now_unix().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX))
+}
+
 /// The answer.
 #[derive(Serialize)]
 struct Issued {
@@ -67,26 +89,17 @@ pub fn endpoint() -> Endpoint {
 }
 
 async fn encrypt_override(
-    caller: VerifiedCaller,
     secret: Secret<FlagsSecret>,
-    JsonBody(request): JsonBody<Request>,
+    VerifiedJson { caller, body }: VerifiedJson<Request>,
 ) -> Result<Json<Issued>, CiError> {
-    let flags = &request.flags;
-    // Refusals are logged by the kit, once, with their reason (the audit line of the call).
-    caller.summarize("flag_count", flags.len());
-    let lifetime = caller.cookie_lifetime(request.max_age.as_ref())?;
-    let expires = codec::now_unix().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
-    let token_len = codec::token_len_for(flags, expires);
-    caller.summarize("cookie_len", token_len);
-    if token_len > MAX_TOKEN_LEN {
-        return Err(CiError::BadRequest {
-            reason: Some(reason::COOKIE_TOO_LARGE),
-        });
-    }
-    let cookie = codec::encrypt_overrides(flags, secret.get()?, expires).map_err(|error| {
-        tracing::error!(%error, "could not encrypt the overrides");
-        CiError::Internal
-    })?;
+    // Validated already (`Request::validate`): the same rule gives the same lifetime.
+    let lifetime = caller.cookie_lifetime(body.max_age.as_ref())?;
+    let expires = expires_after(lifetime);
+    let cookie =
+        codec::encrypt_overrides(&body.flags, secret.get()?, expires).map_err(|error| {
+            tracing::error!(%error, "could not encrypt the overrides");
+            CiError::Internal
+        })?;
     caller.summarize("lifetime_secs", lifetime);
     Ok(Json(Issued { cookie, expires }))
 }

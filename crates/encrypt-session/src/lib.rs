@@ -6,6 +6,7 @@
 //! work without a server, for tests and tools that read what the endpoint issued.
 
 mod codec;
+mod config;
 mod endpoint;
 mod key;
 mod origin;
@@ -14,6 +15,7 @@ pub use codec::{
     CLOCK_TOLERANCE, DecodeError, EncodeError, MAX_COOKIE_LEN, cookie_len, decode, encode, seal,
     session_payload,
 };
+pub use config::{DEFAULT_CALLER_CLAIMS, SessionConfig};
 pub use endpoint::{EXPIRES_CLAIM, NAME, RESERVED_CLAIMS, SECRET_VAR, endpoint, endpoint_with};
 pub use key::{
     AuthSecret, COOKIE_NAME, MIN_SECRET_LEN, SECURE_COOKIE_NAME, SecretError, SessionKey,

@@ -5,8 +5,8 @@
 //! not protected.
 //!
 //! The kit has refused production (404), bad tokens (401/403), replays and foreign deployments
-//! (`single_use`, `bind_deployment`) and bad bodies, and read the secret. The handler checks, in
-//! order: the body (400 `invalid_same_site`), the host (403 `host_not_allowed`, see
+//! (`single_use`, `bind_deployment`) and bad bodies (400 `invalid_same_site` included, before a
+//! `single_use` token is spent), and read the secret. The handler checks, in order: the host (403 `host_not_allowed`, see
 //! [`crate::hosts`]), the secret (500 `misconfigured` when `VERCEL_AUTOMATION_BYPASS_SECRET` is
 //! missing; health lists the endpoint `ready:false`), then primes (502 `edge_unreachable`,
 //! `edge_refused` or `no_cookie`, see [`crate::prime`]). The secret is in no answer, log line or
@@ -15,7 +15,8 @@
 use axum::http::HeaderMap;
 use axum::{Json, routing::post};
 use ci_endpoint::{
-    CiError, Config, ConfigError, Endpoint, EndpointConfig, JsonBody, Secret, VerifiedCaller,
+    BodyContext, CiError, Config, ConfigError, Endpoint, EndpointConfig, RequestBody, Secret,
+    VerifiedCaller, VerifiedJson,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -133,19 +134,19 @@ pub fn endpoint_with(hosts: OwnHosts) -> Endpoint {
             "the deployment's own hosts (and the policy's preview_hosts) are primed"
         );
     }
-    let handler = move |caller: VerifiedCaller,
-                        settings: Config<Settings>,
-                        secret: Secret<BypassSecret>,
-                        headers: HeaderMap,
-                        JsonBody(body): JsonBody<Value>| {
-        let (hosts, primer) = (hosts.clone(), primer.clone());
-        async move {
-            issue(
-                &caller, &settings, &hosts, &primer, &secret, &headers, &body,
-            )
-            .await
-        }
-    };
+    let handler =
+        move |settings: Config<Settings>,
+              secret: Secret<BypassSecret>,
+              headers: HeaderMap,
+              VerifiedJson { caller, body }: VerifiedJson<CookieRequest>| {
+            let (hosts, primer) = (hosts.clone(), primer.clone());
+            async move {
+                issue(
+                    &caller, &settings, &hosts, &primer, &secret, &headers, &body.0,
+                )
+                .await
+            }
+        };
     Endpoint::new(NAME, post(handler))
         .with_secret(BYPASS_SECRET_VAR, BypassSecret::parse)
         .with_config::<Settings>()
@@ -192,6 +193,17 @@ async fn issue(
                 reason: error.reason(),
             })
         }
+    }
+}
+
+/// The body: `{}` or `{"sameSite":"lax"|"none"}`.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct CookieRequest(Value);
+
+impl RequestBody for CookieRequest {
+    fn validate(&self, _context: &BodyContext<'_>) -> Result<(), CiError> {
+        same_site_none(&self.0).map(drop)
     }
 }
 

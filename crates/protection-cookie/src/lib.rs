@@ -11,11 +11,14 @@
 //! says; the project-wide secret never leaves the deployment.
 //!
 //! - [`hosts`]: which hosts are this deployment's own (only those are primed).
-//! - [`prime`]: the priming request and the `Set-Cookie` it gets back.
+//! - [`prime`]: the priming request.
+//! - [`set_cookie`]: the `Set-Cookie` it gets back, as a Playwright cookie (the client reads its
+//!   own priming answer with it too).
 //! - the endpoint itself ([`endpoint`]): the HTTP contract (`CONTRACT.md`).
 
 pub mod hosts;
 pub mod prime;
+pub mod set_cookie;
 
 mod endpoint;
 

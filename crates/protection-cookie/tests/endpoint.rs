@@ -287,9 +287,10 @@ fn start_up_refuses_plain_http_to_another_host() {
     assert!(err.1.contains("plain http"), "{}", err.1);
 }
 
-/// The shipped policy pins `job_workflow_ref` to the reusable `browser-state.yml`: a token from
-/// that workflow passes verification (and meets the host rule next), while a token the test job's
-/// own code mints (its job runs the caller's e2e workflow) is refused.
+/// The shipped policy pins `job_workflow_ref` to the reusable `browser-state.yml` this repository
+/// ships, at one commit: a token from that workflow at that commit passes verification (and meets
+/// the host rule next), while a token the test job's own code mints (its job runs the caller's
+/// e2e workflow) is refused, and so is the same workflow at another commit.
 #[tokio::test]
 async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
     use axum::{body::Body, http::Request};
@@ -305,6 +306,21 @@ async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
         .endpoint(NAME)
         .expect("the shipped policy serves the endpoint");
     assert!(entry.single_use && entry.bind_deployment);
+    // The pin names the file this repository ships, not a name that merely looks right.
+    let [pinned] = entry.workflows.as_slice() else {
+        panic!("one workflow: {:?}", entry.workflows)
+    };
+    let (path, commit) = pinned.rsplit_once('@').unwrap();
+    let file = path
+        .strip_prefix("example-org/ci-in-preview/")
+        .expect("the example copy of ci-in-preview");
+    assert_eq!(file, ".github/workflows/browser-state.yml");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shipped = std::fs::read_to_string(root.join(file)).expect("the pinned file is shipped");
+    assert!(
+        shipped.contains("\n  workflow_call:\n"),
+        "a reusable workflow"
+    );
     let deployment = Deployment {
         environment: Some("preview".into()),
         repository: Some("example-org/example-app".into()),
@@ -322,7 +338,7 @@ async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
         vec![protection_cookie::endpoint_with(hosts)],
     )
     .unwrap();
-    let token = |job_workflow: Option<&str>| {
+    let token = |job_workflow: Option<(&str, &str)>| {
         let builder = issuer
             .token(&entry.audience)
             .claim("repository", "example-org/example-app")
@@ -331,7 +347,7 @@ async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
             .claim("repository_owner_id", "987654321")
             .workflow("example-org/example-app/.github/workflows/e2e.yml");
         match job_workflow {
-            Some(path) => builder.reusable(path, "refs/tags/v1", ci_fixtures::DEFAULT_SHA),
+            Some((path, git_ref)) => builder.reusable(path, git_ref, git_ref),
             None => builder,
         }
         .build()
@@ -344,9 +360,7 @@ async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
             .body(Body::from("{}"))
             .unwrap()
     };
-    let reusable = token(Some(
-        "example-org/ci-in-preview/.github/workflows/browser-state.yml",
-    ));
+    let reusable = token(Some((path, commit)));
     let answer = ci_fixtures::send(&router, ask(reusable)).await;
     assert_eq!(
         (answer.status.as_u16(), answer.body.as_str()),
@@ -355,5 +369,8 @@ async fn the_shipped_policy_refuses_a_token_minted_by_the_test_jobs_own_code() {
     );
     let own_code = token(None);
     let answer = ci_fixtures::send(&router, ask(own_code)).await;
+    assert_eq!(answer.status.as_u16(), 401, "{}", answer.body);
+    let other_commit = token(Some((path, ci_fixtures::DEFAULT_SHA)));
+    let answer = ci_fixtures::send(&router, ask(other_commit)).await;
     assert_eq!(answer.status.as_u16(), 401, "{}", answer.body);
 }

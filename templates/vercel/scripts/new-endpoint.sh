@@ -71,14 +71,15 @@ EOF
 cat > "$dir/src/lib.rs" <<EOF
 //! The \`$name\` CI-in-preview endpoint (scaffolded by scripts/new-endpoint.sh).
 //!
-//! The handler takes a \`VerifiedCaller\`, which only the kit can construct: by the time it runs,
-//! the deployment environment, the OIDC token and this endpoint's entry in \`ci-policy.toml\` have
+//! The handler takes a \`VerifiedJson<Request>\`, which only the kit can construct: by the time it
+//! runs, the deployment environment, the OIDC token, this endpoint's entry in \`ci-policy.toml\`
+//! and the body (its type, then \`Request::validate\`, before a \`single_use\` token is spent) have
 //! been checked, and every log line carries the endpoint and the caller from the kit's span.
 //! Secrets: \`.with_secret("VAR", parse)\` and a \`Secret<T>\` argument; settings from the policy
 //! entry: \`.with_config::<T>()\` and a \`Config<T>\` argument (see the kit's docs).
 
 use axum::{Json, routing::post};
-use ci_endpoint::{CiError, Endpoint, JsonBody, VerifiedCaller};
+use ci_endpoint::{BodyContext, CiError, Endpoint, RequestBody, VerifiedJson};
 use serde::{Deserialize, Serialize};
 
 /// The path under \`/api/~/ci/\` and the key of the policy entry.
@@ -89,6 +90,19 @@ pub const NAME: &str = "$name";
 #[serde(deny_unknown_fields)]
 struct Request {
     message: String,
+}
+
+/// Checks of the body beyond its type, each a 400 with a named reason; they run before a
+/// \`single_use\` token is spent, so a job can fix its request and retry with the same token.
+impl RequestBody for Request {
+    fn validate(&self, _context: &BodyContext<'_>) -> Result<(), CiError> {
+        if self.message.is_empty() {
+            return Err(CiError::BadRequest {
+                reason: Some("empty_message"),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The answer.
@@ -104,8 +118,7 @@ pub fn endpoint() -> Endpoint {
 }
 
 async fn handle(
-    caller: VerifiedCaller,
-    JsonBody(request): JsonBody<Request>,
+    VerifiedJson { caller, body: request }: VerifiedJson<Request>,
 ) -> Result<Json<Answer>, CiError> {
     tracing::info!(length = request.message.len(), "request served");
     Ok(Json(Answer {

@@ -21,6 +21,7 @@ ring = ["ci-endpoint/ring"]
 [dependencies]
 ci-endpoint.workspace = true
 axum.workspace = true
+serde.workspace = true
 serde_json.workspace = true
 tracing.workspace = true
 
@@ -34,20 +35,35 @@ workspace = true
 
 const LIB_RS: &str = r#"//! The `{{NAME}}` CI-in-preview endpoint.
 //!
-//! Scaffolded by `cargo xtask new-endpoint`. The handler takes a `VerifiedCaller`, which only the
-//! kit can construct: by the time it runs, the deployment environment, the OIDC token and this
-//! endpoint's entry in `ci-policy.toml` have all been checked, and every log line of the request
+//! Scaffolded by `cargo xtask new-endpoint`. The handler takes a `VerifiedJson<Request>`, which
+//! only the kit can construct: by the time it runs, the deployment environment, the OIDC token,
+//! this endpoint's entry in `ci-policy.toml` and the body (its type, then `Request::validate`,
+//! before a `single_use` token is spent) have all been checked, and every log line of the request
 //! carries the endpoint and the caller (repository, run id, …) from the kit's span. Replace the
-//! work in `handle`. If the endpoint needs a secret, declare it with
+//! work in `handle` and the body's type. If the endpoint needs a secret, declare it with
 //! `Endpoint::with_secret("VAR", parse)` and take a `ci_endpoint::Secret<T>`: the kit reads and
 //! checks it at start-up. Keep secrets in the deployment and out of answers and logs.
 
 use axum::{Json, routing::post};
-use ci_endpoint::{CiError, Endpoint, JsonBody, VerifiedCaller};
-use serde_json::{Value, json};
+use ci_endpoint::{BodyContext, CiError, Endpoint, RequestBody, VerifiedJson};
+use serde_json::{Map, Value, json};
 
 /// The path under `/api/~/ci/` and the key of the policy entry.
 pub const NAME: &str = "{{NAME}}";
+
+/// The body: any JSON object (anything else is a 400). Prefer a struct with
+/// `#[serde(deny_unknown_fields)]` once the endpoint knows its fields.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
+struct Request(Map<String, Value>);
+
+/// Checks beyond the type, each a 400 with a named reason; they run before a `single_use` token
+/// is spent, so a job can fix its request and retry with the same token.
+impl RequestBody for Request {
+    fn validate(&self, _context: &BodyContext<'_>) -> Result<(), CiError> {
+        Ok(())
+    }
+}
 
 /// The endpoint, listed in `ci_preview_server::builtin_endpoints()`.
 pub fn endpoint() -> Endpoint {
@@ -55,12 +71,9 @@ pub fn endpoint() -> Endpoint {
 }
 
 async fn handle(
-    caller: VerifiedCaller,
-    JsonBody(body): JsonBody<Value>,
+    VerifiedJson { caller, body }: VerifiedJson<Request>,
 ) -> Result<Json<Value>, CiError> {
-    let Value::Object(fields) = body else {
-        return Err(CiError::bad_request());
-    };
+    let fields = body.0;
     tracing::info!(fields = fields.len(), "request served");
     let claims = caller.claims();
     Ok(Json(json!({

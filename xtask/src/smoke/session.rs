@@ -11,14 +11,21 @@ use crate::flags::{Result, failed};
 pub(super) const ENDPOINT: &str = "auth/encrypt-session";
 const AUDIENCE: &str = "https://ci-in-preview.smoke/api/~/ci/auth/encrypt-session";
 
-/// The endpoint's `[endpoints."auth/encrypt-session"]` section of the smoke policy.
+/// The test user the smoke's session names: the only subject its policy allows.
+const SUBJECT: &str = "smoke-1";
+
+/// The endpoint's `[endpoints."auth/encrypt-session"]` section of the smoke policy, with its
+/// subject allowlist.
 pub(super) fn policy_entry() -> String {
-    format!("\n{}", ci_fixtures::policy_entry(ENDPOINT, AUDIENCE))
+    format!(
+        "\n{}\n[endpoints.{ENDPOINT:?}.config]\nsubjects = [{SUBJECT:?}]\n",
+        ci_fixtures::policy_entry(ENDPOINT, AUDIENCE)
+    )
 }
 
 /// The `--data` the smoke sends: a test user's session, for ten minutes.
 pub(super) fn request() -> Value {
-    json!({"session": {"name": "Smoke Test", "email": "smoke@example.com", "sub": "smoke-1"}, "maxAge": 600})
+    json!({"session": {"name": "Smoke Test", "email": "smoke@example.com", "sub": SUBJECT}, "maxAge": 600})
 }
 
 /// Checks `ci-preview call`'s output: `{name, cookie, expires}`, the plain-HTTP cookie name (the

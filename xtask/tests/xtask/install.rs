@@ -59,6 +59,36 @@ fn without_github_action_ref_the_runner_checkout_path_names_repository_and_ref()
 }
 
 #[test]
+fn the_install_only_action_folder_names_repository_and_ref_and_never_builds() {
+    // `$/action/install` (browser-state.yml): the action lives in a folder of the repository.
+    let setup = Setup::new()
+        .unset("CI_PREVIEW_ACTION_REPOSITORY")
+        .unset("CI_PREVIEW_ACTION_REF")
+        .set("CI_PREVIEW_FROM_SOURCE", "never");
+    let action_path = setup.path(&format!("_actions/{REPO}/{COMMIT}/action/install"));
+    let setup = setup.set("GITHUB_ACTION_PATH", &action_path.display().to_string());
+    let run = setup.run();
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr());
+    assert_eq!(setup.installed_says(), "ci-preview 0.3.0 (released)");
+    assert!(
+        setup
+            .read("gh.log")
+            .contains(&format!("--source-digest {COMMIT} "))
+    );
+
+    // Any other folder names no ref: refused, never built.
+    let setup = Setup::new()
+        .unset("CI_PREVIEW_ACTION_REPOSITORY")
+        .unset("CI_PREVIEW_ACTION_REF")
+        .set("CI_PREVIEW_FROM_SOURCE", "never");
+    let action_path = setup.path(&format!("_actions/{REPO}/{COMMIT}/elsewhere"));
+    let setup = setup.set("GITHUB_ACTION_PATH", &action_path.display().to_string());
+    let run = setup.run();
+    assert_eq!(run.code(), Some(2), "stderr:\n{}", run.stderr());
+    assert_eq!(setup.read("cargo.log"), "");
+}
+
+#[test]
 fn a_floating_tag_finds_the_release_at_its_commit() {
     let setup = Setup::new().set("CI_PREVIEW_ACTION_REF", "v0");
     std::fs::write(

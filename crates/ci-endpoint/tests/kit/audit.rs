@@ -4,7 +4,7 @@
 //! values or the answer.
 
 use axum::{Json, routing::post};
-use ci_endpoint::{CiError, Endpoint, JsonBody, VerifiedCaller};
+use ci_endpoint::{CiError, Endpoint, RequestBody, VerifiedJson};
 use ci_fixtures::{Capture, TestApp};
 use serde_json::{Map, Value, json};
 
@@ -16,9 +16,10 @@ struct Request {
     flags: Map<String, Value>,
 }
 
+impl RequestBody for Request {}
+
 async fn audited(
-    caller: VerifiedCaller,
-    JsonBody(body): JsonBody<Request>,
+    VerifiedJson { caller, body }: VerifiedJson<Request>,
 ) -> Result<Json<Value>, CiError> {
     caller.summarize("flag_count", body.flags.len());
     caller.summarize("dry_run", false);

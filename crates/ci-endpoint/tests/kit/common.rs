@@ -6,7 +6,7 @@
 
 use axum::{Json, Router, body::Body, http::Request, routing::post};
 use ci_endpoint::{
-    CiError, Endpoint, JsonBody, Secret, VerifiedCaller,
+    BodyContext, CiError, Endpoint, RequestBody, Secret, VerifiedJson,
     server::{Deployment, Policy},
 };
 use ci_fixtures::MockIssuer;
@@ -38,17 +38,23 @@ struct EchoRequest {
     flags: Map<String, Value>,
 }
 
-async fn echo(
-    caller: VerifiedCaller,
-    secret: Secret<String>,
-    JsonBody(body): JsonBody<EchoRequest>,
-) -> Result<Json<Value>, CiError> {
-    let encoded = serde_json::to_string(&body.flags).map_err(|_| CiError::Internal)?;
-    if encoded.len() > ECHO_MAX_ENCODED {
-        return Err(CiError::BadRequest {
-            reason: Some("cookie_too_large"),
-        });
+/// The size refusal is a body check: it runs before a `single_use` token is spent.
+impl RequestBody for EchoRequest {
+    fn validate(&self, _context: &BodyContext<'_>) -> Result<(), CiError> {
+        let encoded = serde_json::to_string(&self.flags).map_err(|_| CiError::Internal)?;
+        if encoded.len() > ECHO_MAX_ENCODED {
+            return Err(CiError::BadRequest {
+                reason: Some("cookie_too_large"),
+            });
+        }
+        Ok(())
     }
+}
+
+async fn echo(
+    secret: Secret<String>,
+    VerifiedJson { caller, body }: VerifiedJson<EchoRequest>,
+) -> Result<Json<Value>, CiError> {
     secret.get()?;
     Ok(Json(json!({
         "repository": caller.claims().repository,

@@ -15,5 +15,6 @@ mod policy;
 mod replay_redis;
 mod replay_redis_tls;
 mod single_use;
+mod single_use_body;
 mod stealth;
 mod writing;

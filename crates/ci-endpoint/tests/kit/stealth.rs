@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::{Json, Router, body::Body, http::Request, routing::post};
 use ci_endpoint::server::{Deployment, Policy, STEALTH_FLOOR};
-use ci_endpoint::{Endpoint, JsonBody, VerifiedCaller};
+use ci_endpoint::{Endpoint, RequestBody, VerifiedJson};
 use ci_fixtures::{Answer, MockIssuer, send, static_verifier};
 use serde_json::{Map, Value, json};
 
@@ -20,7 +20,9 @@ struct Flags {
     flags: Map<String, Value>,
 }
 
-async fn hidden(_caller: VerifiedCaller, JsonBody(body): JsonBody<Flags>) -> Json<Value> {
+impl RequestBody for Flags {}
+
+async fn hidden(VerifiedJson { body, .. }: VerifiedJson<Flags>) -> Json<Value> {
     Json(json!({ "count": body.flags.len() }))
 }
 

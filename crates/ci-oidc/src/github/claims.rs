@@ -54,18 +54,6 @@ macro_rules! github_claims {
         }
 
         impl RawClaims {
-            /// A registered claim as sent, to say what a refused token carried.
-            pub(crate) fn registered(&self, name: &str) -> Option<Value> {
-                match name {
-                    "iss" => self.iss.clone().map(Value::String),
-                    "aud" => self.aud.clone(),
-                    "exp" => self.exp.clone(),
-                    "iat" => self.iat.clone(),
-                    "nbf" => self.nbf.clone(),
-                    _ => None,
-                }
-            }
-
             /// Completes the typed claims once `iss`, `aud` and the times are checked.
             pub(crate) fn into_claims(self, iss: String, aud: String, exp: i64, iat: i64, nbf: Option<i64>) -> GitHubClaims {
                 GitHubClaims { iss, aud, exp, iat, nbf, $( $field: self.$field, )* }

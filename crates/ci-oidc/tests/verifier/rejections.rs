@@ -214,6 +214,15 @@ fn rows() -> Vec<Row> {
         row("exp null", K::MissingClaim, |t| {
             t.claim("exp", serde_json::Value::Null)
         }),
+        // The library's rules, checked here since the claims are parsed once (`registered.rs`).
+        row("exp negative", K::Malformed, |t| t.claim("exp", -1)),
+        row("exp a fraction in the past", K::Expired, |t| {
+            t.claim("exp", now() as f64 - 61.5)
+        }),
+        row("exp an object", K::Malformed, |t| {
+            t.claim("exp", json!({"n": 1}))
+        }),
+        row("nbf negative", K::Malformed, |t| t.claim("nbf", -5)),
         row("iat missing", K::MissingClaim, |t| t.without("iat")),
         row("iat as a string", K::Malformed, |t| {
             t.claim("iat", now().to_string())

@@ -53,7 +53,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         &args.endpoint,
         &audience,
         &body,
-        args.call.attempts,
+        &args.call,
     )
     .await?;
     // Masked by call_endpoint; serde_json escapes every control character inside strings.

@@ -100,13 +100,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         .audience(&client, &preview, ENDPOINT, None, &args.hosts)
         .await?;
     let called = call_endpoint(
-        &client,
-        &preview,
-        &minter,
-        ENDPOINT,
-        &audience,
-        &body,
-        args.call.attempts,
+        &client, &preview, &minter, ENDPOINT, &audience, &body, &args.call,
     )
     .await?;
     let cookie = called.answer["cookie"]

@@ -5,6 +5,7 @@
 pub(crate) mod call;
 pub(crate) mod discover;
 pub(crate) mod flags;
+pub(crate) mod open_state;
 pub(crate) mod policy;
 pub(crate) mod smoke;
 pub(crate) mod storage_state;

@@ -141,13 +141,7 @@ async fn smoke(
         .await?;
     let body = json!({"flags": {"ciInPreviewSmoke": true}});
     let called = call_endpoint(
-        client,
-        &preview,
-        minter,
-        ENDPOINT,
-        &audience,
-        &body,
-        args.call.attempts,
+        client, &preview, minter, ENDPOINT, &audience, &body, &args.call,
     )
     .await?;
     let plural = if called.attempts == 1 { "" } else { "s" };

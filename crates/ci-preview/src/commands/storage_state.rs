@@ -10,6 +10,10 @@
 //! (`x-vercel-set-bypass-cookie`). Every value is masked before anything is printed, the file is
 //! mode 0600 (`$RUNNER_TEMP` by default) and stdout carries only its path.
 //!
+//! `--seal` hands the state to another job instead of a file: it is sealed with a fresh one-use
+//! key and written to the step outputs (`crate::sealed_state`; the reusable
+//! `.github/workflows/browser-state.yml` runs it, `open-state` opens it in the test job).
+//!
 //! `--local` is the same file for `next dev` on a developer's machine: the flag and session
 //! cookies are sealed in-process from the app's own secrets (see `local_cookies`), for a loopback
 //! URL only, with no protection cookie and no token.
@@ -20,22 +24,22 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::actions;
+use crate::actions::{self, RunnerFiles};
+use crate::answer_cookies::{
+    PROTECTION_ENDPOINT, SESSION_ENDPOINT, masked, protection_cookie, session_cookie,
+};
 use crate::endpoint::{CallArgs, call_endpoint};
 use crate::error::{CliError, Result};
 use crate::minter::{IdTokenArgs, Minter};
 use crate::preview::Preview;
 use crate::protection::{Guard, Mode, ProtectionArgs};
+use crate::sealed_state::{self, StateKey};
 use crate::secret::Secret;
-use crate::storage_state::{self, Cookie, SameSite};
+use crate::storage_state::{self, Cookie};
 use crate::{env, http, jwe, overrides};
 
 /// The endpoint that makes override cookies.
 const FLAGS_ENDPOINT: &str = "flags/encrypt-override";
-/// The endpoint that makes Auth.js session cookies.
-const SESSION_ENDPOINT: &str = "auth/encrypt-session";
-/// The endpoint that exchanges the deployment's bypass secret for a protection cookie.
-const PROTECTION_ENDPOINT: &str = "vercel/protection-cookie";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -67,6 +71,17 @@ pub(crate) struct Args {
     /// protection cookie. Refused for any other URL.
     #[arg(long)]
     pub local: bool,
+    /// Seal the state for another job instead of writing a file: step outputs `state` (the sealed
+    /// blob, safe in logs), `state-key` (its one-use key: hand it on only through a called
+    /// workflow's `secrets:`) and `preview-url`; `open-state` opens it. Needs $GITHUB_OUTPUT;
+    /// refused while runner debug logging is on (the runner would print the outputs).
+    #[arg(long, conflicts_with_all = ["out", "local"])]
+    pub seal: bool,
+    /// `1` when the run has debug logging on (set by the runner).
+    #[arg(long, env = env::RUNNER_DEBUG, hide = true)]
+    pub runner_debug: Option<String>,
+    #[command(flatten)]
+    pub files: RunnerFiles,
     #[command(flatten)]
     pub hosts: crate::hosts::HostArgs,
     #[command(flatten)]
@@ -98,7 +113,11 @@ pub(crate) async fn run(args: Args) -> Result<()> {
              other than none",
         ));
     }
-    let path = out_path(&args)?;
+    let sink = if args.seal {
+        Sink::Sealed(seal_output(&args)?.to_path_buf())
+    } else {
+        Sink::File(out_path(&args)?)
+    };
 
     let client = http::client()?;
     let minter = Minter::new(&args.id_token, client.clone())?;
@@ -109,6 +128,8 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let call_args = CallArgs {
         audience: None,
         attempts: args.attempts,
+        // The three endpoints it calls are cookie endpoints, safe to repeat anyway.
+        idempotent: false,
     };
     let call = |endpoint: &'static str, body: Value| {
         let (client, preview, minter, call_args) = (&client, &preview, &minter, &call_args);
@@ -118,13 +139,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
                 .audience(client, preview, endpoint, None, hosts)
                 .await?;
             let called = call_endpoint(
-                client,
-                preview,
-                minter,
-                endpoint,
-                &audience,
-                &body,
-                call_args.attempts,
+                client, preview, minter, endpoint, &audience, &body, call_args,
             )
             .await?;
             Ok::<Value, CliError>(called.answer)
@@ -184,7 +199,50 @@ pub(crate) async fn run(args: Args) -> Result<()> {
             }
         }
     }
-    finish(&path, &cookies, &host)
+    match sink {
+        Sink::File(path) => finish(&path, &cookies, &host),
+        Sink::Sealed(output) => finish_sealed(&output, &cookies, &preview),
+    }
+}
+
+/// Where the state goes: a 0600 file, or sealed into the step outputs.
+enum Sink {
+    File(PathBuf),
+    Sealed(PathBuf),
+}
+
+/// `--seal`'s preconditions, checked before any request.
+fn seal_output(args: &Args) -> Result<&std::path::Path> {
+    if args.runner_debug.as_deref() == Some("1") {
+        return Err(CliError::config(
+            "--seal refuses to run with debug logging on: the runner prints every step output \
+             (the state key included) to the log in debug mode. Re-run without debug logging",
+        ));
+    }
+    args.files.output_file()
+}
+
+/// Seals the state with a fresh key and writes `state`, `state-key` and `preview-url` to the step
+/// outputs. The key is not masked on purpose: the runner drops a job output that contains a
+/// masked value, and the key would never reach the test job. It is printed nowhere; the caller
+/// passes it on only through `secrets:`, where the runner masks it.
+fn finish_sealed(output: &std::path::Path, cookies: &[Cookie], preview: &Preview) -> Result<()> {
+    let origin = preview.base().origin().ascii_serialization();
+    let key = StateKey::generate()?;
+    let state = Secret::new(storage_state::render(cookies));
+    let blob = sealed_state::seal(state.expose(), &origin, &key)?;
+    actions::write_output(output, "state", &blob)?;
+    actions::write_output(output, "state-key", key.encode().expose())?;
+    actions::write_output(output, "preview-url", &preview.origin())?;
+    let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
+    actions::progress(&format!(
+        "sealed {} cookie(s) for {origin} ({}) into the step outputs `state` and `state-key` \
+         (format v{}; open them with `ci-preview open-state` in the test job)",
+        cookies.len(),
+        names.join(", "),
+        sealed_state::VERSION
+    ));
+    Ok(())
 }
 
 /// `--local`: the cookies sealed here, written like the preview's.
@@ -246,11 +304,6 @@ fn finish(path: &std::path::Path, cookies: &[Cookie], host: &str) -> Result<()> 
     Ok(())
 }
 
-fn masked(value: &str) -> Secret {
-    actions::mask(value);
-    Secret::new(value)
-}
-
 fn parse_session(raw: &str) -> Result<Value> {
     let text = match raw.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
@@ -280,109 +333,9 @@ fn out_path(args: &Args) -> Result<PathBuf> {
     Ok(temp.join(storage_state::DEFAULT_FILE))
 }
 
-/// `{"name","cookie","expires"}` from auth/encrypt-session: the name is the network's, so it must
-/// be one a cookie can carry.
-fn session_cookie(answer: &Value, host: &str, secure: bool) -> Result<Cookie> {
-    let bad = |what: &str| CliError::check(format!("{SESSION_ENDPOINT} answered {what}"));
-    let name = answer["name"]
-        .as_str()
-        .filter(|n| !n.is_empty() && storage_state::is_cookie_text(n))
-        .ok_or_else(|| bad("without a cookie `name` a browser can carry"))?;
-    let value = answer["cookie"]
-        .as_str()
-        .filter(|v| !v.is_empty() && storage_state::is_cookie_text(v))
-        .ok_or_else(|| bad("without a `cookie` value a browser can carry"))?;
-    Ok(Cookie {
-        name: name.to_owned(),
-        value: masked(value),
-        domain: host.to_owned(),
-        path: "/".to_owned(),
-        expires: answer["expires"].as_i64(),
-        // As Auth.js sets its session cookie.
-        http_only: true,
-        secure,
-        same_site: SameSite::Lax,
-    })
-}
-
-/// `{"cookie": {…}}` or `{"cookie": null}` from vercel/protection-cookie, scoped to the
-/// preview's host whatever domain it names.
-fn protection_cookie(answer: &Value, host: &str, secure: bool) -> Result<Option<Cookie>> {
-    let bad = |what: &str| CliError::check(format!("{PROTECTION_ENDPOINT} answered {what}"));
-    // Only an explicit `null` says "not protected"; a missing member is a malformed answer.
-    let cookie = match answer.get("cookie") {
-        Some(Value::Null) => return Ok(None),
-        Some(Value::Object(cookie)) => cookie,
-        _ => return Err(bad("without a `cookie` object")),
-    };
-    let text = |key: &str| {
-        cookie
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty() && storage_state::is_cookie_text(v))
-            .ok_or_else(|| bad(&format!("a cookie without a usable `{key}`")))
-    };
-    let (name, value) = (text("name")?, text("value")?);
-    let path = cookie
-        .get("path")
-        .and_then(Value::as_str)
-        .filter(|p| p.starts_with('/') && storage_state::is_cookie_text(p))
-        .unwrap_or("/");
-    let same_site = match cookie.get("sameSite").and_then(Value::as_str) {
-        Some("None") => SameSite::None,
-        Some("Strict") => SameSite::Strict,
-        _ => SameSite::Lax,
-    };
-    Ok(Some(Cookie {
-        name: name.to_owned(),
-        value: masked(value),
-        domain: host.to_owned(),
-        path: path.to_owned(),
-        expires: cookie
-            .get("expires")
-            .and_then(Value::as_i64)
-            .filter(|e| *e > 0),
-        http_only: cookie
-            .get("httpOnly")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
-        secure: secure
-            || cookie
-                .get("secure")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-        same_site,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hostile_answers_are_refused_and_domains_are_the_previews() {
-        let answer = json!({"cookie": {"name": "_vercel_jwt", "value": "abc", "domain": "evil.example",
-            "path": "/", "expires": 1_900_000_000, "httpOnly": true, "secure": true, "sameSite": "None"}});
-        let cookie = protection_cookie(&answer, "app.vercel.app", true)
-            .unwrap()
-            .unwrap();
-        assert_eq!(cookie.domain, "app.vercel.app");
-        assert_eq!(cookie.same_site, SameSite::None);
-        assert!(
-            protection_cookie(&json!({"cookie": null}), "h", true)
-                .unwrap()
-                .is_none()
-        );
-        for bad in [
-            json!({}),
-            json!({"cookie": {"name": "a;b", "value": "x"}}),
-            json!({"cookie": {"name": "a", "value": "x\ny"}}),
-        ] {
-            assert!(protection_cookie(&bad, "h", true).is_err(), "{bad}");
-        }
-        assert!(session_cookie(&json!({"name": "a b", "cookie": "x"}), "h", true).is_err());
-        assert!(session_cookie(&json!({"name": "authjs.session-token"}), "h", true).is_err());
-    }
 
     #[test]
     fn session_must_be_an_object_and_is_never_echoed() {

@@ -76,6 +76,7 @@ mod tests {
         let given = |patterns: &[&str]| {
             AllowHosts::given(&HostArgs {
                 allow_hosts: patterns.iter().map(|p| (*p).to_owned()).collect(),
+                ..HostArgs::default()
             })
             .unwrap()
         };

@@ -15,7 +15,7 @@ async fn learns_the_audience_and_prints_the_masked_answer() {
     let (_issuer, github) = mocks().await;
     let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
     let run = call(&preview, &[]).github(&github).in_actions().run().await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let cookie = preview.state().cookie.clone();
     let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(answer["cookie"], cookie.as_str());
@@ -52,7 +52,7 @@ async fn a_503_retry_after_is_waited_for() {
             .push_back((503, r#"{"error":"unavailable"}"#.to_owned()));
     }
     let run = call(&preview, &[]).github(&github).run().await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_success();
     let calls = preview.calls();
     assert_eq!(calls.len(), 2);
     let waited = calls[1].at.duration_since(calls[0].at).unwrap();
@@ -72,7 +72,7 @@ async fn retries_5xx_with_a_fresh_token_each_time() {
         .answers
         .extend([(502, "bad gateway".to_owned()), (503, "{}".to_owned())]);
     let run = call(&preview, &[]).github(&github).run().await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let calls = preview.calls();
     assert_eq!(calls.len(), 3);
     assert_eq!(github.mint_count(), 3, "one mint per attempt");
@@ -91,12 +91,7 @@ async fn retries_5xx_with_a_fresh_token_each_time() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("failed after 2 attempts"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["failed after 2 attempts"]);
 }
 
 #[tokio::test]
@@ -126,8 +121,7 @@ async fn never_retries_a_4xx_and_explains_it() {
             .env("GITHUB_REPOSITORY", "octo-org/octo-repo")
             .run()
             .await;
-        assert_eq!(run.code, 1);
-        assert!(run.stderr.contains(expected), "{status}: {}", run.stderr);
+        run.assert_exit(1, &[expected]);
         assert_eq!(
             preview.calls().len(),
             before + 1,
@@ -149,7 +143,7 @@ async fn a_401_names_audience_workflow_and_event() {
         .env("GITHUB_EVENT_NAME", "pull_request_target")
         .run()
         .await;
-    assert_eq!(run.code, 1);
+    run.assert_exit(1, &[]);
     assert_eq!(preview.calls().len(), 1);
     for expected in [
         "refused the token (HTTP 401 unauthorized)",
@@ -171,22 +165,15 @@ async fn health_decides_whether_the_endpoint_can_be_called() {
     let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
     preview.state().ready = false;
     let run = call(&preview, &[]).github(&github).run().await;
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("is not ready"), "{}", run.stderr);
+    run.assert_exit(1, &["is not ready"]);
     let run = Client::new(&["call", "flags/other", "--url", &preview.url, "--data", "{}"])
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("health lists: flags/encrypt-override"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["health lists: flags/encrypt-override"]);
     preview.set_health(HealthMode::Status(404));
     let run = call(&preview, &[]).github(&github).run().await;
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("no CI routes here"), "{}", run.stderr);
+    run.assert_exit(1, &["no CI routes here"]);
     assert!(preview.calls().is_empty());
     assert!(
         github
@@ -201,11 +188,9 @@ async fn health_decides_whether_the_endpoint_can_be_called() {
 async fn configuration_is_checked_before_any_request() {
     let preview = Preview::start(HealthMode::Serving(HEAD_SHA.into())).await;
     let run = call(&preview, &[]).run().await;
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains(
-            "ACTIONS_ID_TOKEN_REQUEST_URL is not set: add `permissions: id-token: write`"
-        )
+    run.assert_exit(
+        2,
+        &["ACTIONS_ID_TOKEN_REQUEST_URL is not set: add `permissions: id-token: write`"],
     );
     assert!(preview.state().health_bypass.is_empty(), "nothing was sent");
     let (_issuer, github) = mocks().await;
@@ -213,6 +198,5 @@ async fn configuration_is_checked_before_any_request() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("--data is not valid JSON"));
+    run.assert_exit(2, &["--data is not valid JSON"]);
 }

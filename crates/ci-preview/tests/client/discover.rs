@@ -19,7 +19,7 @@ async fn an_explicit_url_wins_without_asking_github() {
         .env("PREVIEW_URL", "app-git-x-team.vercel.app/")
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert_eq!(run.stdout, "https://app-git-x-team.vercel.app\n");
     assert!(run.stderr.contains("from --url/PREVIEW_URL"));
     assert!(github.api_requests().is_empty());
@@ -43,7 +43,7 @@ async fn a_deployment_status_event_gives_its_url() {
         .env("GITHUB_EVENT_NAME", "deployment_status")
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert_eq!(run.stdout, "https://v0-abc123-vercel.vercel.app\n");
     assert!(
         run.stderr.contains("deployment_status event"),
@@ -57,7 +57,7 @@ async fn a_deployment_status_event_gives_its_url() {
         .env("GITHUB_EVENT_NAME", "deployment_status")
         .run()
         .await;
-    assert_eq!(run.code, 2);
+    run.assert_exit(2, &[]);
     assert!(
         run.stderr
             .contains("github.event.deployment_status.state == 'success'"),
@@ -85,7 +85,7 @@ async fn deployments_api_uses_the_pull_request_head_never_github_sha() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert_eq!(
         run.stdout, "https://v0-git-feature-vercel.vercel.app\n",
         "environment_url before target_url"
@@ -118,7 +118,7 @@ async fn environment_picks_one_project_and_target_url_is_the_fallback() {
         .pull_request_event(dir.path(), 12, HEAD_SHA)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert_eq!(run.stdout, "https://web-git-x.vercel.app\n");
     assert!(
         !github.api_requests().iter().any(|r| r.contains("/pulls/")),
@@ -136,7 +136,7 @@ async fn comments_by_the_deploy_bot_are_the_last_source() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert_eq!(
         run.stdout,
         "https://v0-git-feature-preview-smoke-vercel.vercel.app\n"
@@ -157,7 +157,7 @@ async fn comments_by_the_deploy_bot_are_the_last_source() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 2);
+    run.assert_exit(2, &[]);
     assert!(
         run.stderr
             .contains("--comment-pattern is not a valid regex")
@@ -180,7 +180,7 @@ async fn polls_until_a_late_deployment_succeeds_through_a_rate_limit() {
         github.add_deployment_status(id, "success", Some("https://late-git-x.vercel.app"), None);
     };
     let (run, ()) = tokio::join!(client, late);
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert_eq!(run.stdout, "https://late-git-x.vercel.app\n");
     assert!(started.elapsed() >= Duration::from_secs(4));
     assert!(run.stderr.contains("rate limit"), "{}", run.stderr);
@@ -200,7 +200,7 @@ async fn gives_up_at_the_timeout_with_what_it_checked() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 1);
+    run.assert_exit(1, &[]);
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(
         run.stderr.contains("no preview URL found after"),
@@ -223,24 +223,17 @@ async fn a_failed_deployment_fails_fast() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("failed to deploy"), "{}", run.stderr);
+    run.assert_exit(1, &["failed to deploy"]);
 }
 
 #[tokio::test]
 async fn configuration_errors_exit_2_with_the_fix() {
     let (_issuer, github) = mocks().await;
     let run = Client::new(&["discover"]).github(&github).run().await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("pass --pr N"), "{}", run.stderr);
+    run.assert_exit(2, &["pass --pr N"]);
 
     let run = Client::new(&["discover", "--pr", "12"]).run().await;
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("GITHUB_REPOSITORY is not set"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &["GITHUB_REPOSITORY is not set"]);
 
     github.fail_api(
         ApiFault::Status(403, "Resource not accessible by integration".into()),
@@ -250,19 +243,14 @@ async fn configuration_errors_exit_2_with_the_fix() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("permissions: deployments: read"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &["permissions: deployments: read"]);
 
     let run = Client::new(&["discover", "--sha", HEAD_SHA])
         .github(&github)
         .env("GITHUB_TOKEN", "ghs_wrong")
         .run()
         .await;
-    assert_eq!(run.code, 2);
+    run.assert_exit(2, &[]);
     assert!(
         run.stderr
             .contains("GitHub rejected GITHUB_TOKEN (HTTP 401"),
@@ -275,6 +263,44 @@ async fn configuration_errors_exit_2_with_the_fix() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("HTTP 404"), "{}", run.stderr);
+    run.assert_exit(2, &["HTTP 404"]);
+}
+
+/// Naming the Vercel project narrows the `*.vercel.app` default to its own previews: another
+/// project's preview (any Vercel user can have one) is refused before any request.
+#[tokio::test]
+async fn a_named_vercel_project_allows_only_its_own_previews() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("event.json");
+    let payload = |url: &str| {
+        json!({
+            "deployment_status": {"state": "success", "environment": "Preview", "environment_url": url,
+                                  "creator": {"login": "vercel[bot]"}},
+            "deployment": {"sha": HEAD_SHA, "environment": "Preview", "creator": {"login": "vercel[bot]"}}
+        })
+    };
+    let discover = |url: &str| {
+        std::fs::write(&path, payload(url).to_string()).unwrap();
+        Client::new(&["discover", "--vercel-scope", "vercel"])
+            .env("GITHUB_EVENT_PATH", &path)
+            .env("GITHUB_EVENT_NAME", "deployment_status")
+            .env("CI_PREVIEW_VERCEL_PROJECT", "v0")
+            .run()
+    };
+    let run = discover("https://v0-git-feature-x-vercel.vercel.app").await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "https://v0-git-feature-x-vercel.vercel.app\n");
+    for other in [
+        "https://other-app-git-x-vercel.vercel.app",
+        "https://v0-git-x-someone.vercel.app",
+    ] {
+        let run = discover(other).await;
+        assert_eq!(run.code, 2, "{other}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("not on the allowlist (v0-*-vercel.vercel.app,"),
+            "{}",
+            run.stderr
+        );
+    }
 }

@@ -29,7 +29,7 @@ async fn a_later_deployment_by_another_integration_gets_nothing() {
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert!(
         hostile.state().health_bypass.is_empty(),
         "nothing reached the other deployment"
@@ -73,7 +73,7 @@ async fn a_newer_status_by_another_integration_on_the_bots_deployment_gets_nothi
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_success();
     assert!(
         hostile.state().health_bypass.is_empty(),
         "nothing reached the other URL"
@@ -135,7 +135,7 @@ async fn a_deployment_status_event_whose_status_another_integration_posted_is_no
         .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
         .run()
         .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_success();
     assert_eq!(run.stdout.trim(), hostile.url);
 }
 
@@ -157,16 +157,12 @@ async fn a_discovered_host_off_the_allowlist_is_refused_before_any_request() {
             .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
             .run()
             .await;
-        assert_eq!(run.code, 2, "a configuration error");
-        assert!(
-            run.stderr.contains("--allow-host localhost"),
-            "{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains("not on the allowlist (*.vercel.app"),
-            "{}",
-            run.stderr
+        run.assert_exit(
+            2,
+            &[
+                "--allow-host localhost",
+                "not on the allowlist (*.vercel.app",
+            ],
         );
         run.assert_never(BYPASS);
     }
@@ -182,7 +178,7 @@ async fn a_discovered_host_off_the_allowlist_is_refused_before_any_request() {
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
 }
 
 #[tokio::test]
@@ -231,7 +227,7 @@ async fn health_cannot_inject_workflow_commands_or_markdown() {
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     run.assert_no_injected_commands();
     let token = github.mints()[0].token.clone();
     run.assert_masked_only(&token);
@@ -261,8 +257,7 @@ async fn health_cannot_inject_workflow_commands_or_markdown() {
     .in_actions()
     .run()
     .await;
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("reports no commit"), "{}", run.stderr);
+    run.assert_exit(1, &["reports no commit"]);
     run.assert_no_injected_commands();
 }
 
@@ -284,7 +279,7 @@ async fn health_cannot_choose_the_audience() {
     ] {
         preview.state().audience = announced.to_owned();
         let run = call(&[]).run().await;
-        assert_eq!(run.code, 1, "{announced}");
+        run.assert_exit(1, &[]);
         assert!(
             run.stderr
                 .contains("refusing to mint a token for the audience"),
@@ -300,12 +295,7 @@ async fn health_cannot_choose_the_audience() {
     // its host is the preview's own or one the user allowed.
     preview.state().audience = "https://other-app.example/api/~/ci/flags/encrypt-override".into();
     let run = call(&[]).run().await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("--allow-host other-app.example"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["--allow-host other-app.example"]);
     assert_eq!(
         github.mint_count(),
         0,
@@ -323,7 +313,7 @@ async fn health_cannot_choose_the_audience() {
 
     // A pinned audience wins over whatever health says.
     let run = call(&[]).env("CI_PREVIEW_AUDIENCE", AUDIENCE).run().await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert_eq!(github.mints().last().unwrap().audience, AUDIENCE);
 }
 
@@ -340,12 +330,7 @@ async fn a_failing_preview_collects_a_bounded_number_of_tokens() {
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("failed after 3 attempts"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["failed after 3 attempts"]);
     assert_eq!(preview.calls().len(), 3);
     assert_eq!(
         github.mint_count(),
@@ -356,7 +341,7 @@ async fn a_failing_preview_collects_a_bounded_number_of_tokens() {
     let run = Client::new(&["call", ENDPOINT, "--attempts", "6", "--data", "{}"])
         .run()
         .await;
-    assert_eq!(run.code, 2, "more than 5 attempts is a usage error");
+    run.assert_exit(2, &[]);
 }
 
 #[tokio::test]
@@ -376,7 +361,7 @@ async fn token_can_go_to_github_env_instead_of_stdout() {
     .env("GITHUB_ENV", &env_file)
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert!(run.stdout.is_empty(), "nothing on stdout: {}", run.stdout);
     let token = github.mints()[0].token.clone();
     assert_eq!(
@@ -389,11 +374,6 @@ async fn token_can_go_to_github_env_instead_of_stdout() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 2, "GITHUB_ENV is required");
-    assert!(
-        run.stderr.contains("GITHUB_ENV is not set"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &["GITHUB_ENV is not set"]);
     assert_eq!(github.mint_count(), 1, "checked before minting");
 }

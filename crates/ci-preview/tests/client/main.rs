@@ -1,7 +1,10 @@
 //! End-to-end tests of the `ci-preview` binary against ci-fixtures' mock GitHub and a stand-in
 //! preview. One test binary (several modules) keeps link time down on small CI machines.
 
+mod browser_state;
+mod browser_state_files;
 mod call;
+mod call_retry;
 mod discover;
 mod hostile;
 mod policy_check;

@@ -75,11 +75,7 @@ impl Repo {
             .env("GITHUB_STEP_SUMMARY", &summary)
             .output()
             .expect("ci-preview runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from(out)
     }
 }
 
@@ -108,7 +104,7 @@ fn a_grant_and_its_new_workflow_in_one_pull_request_fail() {
     repo.commit("grant and workflow together");
 
     let run = repo.check(&["--base", "main"]);
-    assert_eq!(run.code, 1, "{}", run.all());
+    run.assert_exit(1, &[]);
     assert!(run.stdout.contains(NEW_WORKFLOW), "{}", run.stdout);
     assert!(run.stdout.contains("same-PR grant"), "{}", run.stdout);
     assert!(run.stderr.contains(NEW_FILE), "{}", run.stderr);
@@ -137,7 +133,7 @@ fn a_grant_and_its_new_workflow_in_one_pull_request_fail() {
     );
     repo.commit("pin and edit");
     let run = repo.check(&["--base", "main"]);
-    assert_eq!(run.code, 1, "{}", run.all());
+    run.assert_exit(1, &[]);
     assert!(
         run.stdout.contains("which this pull request modifies"),
         "{}",
@@ -153,7 +149,7 @@ fn the_same_change_as_two_pull_requests_passes() {
     repo.write("ci-policy.toml", &granting_policy());
     repo.commit("grant deploy-check");
     let run = repo.check(&["--base", "main"]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    run.assert_success();
     assert!(run.stdout.contains("grants added (1)"), "{}", run.stdout);
     assert!(
         run.stdout.contains(NEW_WORKFLOW),
@@ -168,7 +164,7 @@ fn the_same_change_as_two_pull_requests_passes() {
     repo.write(NEW_FILE, "on: pull_request\n");
     repo.commit("add deploy-check");
     let run = repo.check(&["--base", "main", "--head", "workflow"]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    run.assert_success();
     assert!(run.stdout.contains("grants added: none"), "{}", run.stdout);
 }
 
@@ -186,7 +182,7 @@ fn a_renamed_workflow_counts_as_added() {
     repo.commit("rename the workflow and grant it");
 
     let run = repo.check(&["--base", "main"]);
-    assert_eq!(run.code, 1, "{}", run.all());
+    run.assert_exit(1, &[]);
     assert!(
         run.stdout.contains("which this pull request adds"),
         "{}",
@@ -210,7 +206,7 @@ fn a_moved_policy_is_still_found() {
         vec!["--base", "main", "--policy", "deploy/ci-policy.toml"],
     ] {
         let run = repo.check(&args);
-        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        run.assert_exit(1, &[]);
         assert!(
             run.stdout.contains("moved from ci-policy.toml"),
             "{args:?}: {}",
@@ -230,7 +226,7 @@ fn a_moved_policy_is_still_found() {
     repo.write("policy.toml", &granting_policy());
     repo.commit("rename the policy and grant");
     let run = repo.check(&["--base", "main", "--policy", "ci-policy.toml"]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    run.assert_success();
     assert!(
         run.stdout
             .contains("policy: policy.toml (moved from ci-policy.toml)"),
@@ -253,7 +249,7 @@ fn other_grants_are_listed_without_failing() {
     repo.write(".github/workflows/unrelated.yml", "on: push\n");
     repo.commit("widen");
     let run = repo.check(&["--base", "main"]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    run.assert_success();
     for expected in [
         "serve_in",
         "cookie_max_age: raised 7200 -> 86400 s",
@@ -268,8 +264,7 @@ fn other_grants_are_listed_without_failing() {
 fn bad_input_is_exit_2_with_the_fix() {
     let repo = Repo::new();
     let run = repo.check(&["--base", "no-such-branch"]);
-    assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stderr.contains("no such commit"), "{}", run.stderr);
+    run.assert_exit(2, &["no such commit"]);
 
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo.write(
@@ -278,16 +273,10 @@ fn bad_input_is_exit_2_with_the_fix() {
     );
     repo.commit("break the policy");
     let run = repo.check(&["--base", "main"]);
-    assert_eq!(run.code, 2, "{}", run.all());
-    assert!(
-        run.stderr.contains("not one the server would start with"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &["not one the server would start with"]);
 
     repo.git(&["rm", "-q", "ci-policy.toml"]);
     repo.commit("remove it");
     let run = repo.check(&["--base", "main"]);
-    assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stderr.contains("--policy"), "{}", run.stderr);
+    run.assert_exit(2, &["--policy"]);
 }

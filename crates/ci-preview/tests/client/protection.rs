@@ -26,7 +26,7 @@ async fn oidc_protection_needs_no_secret() {
         .in_actions()
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let seen = protection.seen();
     // `auto` sends the protection token only once the preview answered like Vercel's
     // protection: health without it (401), then health and the call with it.
@@ -74,13 +74,7 @@ async fn oidc_protection_needs_no_secret() {
     .github(&github)
     .run()
     .await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("the deployment is protected"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("Trusted Sources"), "{}", run.stderr);
+    run.assert_exit(1, &["the deployment is protected", "Trusted Sources"]);
 }
 
 #[tokio::test]
@@ -92,7 +86,7 @@ async fn auto_mints_no_protection_token_for_an_unprotected_preview() {
         .in_actions()
         .run()
         .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_success();
     let audiences: Vec<String> = github.mints().into_iter().map(|m| m.audience).collect();
     assert_eq!(audiences, [AUDIENCE], "only the endpoint's token");
     assert!(!run.stderr.contains("GitHub's default"), "{}", run.stderr);
@@ -117,12 +111,7 @@ async fn protection_and_endpoint_tokens_are_not_interchangeable() {
     .github(&github)
     .run()
     .await;
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("equals the protection audience"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &["equals the protection audience"]);
     assert!(endpoint_mints(&github).is_empty() && preview.calls().is_empty());
 
     // The edge refuses an endpoint token, and the endpoint a protection token.
@@ -168,7 +157,7 @@ async fn vercels_bypass_variable_works_and_is_never_printed() {
         .env("VERCEL_AUTOMATION_BYPASS_SECRET", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert!(
         protection
             .seen()
@@ -195,7 +184,7 @@ async fn vercels_bypass_variable_works_and_is_never_printed() {
     .github(&github)
     .run()
     .await;
-    assert_eq!(run.code, 2, "bypass mode without a secret");
+    run.assert_exit(2, &[]);
     assert!(
         run.stderr
             .contains("DEPLOYMENT_PROTECTION_BYPASS is not set"),
@@ -229,7 +218,7 @@ async fn flags_writes_a_playwright_storage_state() {
     .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let path = dir.path().join("ci-preview-storage-state.json");
     assert_eq!(run.stdout, format!("{}\n", path.display()));
     #[cfg(unix)]
@@ -308,7 +297,7 @@ async fn storage_state_takes_a_file_only_when_joined_to_the_flag() {
     .in_actions()
     .run()
     .await;
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_success();
     assert_eq!(run.stdout, format!("{}\n", file.display()));
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(state["cookies"][0]["name"], "vercel-flag-overrides");
@@ -335,7 +324,7 @@ async fn flags_to_github_env_or_stdout() {
     .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert!(run.stdout.is_empty());
     let cookie = preview.state().cookie.clone();
     assert_eq!(
@@ -353,7 +342,7 @@ async fn flags_to_github_env_or_stdout() {
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let answer: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(answer["cookie"], cookie.as_str());
     assert!(answer["expires"].as_i64().is_some());
@@ -367,11 +356,10 @@ async fn flags_to_github_env_or_stdout() {
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("cookie_max_age"), "{}", run.stderr);
+    run.assert_exit(1, &["cookie_max_age"]);
     let run = Client::new(&["flags", "novalue", "--url", &preview.url])
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 2);
+    run.assert_exit(2, &[]);
 }

@@ -89,7 +89,7 @@ async fn smoke_passes_and_the_cookie_decrypts_with_the_preview_secret() {
         .env("GITHUB_OUTPUT", &output)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let cookie = run
         .stderr
         .lines()
@@ -140,7 +140,7 @@ async fn refusals_are_explained() {
     let run = call(&["--audience", "https://github.com/another-org"])
         .run()
         .await;
-    assert_eq!(run.code, 1);
+    run.assert_exit(1, &[]);
     assert!(
         run.stderr.contains("HTTP 401") && run.stderr.contains("audience mismatch"),
         "{}",
@@ -149,23 +149,13 @@ async fn refusals_are_explained() {
 
     github.customize_tokens(|token| token.claim("repository", "someone-else/fork"));
     let run = call(&[]).run().await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("HTTP 403 repo_mismatch"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["HTTP 403 repo_mismatch"]);
 
     github.customize_tokens(|token| {
         token.workflow("octo-org/octo-repo/.github/workflows/unlisted.yaml")
     });
     let run = call(&[]).run().await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("workflow not allowlisted"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["workflow not allowlisted"]);
 
     github.customize_tokens(|token| token);
     let run = Client::new(&[
@@ -179,8 +169,7 @@ async fn refusals_are_explained() {
     .github(&github)
     .run()
     .await;
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("HTTP 400"), "{}", run.stderr);
+    run.assert_exit(1, &["HTTP 400"]);
 }
 
 #[tokio::test]
@@ -190,10 +179,5 @@ async fn production_has_no_ci_routes() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("404: no CI routes here"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["404: no CI routes here"]);
 }

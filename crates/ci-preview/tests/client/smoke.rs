@@ -33,7 +33,7 @@ async fn a_late_preview_gets_a_token_minted_after_it_is_ready() {
         github.add_deployment_status(id, "success", Some(&preview.url), None);
     };
     let (run, ()) = tokio::join!(client, deployed);
-    assert_eq!(run.code, 0);
+    run.assert_success();
 
     let healthy_since = preview.state().healthy_since.expect("the head was served");
     let mints = github.mints();
@@ -101,16 +101,12 @@ async fn a_malformed_cookie_fails_and_the_summary_says_where() {
         .pull_request_event(dir.path(), 12, HEAD_SHA)
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("the cookie is not a well-formed JWE"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("alg A256KW / enc A256GCM"),
-        "{}",
-        run.stderr
+    run.assert_exit(
+        1,
+        &[
+            "the cookie is not a well-formed JWE",
+            "alg A256KW / enc A256GCM",
+        ],
     );
     run.assert_masked_only(&bad);
     assert_eq!(
@@ -137,7 +133,7 @@ async fn a_job_without_id_token_permission_stops_before_discovery() {
         .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
         .run()
         .await;
-    assert_eq!(run.code, 2);
+    run.assert_exit(2, &[]);
     assert!(
         run.stderr
             .contains("add `permissions: id-token: write` to the job"),

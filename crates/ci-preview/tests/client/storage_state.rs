@@ -11,20 +11,20 @@ use crate::real_server::{SECRET, server_binary};
 use crate::support::*;
 
 /// The deployment's bypass secret: it stays in the deployment under `--protection oidc`.
-const DEPLOYMENT_BYPASS: &str = "deployment-bypass-secret-never-in-ci-4b1d";
+pub(crate) const DEPLOYMENT_BYPASS: &str = "deployment-bypass-secret-never-in-ci-4b1d";
 /// An audience only the project's Trusted Sources rule accepts.
-const TRUSTED_SOURCES: &str = "https://vercel.com/octo-org/web/trusted-sources";
-const PAGE: &str = "the app's home page";
+pub(crate) const TRUSTED_SOURCES: &str = "https://vercel.com/octo-org/web/trusted-sources";
+pub(crate) const PAGE: &str = "the app's home page";
 
-struct Deployment {
-    edge: VercelEdge,
-    server: ServerProcess,
+pub(crate) struct Deployment {
+    pub(crate) edge: VercelEdge,
+    pub(crate) server: ServerProcess,
     _dir: tempfile::TempDir,
 }
 
 /// The real server with the three endpoints, its pages and CI routes behind one protected edge
 /// that also serves the server's own priming request (`CI_PREVIEW_SELF_URL`).
-async fn deployment(issuer: &MockIssuer) -> Deployment {
+pub(crate) async fn deployment(issuer: &MockIssuer) -> Deployment {
     let protection = DeploymentProtection::new()
         .with_bypass(DEPLOYMENT_BYPASS)
         .with_trusted_source(issuer, TRUSTED_SOURCES);
@@ -38,6 +38,8 @@ async fn deployment(issuer: &MockIssuer) -> Deployment {
         toml.push('\n');
         toml.push_str(&policy_entry(name, &audience(name)));
     }
+    // The test user the session below names.
+    toml.push_str("\n[endpoints.\"auth/encrypt-session\".config]\nsubjects = [\"e2e-user\"]\n");
     std::fs::write(&policy, toml).unwrap();
     let binary = tokio::task::spawn_blocking(server_binary).await.unwrap();
     let mut command = tokio::process::Command::new(binary);
@@ -71,7 +73,7 @@ async fn deployment(issuer: &MockIssuer) -> Deployment {
     }
 }
 
-fn cookie<'a>(state: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn cookie<'a>(state: &'a Value, name: &str) -> &'a Value {
     state["cookies"]
         .as_array()
         .unwrap()
@@ -112,7 +114,7 @@ async fn oidc_writes_flags_session_and_protection_cookies_with_no_secret_in_ci()
     .env("RUNNER_TEMP", dir.path())
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let path = dir.path().join("ci-preview-storage-state.json");
     assert_eq!(run.stdout, format!("{}\n", path.display()));
     #[cfg(unix)]
@@ -183,7 +185,7 @@ async fn bypass_primes_and_none_writes_no_protection_cookie() {
         .in_actions()
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let names: Vec<&str> = state["cookies"]
         .as_array()
@@ -211,7 +213,7 @@ async fn bypass_primes_and_none_writes_no_protection_cookie() {
     .github(&github)
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(state["cookies"].as_array().unwrap().len(), 1, "{state}");
 }
@@ -239,8 +241,7 @@ async fn refusals_are_clear_and_exit_2_before_any_request() {
             all.push(&out_arg);
         }
         let run = Client::new(&all).github(&github).run().await;
-        assert_eq!(run.code, 2, "{args:?}");
-        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        run.assert_exit(2, &[says]);
         run.assert_never("hunter2");
     }
     assert!(preview.calls().is_empty());
@@ -266,7 +267,7 @@ async fn auto_asks_for_the_protection_cookie_only_once_the_edge_asked_for_a_toke
     .env("CI_PREVIEW_PROTECTION_AUDIENCE", TRUSTED_SOURCES)
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let names: Vec<&str> = state["cookies"]
         .as_array()
@@ -291,7 +292,7 @@ async fn auto_asks_for_the_protection_cookie_only_once_the_edge_asked_for_a_toke
     .env("CI_PREVIEW_PROTECTION_AUDIENCE", TRUSTED_SOURCES)
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(state["cookies"].as_array().unwrap().len(), 1, "{state}");
     let audiences: Vec<String> = github.mints().into_iter().map(|m| m.audience).collect();

@@ -50,7 +50,7 @@ async fn local_cookies_open_with_the_endpoints_codecs() {
     let args = local("http://localhost:3000", &out);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = Client::new(&args).current_dir(dir.path()).run().await;
-    assert_eq!(run.code, 0, "{}", run.all());
+    run.assert_success();
     assert_eq!(run.stdout.trim(), out.display().to_string());
     run.assert_never(FLAGS_SECRET);
     run.assert_never(AUTH_SECRET);
@@ -104,7 +104,7 @@ async fn local_refuses_a_url_that_is_not_this_machine() {
             .env("FLAGS_SECRET", FLAGS_SECRET)
             .run()
             .await;
-        assert_eq!(run.code, 2, "{url}: {}", run.all());
+        run.assert_exit(2, &[]);
         assert!(
             run.stderr.contains("only for a loopback URL") && run.stderr.contains("drop --local"),
             "{url}: {}",
@@ -123,7 +123,7 @@ async fn local_names_a_missing_secret_and_where_it_is_read() {
     let args = local("http://127.0.0.1:3000", &out);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = Client::new(&args).current_dir(dir.path()).run().await;
-    assert_eq!(run.code, 2, "{}", run.all());
+    run.assert_exit(2, &[]);
     assert!(
         run.stderr.contains("FLAGS_SECRET is not set") && run.stderr.contains("vercel env pull"),
         "{}",

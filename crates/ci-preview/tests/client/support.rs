@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub(crate) use ci_fixtures::Run;
 use ci_fixtures::github::MockGitHub;
 use ci_fixtures::{DeploymentProtection, MockIssuer};
 use serde_json::{Value, json};
@@ -24,6 +25,8 @@ use serde_json::{Value, json};
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_ci-preview");
 pub(crate) const ENDPOINT: &str = "flags/encrypt-override";
 pub(crate) const AUDIENCE: &str = "https://v0.app/api/~/ci/flags/encrypt-override";
+/// An endpoint whose call is not safe to repeat (the stand-in answers it like [`ENDPOINT`]).
+pub(crate) const UNSAFE_ENDPOINT: &str = "proxy/upstream";
 /// The stable domain the mock previews name in their audience ([`AUDIENCE`]): the client takes an
 /// announced audience on another host than the preview's only when the user allowed that host,
 /// as a team whose policy names its production domain does (`--allow-host`).
@@ -34,54 +37,6 @@ pub(crate) const BYPASS: &str = "bypass-secret-do-not-print-7f3a9c";
 pub(crate) const FLAGS_HEADER: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
 /// The protection audience the client derives for [`ci_fixtures::DEFAULT_REPOSITORY`].
 pub(crate) const PROTECTION_AUDIENCE: &str = "https://github.com/octo-org";
-
-/// What the client printed and how it exited.
-#[derive(Debug)]
-pub(crate) struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub(crate) fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    /// `secret` may only appear on `::add-mask::` lines.
-    pub(crate) fn assert_masked_only(&self, secret: &str) {
-        for line in self.stdout.lines().chain(self.stderr.lines()) {
-            assert!(
-                !line.contains(secret) || line.starts_with("::add-mask::"),
-                "secret printed outside a mask: {line}"
-            );
-        }
-    }
-
-    /// No line may start a workflow command except the client's own masks and annotations.
-    pub(crate) fn assert_no_injected_commands(&self) {
-        for line in self.stdout.lines().chain(self.stderr.lines()) {
-            let line = line.trim_start();
-            let ours = ["::add-mask::", "::error", "::warning::"];
-            assert!(
-                !line.starts_with("::") || ours.iter().any(|p| line.starts_with(p)),
-                "a workflow command from the network: {line}"
-            );
-            assert!(
-                !line.contains("::stop-commands::") || !line.starts_with("::"),
-                "{line}"
-            );
-        }
-    }
-
-    pub(crate) fn assert_never(&self, secret: &str) {
-        assert!(
-            !self.all().contains(secret),
-            "secret printed:\n{}",
-            self.all()
-        );
-    }
-}
 
 /// The binary with a clean environment (nothing leaks in from the machine running the tests).
 pub(crate) struct Client {
@@ -157,11 +112,7 @@ impl Client {
             .await
             .expect("ci-preview finished within 120 s")
             .expect("ci-preview ran");
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let run = Run::from(output);
         eprintln!(
             "--- exit {}\n--- stdout\n{}--- stderr\n{}",
             run.code, run.stdout, run.stderr
@@ -266,6 +217,10 @@ impl Preview {
             .route("/", get(|| async { "the app's home page" }))
             .route("/api/~/ci/health", get(health_route))
             .route("/api/~/ci/flags/encrypt-override", post(endpoint_route))
+            .route(
+                &format!("/api/~/ci/{UNSAFE_ENDPOINT}"),
+                post(endpoint_route),
+            )
             .with_state(Arc::clone(&state));
         if let Some(protection) = protection {
             app = protection.protect(app);

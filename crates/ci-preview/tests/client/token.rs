@@ -10,7 +10,7 @@ async fn masks_first_then_prints_only_the_token() {
         .in_actions()
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     let mints = github.mints();
     assert_eq!(mints.len(), 1);
     assert_eq!(
@@ -37,7 +37,7 @@ async fn outside_actions_there_is_nothing_to_mask() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert!(!run.stderr.contains("::add-mask::"));
     assert_eq!(github.mints()[0].audience, "sts.amazonaws.com");
 }
@@ -48,13 +48,9 @@ async fn missing_variables_exit_2_and_name_the_permission() {
         .in_actions()
         .run()
         .await;
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains(
-            "ACTIONS_ID_TOKEN_REQUEST_URL is not set: add `permissions: id-token: write` to the job"
-        ),
-        "{}",
-        run.stderr
+    run.assert_exit(
+        2,
+        &["ACTIONS_ID_TOKEN_REQUEST_URL is not set: add `permissions: id-token: write` to the job"],
     );
     assert!(
         run.stderr.starts_with("::error"),
@@ -69,7 +65,7 @@ async fn missing_variables_exit_2_and_name_the_permission() {
         )
         .run()
         .await;
-    assert_eq!(run.code, 2);
+    run.assert_exit(2, &[]);
     assert!(
         run.stderr
             .contains("error: ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set"),
@@ -86,13 +82,7 @@ async fn a_refused_request_names_the_permission() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("refused the request (HTTP 403)"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("id-token: write"), "{}", run.stderr);
+    run.assert_exit(2, &["refused the request (HTTP 403)", "id-token: write"]);
 
     let run = Client::new(&["token", "--audience", AUDIENCE])
         .github(&github)
@@ -114,18 +104,16 @@ async fn retries_a_flaky_token_service() {
         .github(&github)
         .run()
         .await;
-    assert_eq!(run.code, 0);
-    assert!(run.stderr.contains("HTTP 503"), "{}", run.stderr);
+    run.assert_exit(0, &["HTTP 503"]);
     assert_eq!(github.mint_count(), 1);
 }
 
 #[tokio::test]
 async fn usage_errors_exit_2() {
     let run = Client::new(&["token"]).run().await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("--audience"));
+    run.assert_exit(2, &["--audience"]);
     let run = Client::new(&["--help"]).run().await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert!(
         run.stdout
             .contains("Exit status: 0 success; 1 the check failed")

@@ -25,7 +25,7 @@ async fn a_stale_preview_that_turns_fresh() {
     .in_actions()
     .run()
     .await;
-    assert_eq!(run.code, 0);
+    run.assert_success();
     assert!(started.elapsed() >= Duration::from_millis(2500));
     assert_eq!(run.stdout, format!("{}\n", preview.url));
     assert!(
@@ -59,8 +59,7 @@ async fn the_event_supplies_the_commit() {
         .pull_request_event(dir.path(), 12, HEAD_SHA)
         .run()
         .await;
-    assert_eq!(run.code, 1, "the old commit is not the pull request's head");
-    assert!(run.stderr.contains("stale alias"), "{}", run.stderr);
+    run.assert_exit(1, &["stale alias"]);
 }
 
 #[tokio::test]
@@ -96,7 +95,7 @@ async fn timeouts_explain_what_was_last_seen() {
             client = client.env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS);
         }
         let run = client.run().await;
-        assert_eq!(run.code, 1);
+        run.assert_exit(1, &[]);
         let error = run
             .stderr
             .lines()
@@ -116,12 +115,7 @@ async fn connection_refused_is_named() {
     let run = Client::new(&["wait", "--url", &url, "--timeout", "1s"])
         .run()
         .await;
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("last saw connection refused"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(1, &["last saw connection refused"]);
 }
 
 #[tokio::test]
@@ -131,31 +125,20 @@ async fn without_a_commit_any_healthy_answer_counts() {
         .env("PREVIEW_URL", &preview.url)
         .run()
         .await;
-    assert_eq!(run.code, 0);
-    assert!(
-        run.stderr.contains("no commit to compare"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(0, &["no commit to compare"]);
 }
 
 #[tokio::test]
 async fn urls_are_checked_before_anything_is_sent() {
     let run = Client::new(&["wait"]).run().await;
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("PREVIEW_URL is not set"),
-        "{}",
-        run.stderr
-    );
+    run.assert_exit(2, &["PREVIEW_URL is not set"]);
     let run = Client::new(&["wait", "--url", "http://preview.example.com"])
         .env("DEPLOYMENT_PROTECTION_BYPASS", BYPASS)
         .run()
         .await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("refusing plain http"), "{}", run.stderr);
+    run.assert_exit(2, &["refusing plain http"]);
     let run = Client::new(&["wait", "--url", "x.vercel.app", "--timeout", "soon"])
         .run()
         .await;
-    assert_eq!(run.code, 2, "clap rejects a bad duration");
+    run.assert_exit(2, &[]);
 }

@@ -16,6 +16,13 @@ use encrypt_session::{CookieNames, SECRET_VAR};
 pub(crate) const SECRET: &str = "q2Gd4vNfT0hF0m2Y1nTxyQ8y7Wl0a1r0l2YwZWQK9y5f";
 /// The policy's `cookie_max_age` in these tests.
 pub(crate) const CAP: u64 = 900;
+/// The endpoint's settings in these tests: test users `u1` and `u2`, Auth.js's profile claims and
+/// `pad` (the cookie-size tests' filler).
+pub(crate) const CONFIG: &str = r#"
+[endpoints."auth/encrypt-session".config]
+subjects = ["u1", "u2"]
+caller_claims = ["name", "email", "picture", "pad"]
+"#;
 
 /// The app in `environment`, with `AUTH_SECRET` set to `secret` (or unset) and the app's URL
 /// (`AUTH_URL`) set to `auth_url` (or unset).
@@ -38,10 +45,25 @@ pub(crate) fn build(
 }
 
 fn builder(environment: &str, secret: Option<&str>, auth_url: Option<&str>) -> TestAppBuilder {
+    builder_with(
+        environment,
+        secret,
+        auth_url,
+        &format!("cookie_max_age = {CAP}\n{CONFIG}"),
+    )
+}
+
+/// [`builder`] with the entry's keys (and the tables after it) given as `keys`.
+pub(crate) fn builder_with(
+    environment: &str,
+    secret: Option<&str>,
+    auth_url: Option<&str>,
+    keys: &str,
+) -> TestAppBuilder {
     let names = CookieNames::from_app_url(auth_url).expect("a valid AUTH_URL");
     let app = TestApp::builder(encrypt_session::endpoint_with(names))
         .environment(Some(environment))
-        .policy_keys(&format!("cookie_max_age = {CAP}\n"));
+        .policy_keys(keys);
     match secret {
         Some(secret) => app.var(SECRET_VAR, secret),
         None => app,

@@ -84,9 +84,9 @@ async fn a_shorter_max_age_is_honoured_and_a_longer_one_refused() {
     assert_eq!(status, 200, "{text}");
     let (_, _, expires) = answer(&text);
     assert!((now() + 110..=now() + 120).contains(&expires));
-    let at_cap = format!(r#"{{"session":{{}},"maxAge":{CAP}}}"#);
+    let at_cap = format!(r#"{{"session":{{"sub":"u1"}},"maxAge":{CAP}}}"#);
     assert_eq!(issue(&[], None, &at_cap).await.0, 200);
-    let above = format!(r#"{{"session":{{}},"maxAge":{}}}"#, CAP + 1);
+    let above = format!(r#"{{"session":{{"sub":"u1"}},"maxAge":{}}}"#, CAP + 1);
     assert_eq!(
         issue(&[], None, &above).await,
         (
@@ -101,7 +101,7 @@ async fn a_shorter_max_age_is_honoured_and_a_longer_one_refused() {
 /// and writes its own expiry claim, which the app's `callbacks.jwt` enforces.
 #[tokio::test]
 async fn reserved_claims_are_refused_and_the_expiry_claim_is_the_endpoints() {
-    for claim in ["iss", "aud", "nbf", "ci_expires_at"] {
+    for claim in encrypt_session::RESERVED_CLAIMS {
         let body = format!(r#"{{"session":{{"sub":"u1","{claim}":1}}}}"#);
         assert_eq!(
             issue(&[], None, &body).await,
@@ -131,10 +131,10 @@ async fn malformed_requests_get_the_contract_answers() {
         (r#"{"session":"sub=u1"}"#, not_object),
         (r#"{"session":[{"sub":"u1"}]}"#, not_object),
         (r#"{"session":null}"#, not_object),
-        (r#"{"session":{},"maxAge":0}"#, plain),
-        (r#"{"session":{},"maxAge":-5}"#, plain),
-        (r#"{"session":{},"maxAge":1.5}"#, plain),
-        (r#"{"session":{},"maxAge":"60"}"#, plain),
+        (r#"{"session":{"sub":"u1"},"maxAge":0}"#, plain),
+        (r#"{"session":{"sub":"u1"},"maxAge":-5}"#, plain),
+        (r#"{"session":{"sub":"u1"},"maxAge":1.5}"#, plain),
+        (r#"{"session":{"sub":"u1"},"maxAge":"60"}"#, plain),
     ] {
         assert_eq!(
             issue(&[], None, body).await,
@@ -148,7 +148,7 @@ async fn malformed_requests_get_the_contract_answers() {
 /// (cookie lengths step by one 16-byte cipher block as the padding grows).
 fn sessions_around_the_limit() -> (String, String) {
     let len = |pad: usize| {
-        let session = json!({"pad": "x".repeat(pad)});
+        let session = json!({"sub": "u1", "pad": "x".repeat(pad)});
         let mut payload =
             encrypt_session::session_payload(session.as_object().expect("object"), now(), CAP)
                 .expect("payload");

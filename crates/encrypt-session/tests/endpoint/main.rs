@@ -5,3 +5,4 @@
 mod authjs_roundtrip;
 mod common;
 mod endpoint;
+mod identity;

@@ -11,8 +11,8 @@
 
 use axum::{Json, routing::post};
 use ci_endpoint::{
-    CiError, Config, ConfigError, Endpoint, EndpointConfig, JsonBody, KvClient, Secret,
-    VerifiedCaller, redis,
+    BodyContext, CiError, Config, ConfigError, Endpoint, EndpointConfig, KvClient, RequestBody,
+    Secret, VerifiedCaller, VerifiedJson, redis,
 };
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +91,23 @@ struct Request {
     dry_run: bool,
 }
 
+/// The patterns are filled from the caller's claims before its `single_use` token is spent: a
+/// claim that cannot fill them refuses the request with the token still good.
+impl RequestBody for Request {
+    fn validate(&self, context: &BodyContext<'_>) -> Result<(), CiError> {
+        let settings = context.config::<Settings>()?;
+        filled_patterns(&settings, context.caller()).map(drop)
+    }
+}
+
+fn filled_patterns(settings: &Settings, caller: &VerifiedCaller) -> Result<Vec<String>, CiError> {
+    settings
+        .patterns
+        .iter()
+        .map(|pattern| fill(pattern, caller))
+        .collect()
+}
+
 /// What went (or, in a dry run, would go).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -110,16 +127,11 @@ pub fn endpoint() -> Endpoint {
 }
 
 async fn cleanup(
-    caller: VerifiedCaller,
     settings: Config<Settings>,
     kv: Secret<KvClient>,
-    JsonBody(request): JsonBody<Request>,
+    VerifiedJson { caller, body: request }: VerifiedJson<Request>,
 ) -> Result<Json<Outcome>, CiError> {
-    let patterns = settings
-        .patterns
-        .iter()
-        .map(|pattern| fill(pattern, &caller))
-        .collect::<Result<Vec<_>, _>>()?;
+    let patterns = filled_patterns(&settings, &caller)?; // validated already: the same answer
     let kv = kv.get()?;
     let (mut keys, mut more) = (Vec::new(), false);
     for pattern in &patterns {
