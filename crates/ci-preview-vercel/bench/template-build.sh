@@ -6,8 +6,9 @@
 # Usage: crates/ci-preview-vercel/bench/template-build.sh [OUT_DIR]
 #   "before" is the template on the default crypto backend (aws-lc: its `ring` features switched to
 #   `aws-lc`), what it built until the backend became a feature; "after" is the template as
-#   committed (ring). CONFIGS="after" builds only one; BEFORE_ENV="CARGO_PROFILE_RELEASE_LTO=thin
-#   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=4" adds the release profile the template had before that.
+#   committed (ring, opt-level 1 but for the crypto crates). "before" builds at opt-level 3
+#   (BEFORE_ENV, default "CARGO_PROFILE_RELEASE_OPT_LEVEL=3"; add CARGO_PROFILE_RELEASE_LTO=thin
+#   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=4 for the profile before that). CONFIGS="after" builds one.
 # For each: wall time, user and system CPU time (GNU time), the load average around it, the
 # binary's size, and the five longest units of the timings report. On a shared machine compare
 # CPU time; on an idle 2-core machine the wall time is about max(CPU / 2, the longest chain).
@@ -17,7 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 OUT=${1:-$(mktemp -d)}
 CONFIGS=${CONFIGS:-before after}
-BEFORE_ENV=${BEFORE_ENV:-}
+BEFORE_ENV=${BEFORE_ENV:-CARGO_PROFILE_RELEASE_OPT_LEVEL=3}
 mkdir -p "$OUT"
 command -v cmake >/dev/null && echo "note: cmake is on PATH; the build must not need it (Vercel's image has none)"
 
