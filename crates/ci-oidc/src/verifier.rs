@@ -4,8 +4,10 @@
 //! signature check (`crypto::verify`, the algorithm pinned here, never read from the token) →
 //! the registered claims (`iss`, `aud`, `exp`, `nbf`, `iat`, lifetime: `registered.rs`), checked
 //! in the one parse of the payload → repository → id pins → workflow → event. Nothing in the
-//! payload is decoded before the signature verified, and the first failing check is the one
-//! reported. Times are the system clock's, so tests mint tokens relative to the current time.
+//! payload is decoded before the signature verified (one exception, which decides no acceptance:
+//! a token with an unknown `kid` inside the armed refetch cooldown has its claims screened to
+//! decide whether a bounded rotation probe may fetch the keys, see `Verifier::would_pass`), and
+//! the first failing check is the one reported. Times are the system clock's, so tests mint tokens relative to the current time.
 
 use std::fmt;
 use std::sync::Arc;
@@ -101,6 +103,9 @@ impl Verifier {
         let mut cooling_down = false;
         if set.get(&kid).is_none() {
             (set, cooling_down) = keys.refetch_for_unknown_kid(fetches_before).await;
+            if cooling_down && set.get(&kid).is_none() && self.would_pass(token, policy) {
+                (set, cooling_down) = keys.probe_rotation(keys.fetch_count()).await;
+            }
         }
         let Some(key) = set.get(&kid) else {
             if cooling_down {
@@ -158,7 +163,25 @@ impl Verifier {
     }
 }
 
-/// The payload of a token whose signature verified, parsed once into the claims.
+impl Verifier {
+    /// Whether `token`'s claims, read WITHOUT verifying its signature, would pass `policy`: the
+    /// screen of a rotation probe (`keystore/refresh.rs`), the one place a payload is read before
+    /// its signature. It decides only whether the issuer's keys are fetched once more (bounded by
+    /// the probe interval), never whether a token is accepted, which still needs the signature.
+    fn would_pass(&self, token: &str, policy: &EndpointPolicy) -> bool {
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        parse_claims(payload)
+            .and_then(|raw| {
+                let issuer = &self.inner.issuer;
+                registered::check(raw, issuer, &policy.audience, unix_now(), self.inner.rules)
+            })
+            .and_then(|claims| check_policy(&claims, policy))
+            .is_ok()
+    }
+}
+
+/// The payload of a token, parsed once into the claims (after its signature verified, except
+/// for `Verifier::would_pass`).
 fn parse_claims(payload: &str) -> Result<RawClaims, Rejection> {
     let malformed = |actual: String| {
         Rejection::new(

@@ -155,7 +155,7 @@ async fn flow(
     let full_state = work.0.join("state.json");
     let state = steps
         .run_async(
-            "ci-preview storage-state",
+            "ci-preview storage-state --seal, then open-state",
             state::write(
                 &client,
                 &state::Request {
@@ -172,7 +172,7 @@ async fn flow(
         .inspect_err(|_| eprintln!("the function's output:\n{}", preview.logs()))?;
     let short_state = steps
         .run_async(
-            "ci-preview storage-state, short-lived",
+            "ci-preview storage-state --seal / open-state, short-lived",
             state::write(
                 &client,
                 &state::Request {

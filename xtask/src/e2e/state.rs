@@ -1,5 +1,8 @@
-//! The CI step: `ci-preview` (the release client, built from this checkout) writes the browser's
-//! Playwright `storageState` for the preview, in the environment a GitHub Actions job gives it.
+//! The CI steps: `ci-preview` (the release client, built from this checkout) makes the browser's
+//! Playwright `storageState` for the preview as the two jobs of the README's e2e workflow do. The
+//! minting job (`.github/workflows/browser-state.yml`) seals it into step outputs
+//! (`storage-state --seal`), and the test job, with no token service in its environment, opens it
+//! (`open-state`): the browser loads what crossed the sealed handoff.
 //!
 //! The job's token service is the mock GitHub's, so tokens come from the mock issuer; the preview's
 //! hostname is reached through the run's resolver (`HTTPS_PROXY`) and its certificate checked
@@ -32,11 +35,13 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub(super) async fn run(&self, args: &[&str]) -> Result<String> {
+    /// Runs with `extra` added to the job's environment; stdout and stderr.
+    async fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<(String, String)> {
         let out = tokio::process::Command::new(&self.binary)
             .args(args)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
             .kill_on_drop(true)
             .output();
         let out = tokio::time::timeout(Duration::from_secs(60), out)
@@ -51,7 +56,23 @@ impl Client {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok((
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    /// The test job's client: the same binary without the token service (no `id-token`).
+    fn without_id_token(&self) -> Client {
+        Client {
+            binary: self.binary.clone(),
+            env: self
+                .env
+                .iter()
+                .filter(|(k, _)| !k.starts_with("ACTIONS_ID_TOKEN_REQUEST_"))
+                .cloned()
+                .collect(),
+        }
     }
 }
 
@@ -71,28 +92,29 @@ pub(super) fn session(user: &str) -> Value {
     json!({"sub": user, "name": USER_NAME, "email": USER_EMAIL})
 }
 
-/// Runs `ci-preview storage-state` as a CI step would and returns the file it wrote to `out`.
+/// Runs `ci-preview storage-state --seal` as browser-state.yml does, then `open-state` as the
+/// test job does, and returns the file the test job wrote to `out`.
 ///
 /// `flags/encrypt-override`, `auth/encrypt-session` and, when protected,
 /// `vercel/protection-cookie` are called through the edge with a fresh Trusted Sources token
-/// (`--protection oidc`), so the job holds no bypass secret. The command prints only the path.
+/// (`--protection oidc`), so the job holds no bypass secret. The sealing job prints neither the
+/// key nor the sealed state; the test job prints only the file's path.
 pub(super) async fn write(client: &Client, request: &Request<'_>, out: &Path) -> Result<Value> {
     let protection = match request.protection {
         Protection::Oidc => "oidc",
         Protection::None => "none",
     };
     let session = session(request.user).to_string();
-    let out_arg = format!("--out={}", out.display());
     let expires_in = request.expires_in.map(|s| format!("{s}s"));
     let mut args = vec![
         "storage-state",
+        "--seal",
         "--url",
         request.url,
         "--protection",
         protection,
         "--session",
         &session,
-        &out_arg,
     ];
     for flag in request.flags {
         args.extend(["--flag", flag.as_str()]);
@@ -100,10 +122,46 @@ pub(super) async fn write(client: &Client, request: &Request<'_>, out: &Path) ->
     if let Some(expires_in) = &expires_in {
         args.extend(["--expires-in", expires_in.as_str()]);
     }
-    let printed = client.run(&args).await?;
+    let outputs_file = out.with_extension("outputs");
+    let _ = std::fs::remove_file(&outputs_file);
+    let outputs_path = outputs_file.display().to_string();
+    let (printed, log) = client
+        .run(&args, &[("GITHUB_OUTPUT", outputs_path.as_str())])
+        .await?;
+    let outputs = std::fs::read_to_string(&outputs_file)
+        .map_err(|e| failed(format!("{outputs_path}: {e}")))?;
+    let output = |name: &str| {
+        outputs
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| failed(format!("storage-state --seal wrote no `{name}` output")))
+    };
+    let (sealed, key, preview_url) = (
+        output("state")?,
+        output("state-key")?,
+        output("preview-url")?,
+    );
+    if !printed.is_empty() || log.contains(key) || log.contains(sealed) {
+        return Err(failed(
+            "ci-preview storage-state --seal printed its key or state (or anything on stdout)",
+        ));
+    }
+    let out_arg = format!("--out={}", out.display());
+    let (printed, _) = client
+        .without_id_token()
+        .run(
+            &["open-state", &out_arg],
+            &[
+                ("CI_PREVIEW_STATE", sealed),
+                ("CI_PREVIEW_STATE_KEY", key),
+                ("PREVIEW_URL", preview_url),
+            ],
+        )
+        .await?;
     if printed.trim() != out.display().to_string() {
         return Err(failed(
-            "ci-preview storage-state printed something other than the file's path",
+            "ci-preview open-state printed something other than the file's path",
         ));
     }
     let text =

@@ -5,7 +5,9 @@
 //! start-up ([`KeyStore::prefetch`]), refreshed in the background before the issuer's
 //! `max-age` runs out ([`KeyStore::spawn_refresh`]), and refetched when a token names an
 //! unknown `kid` — at most once per cooldown (counted between unknown-`kid` refetches only)
-//! and single-flight, so a flood of made-up `kid`s costs the issuer one request. A failed fetch, or one returning no usable key, never
+//! and single-flight, so a flood of made-up `kid`s costs the issuer one request — plus at most
+//! one rotation probe per [`KeyStoreOptions::rotation_probe_interval`] for tokens whose claims
+//! would pass the policy. A failed fetch, or one returning no usable key, never
 //! replaces the last good set. The scheduling is in `keystore/refresh.rs`.
 
 mod jwks;
@@ -34,6 +36,10 @@ pub struct KeyStoreOptions {
     pub timeout: Duration,
     /// Minimum time between two fetches caused by unknown `kid`s. Default 60 s.
     pub unknown_kid_cooldown: Duration,
+    /// Minimum time between two rotation probes: refetches, inside an armed unknown-`kid`
+    /// cooldown, for a token whose (not yet verified) claims would pass the endpoint's policy.
+    /// Default 10 s. See `keystore/refresh.rs`.
+    pub rotation_probe_interval: Duration,
     /// Freshness when the JWKS response has no `max-age`. Default 1 h.
     pub default_max_age: Duration,
     /// `max-age` is clamped to at least this. Default 60 s.
@@ -52,6 +58,7 @@ impl Default for KeyStoreOptions {
             client: None,
             timeout: Duration::from_secs(5),
             unknown_kid_cooldown: Duration::from_secs(60),
+            rotation_probe_interval: Duration::from_secs(10),
             default_max_age: Duration::from_secs(3600),
             min_max_age: Duration::from_secs(60),
             max_max_age: Duration::from_secs(24 * 3600),
@@ -249,6 +256,14 @@ impl KeyStore {
     /// "retry later", not "unknown key").
     pub(crate) async fn refetch_for_unknown_kid(&self, fetches_before: u64) -> (Arc<KeySet>, bool) {
         self.inner.refetch_for_unknown_kid(fetches_before).await
+    }
+
+    /// Called when [`refetch_for_unknown_kid`](Self::refetch_for_unknown_kid) was held back by
+    /// the cooldown and the token's claims would pass the policy: refetches unless another fetch
+    /// happened since `fetches_before` or the rotation-probe interval forbids it; returns the
+    /// newest set and whether the interval held a due probe back.
+    pub(crate) async fn probe_rotation(&self, fetches_before: u64) -> (Arc<KeySet>, bool) {
+        self.inner.probe_rotation(fetches_before).await
     }
 }
 

@@ -8,7 +8,20 @@
 //! not start the cooldown: they did not look for the new key, and counting them made a key the
 //! issuer published just after start-up unusable for a whole cooldown (every job failing with
 //! 401 during a GitHub key rotation). While a refetch is held back by the cooldown the caller is
-//! told so, and answers 503 with `Retry-After` (retryable) instead of 401. The background
+//! told so, and answers 503 with `Retry-After` (retryable) instead of 401.
+//!
+//! The rotation probe. One anonymous token with a random `kid` arms the cooldown, and a real
+//! rotation inside it then waits up to a whole cooldown. Whether a token verifies against fresh
+//! keys cannot be known without fetching them, and every fetch a token can cause an attacker's
+//! token can cause too, so no rule can let only good tokens fetch. What can be had: a second,
+//! separate budget, one probe per `rotation_probe_interval` (10 s), spent only by a token whose
+//! unverified claims would pass the endpoint's policy (issuer, exact audience, fresh times,
+//! repository and owner ids, exact workflow, event). The random-`kid` nuisance (which does not
+//! know or bother with those) arms the cooldown but never the probe, so a rotation is picked up
+//! at once; an attacker who writes matching claims (public for a public repository) can hold the
+//! probe too, and then a rotation waits at most the probe interval (instead of the cooldown)
+//! before its retry. The issuer sees at most one fetch per cooldown plus one per probe
+//! interval: bounded, not a flood path. The background
 //! task refreshes at four fifths of the issuer's `max-age` (clamped), and after a failure
 //! retries with a doubling delay; the last good keys stay in use throughout.
 
@@ -23,6 +36,7 @@ use super::{Inner, KeySet, KeyStoreError};
 #[derive(Debug, Default)]
 pub(crate) struct RefreshState {
     last_unknown_kid: Option<Instant>,
+    last_rotation_probe: Option<Instant>,
     next_due: Option<Instant>,
     failures: u32,
 }
@@ -50,6 +64,30 @@ impl Inner {
                 if cooled {
                     state.last_unknown_kid = Some(Instant::now());
                     // The error is logged inside; the caller answers "unknown key" either way.
+                    let _ = self.fetch_locked(&mut state).await;
+                } else {
+                    suppressed = true;
+                }
+            }
+        }
+        (self.current(), suppressed)
+    }
+
+    /// See [`super::KeyStore::probe_rotation`]. The flag is true when a probe was due (nobody
+    /// fetched since `fetches_before`) but the probe interval held it back.
+    pub(crate) async fn probe_rotation(&self, fetches_before: u64) -> (Arc<KeySet>, bool) {
+        let mut suppressed = false;
+        if self.remote.is_some() {
+            let mut state = self.refresh.lock().await;
+            if self.fetches.load(Ordering::SeqCst) == fetches_before {
+                let due = state
+                    .last_rotation_probe
+                    .is_none_or(|t| t.elapsed() >= self.opts.rotation_probe_interval);
+                if due {
+                    state.last_rotation_probe = Some(Instant::now());
+                    tracing::info!(
+                        "rotation probe: refetching the issuer's keys for a token whose claims pass the policy"
+                    );
                     let _ = self.fetch_locked(&mut state).await;
                 } else {
                     suppressed = true;

@@ -47,15 +47,20 @@ async fn unknown_kid_flood_refused_as(
 async fn hundred_concurrent_unknown_kids_cause_one_fetch() {
     let (issuer, verifier) = setup().await;
     assert_eq!(issuer.jwks_requests(), 1);
-    // Past the cooldown, a flood of invented kids costs exactly one fetch...
+    // Past the cooldown, a flood of invented kids costs one refetch, plus (the tokens arriving
+    // after it, inside the cooldown it armed, with claims that would pass the policy) at most one
+    // rotation probe...
     tokio::time::sleep(opts().unknown_kid_cooldown + Duration::from_millis(50)).await;
     unknown_kid_flood(&verifier, &issuer, 100).await;
-    assert_eq!(issuer.jwks_requests(), 2);
-    assert_eq!(verifier.keys().fetch_count(), 2);
-    // ...and a second flood inside the cooldown costs none: those callers are told to retry
-    // (503), since one of them might carry a key the issuer has just published.
+    let after_first = issuer.jwks_requests();
+    assert!((2..=3).contains(&after_first), "{after_first}");
+    assert_eq!(verifier.keys().fetch_count(), after_first as u64);
+    // ...and a second flood inside the cooldown and the probe interval costs at most the one
+    // probe in all; its callers are told to retry (503) or that the fresh keys lack the kid.
+    unknown_kid_flood(&verifier, &issuer, 100).await;
+    assert_eq!(issuer.jwks_requests(), 3);
     unknown_kid_flood_refused_as(&verifier, &issuer, 100, &[RejectionKind::KeysUnavailable]).await;
-    assert_eq!(issuer.jwks_requests(), 2);
+    assert_eq!(issuer.jwks_requests(), 3);
     // Known keys never waited for any of it.
     verify(&verifier, &issuer.token(AUD).build(), &policy())
         .await
@@ -187,20 +192,24 @@ async fn a_key_published_right_after_start_up_is_accepted_at_once() {
     assert_eq!(issuer.jwks_requests(), 2);
 }
 
+/// The review's finding: one anonymous token with a random `kid` armed the refetch cooldown, and a
+/// real rotation inside it failed the job. A token whose claims would pass the policy now gets one
+/// rotation probe per interval, so the rotated key is fetched at once.
 #[tokio::test]
-async fn a_new_key_inside_the_cooldown_is_retryable_then_accepted() {
+async fn a_new_key_inside_the_cooldown_is_fetched_by_a_rotation_probe() {
     let issuer = MockIssuer::start().await;
-    let cooldown = Duration::from_secs(3);
+    let probe = Duration::from_secs(2);
     let keys = remote_store(
         &issuer,
         KeyStoreOptions {
-            unknown_kid_cooldown: cooldown,
+            unknown_kid_cooldown: Duration::from_secs(3600),
+            rotation_probe_interval: probe,
             ..opts()
         },
     );
     keys.prefetch().await.expect("prefetch");
     let verifier = Verifier::new(issuer.issuer_url(), keys);
-    // An invented kid spends the cooldown...
+    // An anonymous invented kid spends the cooldown...
     let err = verify(
         &verifier,
         &issuer.token(AUD).kid("invented").build(),
@@ -209,14 +218,44 @@ async fn a_new_key_inside_the_cooldown_is_retryable_then_accepted() {
     .await
     .unwrap_err();
     assert_eq!(err.kind, RejectionKind::UnknownKey);
-    // ...then the issuer rotates: the job is told to retry (503), not refused (401)...
+    // ...and tokens with invented kids and claims the policy refuses (another audience, another
+    // workflow) never probe, however many.
+    let before = issuer.jwks_requests();
+    for token in [
+        issuer
+            .token("https://other.example/api/~/ci/x")
+            .kid("k1")
+            .build(),
+        issuer
+            .token(AUD)
+            .workflow("octo-org/octo-repo/.github/workflows/other.yaml")
+            .kid("k2")
+            .build(),
+        issuer.token(AUD).expired().kid("k3").build(),
+    ] {
+        let err = verify(&verifier, &token, &policy()).await.unwrap_err();
+        assert_eq!(err.kind, RejectionKind::KeysUnavailable, "{err:?}");
+    }
+    assert_eq!(
+        issuer.jwks_requests(),
+        before,
+        "no probe for claims the policy refuses"
+    );
+    // The issuer rotates inside the cooldown: the job's token probes and is accepted at once.
     issuer.rotate();
     let new = issuer.token(AUD).build();
-    let err = verify(&verifier, &new, &policy()).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::KeysUnavailable, "{err:?}");
-    // ...and its retry after the cooldown is accepted.
-    tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
     verify(&verifier, &new, &policy())
+        .await
+        .expect("the probe fetched the new key");
+    assert_eq!(issuer.jwks_requests(), before + 1);
+    // A second rotation inside the probe interval: retry later (503), then accepted.
+    issuer.rotate();
+    let newer = issuer.token(AUD).build();
+    let err = verify(&verifier, &newer, &policy()).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::KeysUnavailable, "{err:?}");
+    assert_eq!(issuer.jwks_requests(), before + 1, "one probe per interval");
+    tokio::time::sleep(probe + Duration::from_millis(50)).await;
+    verify(&verifier, &newer, &policy())
         .await
         .expect("accepted on retry");
 }
@@ -238,11 +277,11 @@ async fn rotation_is_picked_up_on_unknown_kid() {
     // Once the old key is retired and the store refreshed, its tokens are refused.
     issuer.retire_old_keys();
     verifier.keys().prefetch().await.expect("refresh");
-    // Inside the unknown-kid cooldown the answer is "retry later"; after it, the refetch shows
-    // the key is gone for good.
+    // Inside the unknown-kid cooldown the old token's claims pass the policy, so its rotation
+    // probe refetches and shows the key is gone for good; so does the refetch after the cooldown.
     assert_eq!(
         verify(&verifier, &old, &policy()).await.unwrap_err().kind,
-        RejectionKind::KeysUnavailable
+        RejectionKind::UnknownKey
     );
     tokio::time::sleep(opts().unknown_kid_cooldown + Duration::from_millis(50)).await;
     assert_eq!(

@@ -1,8 +1,7 @@
 //! The sealed handoff as the workflows run it: `.github/workflows/browser-state.yml`'s own
 //! `run:` script, executed by bash with the step's `env:` and a PATH that holds only the client,
 //! against the real server behind the emulated protected edge; then `open-state` as the test
-//! workflow runs it (README "End-to-end tests"). Also the workflow's shape: the job that can mint
-//! runs this repository's install-only action and the client, nothing else.
+//! workflow runs it (README "End-to-end tests"). The workflow files' shape: `browser_state_files`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,135 +9,9 @@ use std::path::Path;
 use ci_fixtures::protection::COOKIE_NAME;
 use serde_json::Value;
 
+use crate::browser_state_files::steps;
 use crate::storage_state::{DEPLOYMENT_BYPASS, PAGE, TRUSTED_SOURCES, cookie, deployment};
 use crate::support::*;
-
-const WORKFLOW: &str = include_str!("../../../../.github/workflows/browser-state.yml");
-/// The only action the minting job may use: this repository's, at the caller's pinned commit.
-const INSTALL_ACTION: &str = "$/action/install";
-
-/// One step of the workflow's single job: its `uses:`, its `env:` and its `run:` script.
-#[derive(Debug, Default)]
-struct Step {
-    uses: Option<String>,
-    env: Vec<(String, String)>,
-    run: Option<String>,
-    keys: Vec<String>,
-}
-
-/// The steps of the workflow's jobs, read line by line (the file is ours and block-styled; a
-/// shape this reader does not know fails the test rather than passing unread).
-fn steps() -> Vec<Step> {
-    let lines: Vec<&str> = WORKFLOW.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| l.trim_end() == "    steps:")
-        .expect("the job has steps");
-    let mut steps: Vec<Step> = Vec::new();
-    let mut i = start + 1;
-    while i < lines.len() {
-        let line = lines[i];
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            i += 1;
-            continue;
-        }
-        let indent = line.len() - line.trim_start().len();
-        assert!(
-            indent >= 6,
-            "a second job or a top-level key after the steps: {line}"
-        );
-        let body = line.trim_start().trim_start_matches("- ");
-        if line.trim_start().starts_with("- ") {
-            steps.push(Step::default());
-        }
-        let step = steps.last_mut().expect("a step");
-        let (key, value) = body.split_once(':').expect("key: value");
-        step.keys.push(key.to_owned());
-        let value = value.trim();
-        i += 1;
-        match key {
-            "uses" => step.uses = Some(value.to_owned()),
-            "env" => {
-                while i < lines.len() && lines[i].starts_with("          ") {
-                    let (name, expr) = lines[i].trim().split_once(": ").expect("NAME: value");
-                    step.env.push((name.to_owned(), expr.to_owned()));
-                    i += 1;
-                }
-            }
-            "run" => {
-                assert_eq!(value, "|", "the script is a literal block");
-                let mut script = String::new();
-                while i < lines.len() && (lines[i].is_empty() || lines[i].starts_with("          "))
-                {
-                    script.push_str(lines[i].get(10..).unwrap_or_default());
-                    script.push('\n');
-                    i += 1;
-                }
-                step.run = Some(script);
-            }
-            _ => {}
-        }
-    }
-    steps
-}
-
-#[test]
-fn the_minting_job_runs_only_this_repositorys_action_and_the_client() {
-    assert!(
-        WORKFLOW.contains("\n  workflow_call:\n"),
-        "a reusable workflow"
-    );
-    assert!(WORKFLOW.contains("\npermissions: {}\n"));
-    let jobs = WORKFLOW.split("\njobs:\n").nth(1).unwrap();
-    assert_eq!(
-        jobs.lines()
-            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
-            .count(),
-        1,
-        "one job"
-    );
-    assert!(jobs.contains("      id-token: write"));
-    let uses: Vec<&str> = WORKFLOW
-        .lines()
-        .filter_map(|l| {
-            l.trim_start()
-                .trim_start_matches("- ")
-                .strip_prefix("uses:")
-        })
-        .map(str::trim)
-        .collect();
-    assert_eq!(uses, [INSTALL_ACTION], "no other action, no npm, no build");
-    let steps = steps();
-    assert_eq!(steps.len(), 2, "{steps:?}");
-    for step in &steps {
-        for key in &step.keys {
-            assert!(
-                ["name", "id", "uses", "env", "run", "with"].contains(&key.as_str()),
-                "step key {key} (no `shell:`: bash runs the script)"
-            );
-        }
-        let script = step.run.as_deref().unwrap_or_default();
-        assert!(
-            !script.contains("${{"),
-            "expressions reach the script as env only"
-        );
-        let words: Vec<&str> = script
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .collect();
-        for banned in [
-            "npm", "npx", "node", "cargo", "curl", "wget", "pip", "python", "sudo",
-        ] {
-            assert!(!words.contains(&banned), "{banned} in the minting job");
-        }
-    }
-    assert_eq!(steps[0].uses.as_deref(), Some(INSTALL_ACTION));
-    assert!(steps[1].run.is_some() && steps[1].uses.is_none());
-    let action = include_str!("../../../../action/install/action.yml");
-    assert!(
-        action.contains("CI_PREVIEW_FROM_SOURCE: never"),
-        "never builds in a minting job"
-    );
-}
 
 /// Replaces the step's `${{ … }}` with what the runner would put there.
 fn resolve(expr: &str, values: &HashMap<&str, String>) -> String {
@@ -196,7 +69,7 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
     let output = dir.path().join("github_output");
     let summary = dir.path().join("step_summary");
 
-    let values: HashMap<&str, String> = [
+    let mut values: HashMap<&str, String> = [
         ("github.token", github.github_token().to_owned()),
         ("inputs.preview-url", deployment.edge.url().to_owned()),
         ("inputs.protection", "oidc".into()),
@@ -216,7 +89,7 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
     let step = &steps[1];
     let script = dir.path().join("seal.sh");
     std::fs::write(&script, step.run.as_deref().unwrap()).unwrap();
-    let run_script = |debug: bool| {
+    let run_script = |debug: bool, values: &HashMap<&str, String>| {
         // As the runner runs a `run:` step: bash, with the step's env and the runner's.
         let mut command = tokio::process::Command::new("/bin/bash");
         command
@@ -244,18 +117,18 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
             command.env("RUNNER_DEBUG", "1");
         }
         for (name, expr) in &step.env {
-            command.env(name, resolve(expr, &values));
+            command.env(name, resolve(expr, values));
         }
         command
     };
 
     // Debug logging would print the outputs: refused before any request.
-    let refused = run_script(true).output().await.unwrap();
+    let refused = run_script(true, &values).output().await.unwrap();
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("debug logging"));
     assert!(github.mints().iter().all(|m| m.audience == TRUSTED_SOURCES));
 
-    let sealed = run_script(false).output().await.unwrap();
+    let sealed = run_script(false, &values).output().await.unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&sealed.stdout).into_owned(),
         String::from_utf8_lossy(&sealed.stderr).into_owned(),
@@ -339,6 +212,22 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
         run.assert_masked_only(key);
         assert!(!run.all().contains(state.as_str()));
     }
+
+    // With no preview-url, the script finds the pull request's preview (a deployment of its head
+    // by the deploy bot, on an allowed host) and seals for it.
+    github.add_pull_request(12, HEAD_SHA);
+    let deployment_id = github.add_deployment(HEAD_SHA, "Preview");
+    github.add_deployment_status(deployment_id, "success", Some(url), None);
+    values.insert("inputs.preview-url", String::new());
+    values.insert("inputs.allow-host", format!("127.0.0.1,{AUDIENCE_HOST}"));
+    std::fs::remove_file(&output).unwrap();
+    let discovered = run_script(false, &values).output().await.unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&discovered.stderr));
+    assert_eq!(discovered.status.code(), Some(0));
+    let written = outputs(&output);
+    assert_eq!(written["preview-url"], url);
+    let (run, _) = open_state(dir.path(), &written["state"], &written["state-key"], url).await;
+    assert_eq!(run.code, 0);
 }
 
 #[tokio::test]

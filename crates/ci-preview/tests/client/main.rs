@@ -2,6 +2,7 @@
 //! preview. One test binary (several modules) keeps link time down on small CI machines.
 
 mod browser_state;
+mod browser_state_files;
 mod call;
 mod call_retry;
 mod discover;
