@@ -44,6 +44,16 @@ fn run_steps(sh: &Shell, steps: &mut Steps, quick: bool) -> Result {
         cmd!(sh, "cargo test --workspace --locked").run()?;
         Ok(())
     })?;
+    // The workspace runs the default backend (aws-lc); the template's function runs `ring`: the
+    // verifier's suite under it here, the function end to end in the template project test above.
+    steps.run("cargo test -p ci-oidc (ring backend)", || {
+        cmd!(
+            sh,
+            "cargo test -p ci-oidc --no-default-features --features ring --locked"
+        )
+        .run()?;
+        Ok(())
+    })?;
     steps.run("cargo xtask smoke", || {
         crate::smoke::run(&flags::Smoke {
             no_build: true,

@@ -163,7 +163,7 @@ fn scaffold(root: &Path, names: &Names) -> Result {
     let mut workspace_src = workspace_src;
     workspace_src.insert_str(
         own_crates,
-        &format!("{krate} = {{ path = \"crates/{krate}\" }}\n"),
+        &format!("{krate} = {{ path = \"crates/{krate}\", default-features = false }}\n"),
     );
     write(&workspace_manifest, &workspace_src)?;
     write(

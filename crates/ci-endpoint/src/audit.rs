@@ -297,6 +297,6 @@ pub(crate) fn refuse_in(
 }
 
 fn sha256_hex(text: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    let digest = ci_oidc::sha256(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

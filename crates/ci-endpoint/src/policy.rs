@@ -227,8 +227,8 @@ pub(crate) fn is_valid_endpoint_name(name: &str) -> bool {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    let digest = ci_oidc::sha256(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

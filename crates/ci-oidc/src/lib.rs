@@ -9,7 +9,8 @@
 //! The signature is checked by `jsonwebtoken`; the registered claims are checked here, at least
 //! as strictly as that library does, in the one parse of the payload (`registered.rs` says why),
 //! with what a verifier of GitHub tokens needs around them. Every public item is exported here, once.
-//! Modules, one concern each: `crypto` (the library's crypto provider with keys parsed once), `header` (size, shape, header allowlist), `keystore` (JWKS
+//! Modules, one concern each: `crypto` (the build's one crypto backend, `aws-lc` or `ring` by
+//! Cargo feature, and the library's provider with keys parsed once), `header` (size, shape, header allowlist), `keystore` (JWKS
 //! loading, fetching, refresh), `registered` (`iss`, `aud`, `exp`, `nbf`, `iat` and the
 //! lifetime), `github` (claim types and policy checks), `policy`, `config`, `rejection`, `secret`,
 //! `verifier`.
@@ -27,6 +28,7 @@ mod secret;
 mod verifier;
 
 pub use config::{GITHUB_ACTIONS_ISSUER, IssuerConfig, UrlError};
+pub use crypto::{CRYPTO_BACKEND, install_crypto_provider, sha256};
 pub use github::GitHubClaims;
 pub use keystore::{KeyStore, KeyStoreError, KeyStoreOptions, SkippedKey};
 pub use policy::{

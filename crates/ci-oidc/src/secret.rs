@@ -53,8 +53,8 @@ impl From<&str> for SecretString {
 /// timing about where they differ (lengths may differ in time; they are not secret).
 impl PartialEq for SecretString {
     fn eq(&self, other: &Self) -> bool {
-        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), other.0.as_bytes())
-            .is_ok()
+        use subtle::ConstantTimeEq as _;
+        bool::from(self.0.as_bytes().ct_eq(other.0.as_bytes()))
     }
 }
 

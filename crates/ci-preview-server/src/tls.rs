@@ -11,6 +11,7 @@ pub(crate) fn jwks_client() -> Result<reqwest::Client, String> {
     let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok());
+    ci_oidc::install_crypto_provider();
     reqwest::Client::builder()
         .user_agent(concat!("ci-preview-server/", env!("CARGO_PKG_VERSION")))
         // Keys come only from the URLs in the reviewed policy, never from wherever a redirect points.

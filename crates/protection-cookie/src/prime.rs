@@ -151,6 +151,7 @@ impl Primer {
             }
             roots.extend(extra);
         }
+        ci_oidc::install_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(concat!("ci-in-preview/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())

@@ -65,6 +65,7 @@ impl UpstreamClient {
             })?;
             roots.extend(extra);
         }
+        ci_oidc::install_crypto_provider();
         reqwest::Client::builder()
             .user_agent(concat!("ci-in-preview-proxy/", env!("CARGO_PKG_VERSION")))
             .https_only(true)

@@ -11,6 +11,13 @@ rust-version.workspace = true
 license.workspace = true
 publish.workspace = true
 
+[features]
+default = ["aws-lc"]
+# The crypto backend (ci-oidc's crypto module), exactly one per build: the server's binary takes
+# `aws-lc`, a Vercel function may take `ring`.
+aws-lc = ["ci-endpoint/aws-lc"]
+ring = ["ci-endpoint/ring"]
+
 [dependencies]
 ci-endpoint.workspace = true
 axum.workspace = true

@@ -20,7 +20,8 @@ pub(super) fn wants_tls(url: &str) -> bool {
 /// The trust anchors for a TLS store: the embedded Mozilla roots plus `extra_ca_pem`, which
 /// must hold at least one PEM certificate when given.
 pub(super) fn certificates(extra_ca_pem: Option<&[u8]>) -> Result<TlsCertificates, KvError> {
-    install_crypto_provider();
+    // The client library builds its TLS configuration with rustls' process-wide provider.
+    ci_oidc::install_crypto_provider();
     let mut bundle = String::new();
     for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
         push_pem(&mut bundle, der.as_ref());
@@ -52,15 +53,6 @@ fn push_pem(out: &mut String, der: &[u8]) {
         out.push('\n');
     }
     out.push_str("-----END CERTIFICATE-----\n");
-}
-
-/// The client library builds its TLS configuration with rustls' process-wide provider; make it
-/// the workspace's one (aws-lc-rs) unless something installed one already.
-fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err means another thread installed one first: fine either way.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ mod redis;
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use aws_lc_rs::digest;
 use ci_oidc::SecretString;
 
 use crate::KvClient;
@@ -86,14 +85,12 @@ impl fmt::Debug for ReplayKey {
 
 /// SHA-256 of the parts, each prefixed with its length so that no two lists of parts collide.
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut context = digest::Context::new(&digest::SHA256);
+    let mut framed = Vec::with_capacity(parts.iter().map(|p| 8 + p.len()).sum());
     for part in parts {
-        context.update(&(part.len() as u64).to_be_bytes());
-        context.update(part);
+        framed.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        framed.extend_from_slice(part);
     }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(context.finish().as_ref());
-    out
+    ci_oidc::sha256(&framed)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -86,6 +86,8 @@ impl EdgeBuilder {
 
     /// The edge as a router, to serve on a listener of your own (e.g. behind TLS).
     pub fn router(self) -> Router {
+        // The client needs a rustls provider even for plain HTTP; under `ring` the kit's.
+        ci_oidc::install_crypto_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

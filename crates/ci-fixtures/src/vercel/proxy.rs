@@ -35,6 +35,8 @@ struct Shared {
 
 impl Proxy {
     pub(super) async fn start(function_port: u16) -> Proxy {
+        // The client needs a rustls provider even for plain HTTP; under `ring` the kit's.
+        ci_oidc::install_crypto_provider();
         let shared = Arc::new(Shared {
             function: format!("http://127.0.0.1:{function_port}"),
             client: reqwest::Client::builder()

@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::DecodingKey;
@@ -30,7 +29,7 @@ pub(crate) struct VerifyingKey {
     pub(crate) key: DecodingKey,
     /// The same key parsed once (`crate::crypto`): the library's verifier finds it by `n`/`e`,
     /// and it lives as long as this set holds the key.
-    _parsed: Arc<ParsedPublicKey>,
+    _parsed: Arc<crate::crypto::ParsedKey>,
 }
 
 /// A loaded set of keys; replaced as a whole on refresh.
@@ -132,7 +131,7 @@ fn usable_key(value: Value) -> Result<VerifyingKey, String> {
     if n.last().is_some_and(|b| b & 1 == 0) {
         return Err("even modulus".to_owned());
     }
-    // aws-lc (the library's backend) takes exponents of at most 33 bits.
+    // aws-lc-rs and ring take exponents of at most 33 bits.
     let e_ok = e.len() <= 4 && e.last().is_some_and(|b| b & 1 == 1) && (e.len() > 1 || e[0] >= 3);
     if !e_ok {
         return Err("exponent must be odd, >= 3 and at most 32 bits".to_owned());

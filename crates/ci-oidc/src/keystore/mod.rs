@@ -178,6 +178,7 @@ impl KeyStore {
         if let Some(path) = &cfg.jwks_file {
             return Self::from_jwks_file(path);
         }
+        crate::install_crypto_provider();
         let client = match &opts.client {
             Some(client) => client.clone(),
             None => reqwest::Client::builder()
