@@ -117,7 +117,9 @@ pub(crate) struct RequestRecord(Arc<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    caller: OnceLock<GitHubClaims>,
+    /// Set once the token verified: the claims for the audit line, `None` when the log filter
+    /// drops that line (a copy of thirty claims per request for nothing).
+    caller: OnceLock<Option<GitHubClaims>>,
     summary: Mutex<Vec<(&'static str, SummaryValue)>>,
     refusal: Mutex<Option<Refusal>>,
 }
@@ -129,7 +131,7 @@ impl RequestRecord {
     }
 
     pub(crate) fn verified(&self, claims: &GitHubClaims) {
-        let _ = self.0.caller.set(claims.clone());
+        let _ = self.0.caller.set(audit_enabled().then(|| claims.clone()));
     }
 
     pub(crate) fn summarize(&self, key: &'static str, value: SummaryValue) {
@@ -165,7 +167,9 @@ impl RequestRecord {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         match self.0.caller.get() {
-            Some(claims) => self.write_audit(endpoint, status, answered, refusal, claims),
+            Some(Some(claims)) => self.write_audit(endpoint, status, answered, refusal, claims),
+            // A verified caller whose audit line the filter drops: no refusal line instead.
+            Some(None) => {}
             None => write_refusal(status, answered, refusal),
         }
     }
@@ -296,7 +300,18 @@ pub(crate) fn refuse_in(
     error
 }
 
+/// Whether the log filter lets the audit line through.
+fn audit_enabled() -> bool {
+    tracing::enabled!(target: AUDIT_TARGET, tracing::Level::INFO)
+}
+
 fn sha256_hex(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = ci_oidc::sha256(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
 }

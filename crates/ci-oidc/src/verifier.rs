@@ -194,9 +194,11 @@ fn parse_claims(payload: &str) -> Result<RawClaims, Rejection> {
     let json = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| malformed("invalid base64url".to_owned()))?;
+    // UTF-8 checked once for the whole payload, not string by string as `from_slice` would.
+    let json = std::str::from_utf8(&json).map_err(|_| malformed("invalid UTF-8".to_owned()))?;
     // The claims are the issuer's (the signature verified); serde's message may quote a claim's
     // value, never the token.
-    serde_json::from_slice(&json).map_err(|e| malformed(format!("invalid JSON: {e}")))
+    serde_json::from_str(json).map_err(|e| malformed(format!("invalid JSON: {e}")))
 }
 
 /// A library error of the signature check, without its payload-derived text.

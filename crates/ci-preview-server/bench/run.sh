@@ -4,6 +4,8 @@
 # and exec -> first verified 200. Heavy: run it on a quiet machine (nothing else compiling).
 #
 # Env: WORK=scratch folder (default /tmp/ci-preview-bench), RUNS/DURATION/CONNS as run-bench.sh,
+#      ROUNDS=N to alternate the two sides N times (node, server, node, server, ...) and print each
+#      round's ratio: on a shared machine only a ratio measured back to back means anything,
 #      SKIP_NODE=1 to skip the reference run, SERVER_CPUS/WRK_CPUS to pin (see run-bench.sh),
 #      RUST_LOG for the server (default warn: the reference logs nothing per request).
 set -euo pipefail
@@ -46,22 +48,30 @@ watch_rss() {
   echo "peak_rss_mb $(awk -v k="$peak" 'BEGIN {printf "%.1f", k/1024}')" > "$out"
 }
 
-run_side() {  # name, SERVER_CMD, GET_PATH (empty: the POST)
-  local name=$1 cmd=$2 get_path=$3 rss
+run_side() {  # name, SERVER_CMD, GET_PATH (empty: the POST); the median req/s in $LAST_RPS
+  local name=$1 cmd=$2 get_path=$3 rss out
   rss=$(mktemp)
+  out=$(mktemp)
   echo "== $name (${get_path:-POST})"
   watch_rss "$rss" &
   local watcher=$!
-  (cd "$WORK" && SERVER_CMD="$cmd" GET_PATH="$get_path" PORT=$PORT ./run-bench.sh)
+  (cd "$WORK" && SERVER_CMD="$cmd" GET_PATH="$get_path" PORT=$PORT ./run-bench.sh) | tee "$out"
   wait "$watcher" || true
   echo "$name $(cat "$rss")"
-  rm -f "$rss"
+  LAST_RPS=$(sed -n 's/^MEDIAN {"rps": \([0-9.]*\).*/\1/p' "$out")
+  rm -f "$rss" "$out"
 }
 
-if [ -z "${SKIP_NODE:-}" ]; then
-  run_side node "node server.mjs" ""
-fi
-run_side ci-preview-server "$RUST_CMD" ""
+for round in $(seq 1 "${ROUNDS:-1}"); do
+  if [ -z "${SKIP_NODE:-}" ]; then
+    run_side node "node server.mjs" ""
+    node_rps=$LAST_RPS
+  fi
+  run_side ci-preview-server "$RUST_CMD" ""
+  if [ -z "${SKIP_NODE:-}" ]; then
+    echo "ROUND $round server/node $(awk -v s="$LAST_RPS" -v n="$node_rps" 'BEGIN {printf "%.2f", s/n}')x ($LAST_RPS vs $node_rps req/s)"
+  fi
+done
 run_side ci-preview-server "$RUST_CMD" /api/~/ci/health
 
 echo "== exec -> first verified 200"

@@ -242,7 +242,7 @@ async fn seal_needs_the_step_outputs_file_and_refuses_a_file_too() {
         all.extend_from_slice(args);
         let run = Client::new(&all).github(&github).run().await;
         assert_eq!(run.code, 2, "{args:?}");
-        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        run.assert_stderr_has(&[says]);
     }
     assert!(preview.calls().is_empty());
     assert!(github.mints().is_empty());

@@ -20,10 +20,7 @@ async fn learns_the_audience_and_prints_the_masked_answer() {
     let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(answer["cookie"], cookie.as_str());
     assert_eq!(run.stdout.lines().count(), 1);
-    assert!(
-        run.stderr.contains(&format!("::add-mask::{cookie}")),
-        "the cookie is masked before it is printed"
-    );
+    run.assert_stderr_has(&[&format!("::add-mask::{cookie}")]);
     let mints = github.mints();
     assert_eq!(mints.len(), 1);
     assert_eq!(mints[0].audience, AUDIENCE, "audience from health");
@@ -60,7 +57,7 @@ async fn a_503_retry_after_is_waited_for() {
         waited >= std::time::Duration::from_millis(3900),
         "retried after {waited:?}, not the 4 s Retry-After"
     );
-    assert!(run.stderr.contains("Retry-After: 4 s"), "{}", run.stderr);
+    run.assert_stderr_has(&["Retry-After: 4 s"]);
 }
 
 #[tokio::test]
@@ -81,7 +78,7 @@ async fn retries_5xx_with_a_fresh_token_each_time() {
         .map(|c| claims(&c.token)["jti"].to_string())
         .collect();
     assert_eq!(jtis.len(), 3, "every attempt carried a different token");
-    assert!(run.stderr.contains("retrying in"), "{}", run.stderr);
+    run.assert_stderr_has(&["retrying in"]);
 
     preview
         .state()
@@ -151,11 +148,7 @@ async fn a_401_names_audience_workflow_and_event() {
         "add \"octo-org/octo-repo/.github/workflows/other.yaml\" to the endpoint's `workflows`",
         "this run's event is pull_request_target",
     ] {
-        assert!(
-            run.stderr.contains(expected),
-            "missing {expected:?} in {}",
-            run.stderr
-        );
+        run.assert_stderr_has(&[expected]);
     }
 }
 

@@ -41,8 +41,8 @@ async fn a_failure_the_endpoint_may_have_acted_on_is_not_retried() {
         let run = call_unsafe(&preview, &[]).github(&github).run().await;
         assert_eq!(run.code, 1, "{status}: {}", run.stderr);
         assert_eq!(preview.calls().len(), before + 1, "{status} was retried");
-        assert!(run.stderr.contains("not retried"), "{}", run.stderr);
-        assert!(run.stderr.contains("--idempotent"), "{}", run.stderr);
+        run.assert_stderr_has(&["not retried"]);
+        run.assert_stderr_has(&["--idempotent"]);
         preview.state().answers.clear();
     }
 }

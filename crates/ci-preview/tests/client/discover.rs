@@ -21,7 +21,7 @@ async fn an_explicit_url_wins_without_asking_github() {
         .await;
     run.assert_success();
     assert_eq!(run.stdout, "https://app-git-x-team.vercel.app\n");
-    assert!(run.stderr.contains("from --url/PREVIEW_URL"));
+    run.assert_stderr_has(&["from --url/PREVIEW_URL"]);
     assert!(github.api_requests().is_empty());
 }
 
@@ -45,11 +45,7 @@ async fn a_deployment_status_event_gives_its_url() {
         .await;
     run.assert_success();
     assert_eq!(run.stdout, "https://v0-abc123-vercel.vercel.app\n");
-    assert!(
-        run.stderr.contains("deployment_status event"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["deployment_status event"]);
 
     std::fs::write(&path, payload("in_progress").to_string()).unwrap();
     let run = Client::new(&["discover"])
@@ -90,16 +86,8 @@ async fn deployments_api_uses_the_pull_request_head_never_github_sha() {
         run.stdout, "https://v0-git-feature-vercel.vercel.app\n",
         "environment_url before target_url"
     );
-    assert!(
-        run.stderr.contains("pull request #12 head: 0a1b2c3d"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("the Deployments API (deployment"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["pull request #12 head: 0a1b2c3d"]);
+    run.assert_stderr_has(&["the Deployments API (deployment"]);
     assert_eq!(github.deployment_shas_queried(), [HEAD_SHA]);
 }
 
@@ -141,11 +129,7 @@ async fn comments_by_the_deploy_bot_are_the_last_source() {
         run.stdout,
         "https://v0-git-feature-preview-smoke-vercel.vercel.app\n"
     );
-    assert!(
-        run.stderr.contains("a comment by vercel[bot]"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["a comment by vercel[bot]"]);
 
     let run = Client::new(&["discover", "--pr", "12", "--comment-author", "octocat"])
         .github(&github)
@@ -183,8 +167,8 @@ async fn polls_until_a_late_deployment_succeeds_through_a_rate_limit() {
     run.assert_success();
     assert_eq!(run.stdout, "https://late-git-x.vercel.app\n");
     assert!(started.elapsed() >= Duration::from_secs(4));
-    assert!(run.stderr.contains("rate limit"), "{}", run.stderr);
-    assert!(run.stderr.contains("is in_progress"), "{}", run.stderr);
+    run.assert_stderr_has(&["rate limit"]);
+    run.assert_stderr_has(&["is in_progress"]);
     assert!(
         !run.stderr.contains("vercel[bot]"),
         "in-progress deployments are waited for, not bypassed"
@@ -202,16 +186,8 @@ async fn gives_up_at_the_timeout_with_what_it_checked() {
         .await;
     run.assert_exit(1, &[]);
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert!(
-        run.stderr.contains("no preview URL found after"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("comments by vercel[bot] on #12"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["no preview URL found after"]);
+    run.assert_stderr_has(&["comments by vercel[bot] on #12"]);
 }
 
 #[tokio::test]

@@ -36,11 +36,7 @@ async fn a_later_deployment_by_another_integration_gets_nothing() {
     );
     assert!(hostile.calls().is_empty());
     assert_eq!(real.calls().len(), 1);
-    assert!(
-        run.stderr.contains("not created by vercel[bot]"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["not created by vercel[bot]"]);
     run.assert_never(BYPASS);
 }
 
@@ -80,11 +76,7 @@ async fn a_newer_status_by_another_integration_on_the_bots_deployment_gets_nothi
     );
     assert!(hostile.calls().is_empty());
     assert_eq!(real.calls().len(), 1);
-    assert!(
-        run.stderr.contains("ignoring 2 status(es)"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["ignoring 2 status(es)"]);
     run.assert_never(BYPASS);
 }
 
@@ -113,11 +105,7 @@ async fn a_deployment_status_event_whose_status_another_integration_posted_is_no
             .await;
         assert_ne!(run.code, 0);
         assert!(run.stdout.is_empty(), "no URL printed: {}", run.stdout);
-        assert!(
-            run.stderr.contains("status was posted by"),
-            "{}",
-            run.stderr
-        );
+        run.assert_stderr_has(&["status was posted by"]);
     }
     // The bot's own status through its own app is used.
     let payload = json!({
@@ -231,11 +219,7 @@ async fn health_cannot_inject_workflow_commands_or_markdown() {
     run.assert_no_injected_commands();
     let token = github.mints()[0].token.clone();
     run.assert_masked_only(&token);
-    assert!(
-        run.stderr.contains("preview\\u{a}::stop-commands::pwned"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["preview\\u{a}::stop-commands::pwned"]);
     let summary = std::fs::read_to_string(&summary).unwrap();
     for bad in ["<img", "](", "\n::"] {
         assert!(!summary.contains(bad), "{bad} in {summary}");
@@ -286,7 +270,7 @@ async fn health_cannot_choose_the_audience() {
             "{}",
             run.stderr
         );
-        assert!(run.stderr.contains("--audience"), "{}", run.stderr);
+        run.assert_stderr_has(&["--audience"]);
     }
     assert_eq!(github.mint_count(), 0, "no token for another service");
     assert!(preview.calls().is_empty());

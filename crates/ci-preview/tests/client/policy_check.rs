@@ -107,12 +107,8 @@ fn a_grant_and_its_new_workflow_in_one_pull_request_fail() {
     run.assert_exit(1, &[]);
     assert!(run.stdout.contains(NEW_WORKFLOW), "{}", run.stdout);
     assert!(run.stdout.contains("same-PR grant"), "{}", run.stdout);
-    assert!(run.stderr.contains(NEW_FILE), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("Split the pull request"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&[NEW_FILE]);
+    run.assert_stderr_has(&["Split the pull request"]);
     let summary = std::fs::read_to_string(repo.path().join("../summary.md")).unwrap();
     assert!(summary.contains("**Failed:**"), "{summary}");
 

@@ -40,11 +40,7 @@ async fn oidc_protection_needs_no_secret() {
         ],
         "{seen:?}"
     );
-    assert!(
-        run.stderr.contains("GitHub's default https://github.com/"),
-        "the default audience is warned about: {}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["GitHub's default https://github.com/"]);
     let mints = github.mints();
     let protection_mints: Vec<_> = mints
         .iter()

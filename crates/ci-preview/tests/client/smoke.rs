@@ -77,11 +77,11 @@ async fn a_late_preview_gets_a_token_minted_after_it_is_ready() {
         assert!(summary.contains(row), "{row} missing from {summary}");
     }
     assert!(!summary.contains(&cookie));
-    assert!(run.stderr.contains(&format!("::add-mask::{cookie}")));
+    run.assert_stderr_has(&[&format!("::add-mask::{cookie}")]);
     run.assert_masked_only(&cookie);
     run.assert_masked_only(&mints[0].token);
     run.assert_never(BYPASS);
-    assert!(run.stderr.contains("stale alias"), "{}", run.stderr);
+    run.assert_stderr_has(&["stale alias"]);
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ async fn a_stale_preview_that_turns_fresh() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("ready:"), "{}", run.stderr);
+    run.assert_stderr_has(&["ready:"]);
     let state = preview.state();
     assert!(
         state.health_bypass.len() >= 3,
