@@ -17,18 +17,14 @@ use crate::cli::LogFormat;
 /// Installs the global subscriber; call once, before anything logs.
 pub fn init(format: LogFormat) {
     let filter = filter_from(std::env::var("RUST_LOG").ok().as_deref());
+    // A global filter (as `EnvFilter` was), so `tracing::enabled!` answers for it.
+    let registry = tracing_subscriber::registry().with(filter);
     let layer = fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => tracing_subscriber::registry()
-            .with(
-                layer
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                    .with_filter(filter),
-            )
+        LogFormat::Text => registry
+            .with(layer.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
             .init(),
-        LogFormat::Json => tracing_subscriber::registry()
-            .with(layer.json().with_current_span(false).with_filter(filter))
-            .init(),
+        LogFormat::Json => registry.with(layer.json().with_current_span(false)).init(),
     }
 }
 
