@@ -42,5 +42,6 @@ jwks_file = "jwks.json"
 [endpoints."flags/encrypt-override"]
 audience = "${aud}"
 repositories = ["${repo}"]
+repository_owner_ids = ["1234567"]
 workflows = ["${workflow}"]
 `);

@@ -9,6 +9,7 @@
 fn main() -> std::process::ExitCode {
     ci_preview_vercel::Function::new(include_str!("../ci-policy.toml"))
         .endpoint(encrypt_override::endpoint())
+        .endpoint(protection_cookie::endpoint())
         .endpoint(cleanup_kv::endpoint())
         .run()
 }

@@ -277,10 +277,14 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
     let strict = "repository_ids = [\"123456789\"]\nsingle_use = true\nbind_deployment = true\n\
                   [endpoints.\"cleanup/kv\".config]\npatterns = [\"e2e:{repository_id}:{run_id}:*\"]\n";
     let text = format!(
-        "{}\n{}{strict}",
+        "{}\n{}single_use = true\nbind_deployment = true\n{}{strict}",
         issuer.policy_toml(
             "flags/encrypt-override",
             "https://app.test/api/~/ci/flags/encrypt-override"
+        ),
+        ci_fixtures::policy_entry(
+            "vercel/protection-cookie",
+            "https://app.test/api/~/ci/vercel/protection-cookie"
         ),
         ci_fixtures::policy_entry("cleanup/kv", "https://app.test/api/~/ci/cleanup/kv"),
     );
@@ -299,6 +303,7 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
         ("VERCEL_GIT_REPO_ID", DEFAULT_REPOSITORY_ID),
         ("FLAGS_SECRET", SECRET),
         ("KV_URL", url.as_str()),
+        ("VERCEL_AUTOMATION_BYPASS_SECRET", "template-bypass-secret"),
     ];
 
     // Many instances serve a Vercel deployment: single_use without a shared store stops start-up.
@@ -329,7 +334,23 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["flags/encrypt-override", "cleanup/kv"], "{health}");
+    assert_eq!(
+        names,
+        [
+            "flags/encrypt-override",
+            "vercel/protection-cookie",
+            "cleanup/kv"
+        ],
+        "{health}"
+    );
+    assert!(
+        health["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["ready"] == true),
+        "{health}"
+    );
 
     let call = |name: &'static str, body: Value| {
         let token = issuer
