@@ -111,6 +111,7 @@ fn the_policy_is_a_real_file_that_parses_and_the_function_names_its_endpoints() 
     for name in policy.endpoints().keys() {
         let (_, crate_path) = match name.as_str() {
             "flags/encrypt-override" => (name, "encrypt_override::endpoint()"),
+            "vercel/protection-cookie" => (name, "protection_cookie::endpoint()"),
             "cleanup/kv" => (name, "cleanup_kv::endpoint()"),
             other => {
                 panic!("the template's policy names {other}, which its function does not serve")
