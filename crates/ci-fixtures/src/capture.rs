@@ -15,6 +15,21 @@ use tracing::subscriber::{DefaultGuard, Interest};
 use tracing::{Event, Metadata, Subscriber, span};
 use tracing_subscriber::fmt::MakeWriter;
 
+/// The claims the kit's audit line carries, each under the claim's own name (an interface: log
+/// drains filter on them). Beside them the line has `endpoint`, `result` and `jti_sha256`.
+pub const AUDIT_CLAIM_FIELDS: [&str; 10] = [
+    "repository",
+    "repository_id",
+    "repository_owner_id",
+    "workflow_ref",
+    "job_workflow_ref",
+    "event_name",
+    "actor",
+    "run_id",
+    "run_attempt",
+    "sha",
+];
+
 /// Everything logged, at every level, on the current thread while the returned guard lives (a
 /// `current_thread` test runtime runs every task there).
 #[derive(Debug, Clone, Default)]

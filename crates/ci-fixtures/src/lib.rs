@@ -29,7 +29,7 @@ pub mod vercel;
 pub use app::{
     Answer, TestApp, TestAppBuilder, assert_answer, send, static_verifier, test_audience,
 };
-pub use capture::Capture;
+pub use capture::{AUDIT_CLAIM_FIELDS, Capture};
 pub use github::{ApiFault, Mint, MockGitHub};
 pub use https::HttpsFront;
 pub use issuer::{JwksFault, MockIssuer};

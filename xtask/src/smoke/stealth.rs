@@ -9,22 +9,8 @@ use super::{AUDIENCE, ClientEnv, ENDPOINT};
 use crate::flags::{Result, failed};
 use crate::steps::Steps;
 
-/// The audit line's fields, named as the claims are (an interface: log drains filter on them).
-pub(crate) const AUDIT_FIELDS: [&str; 13] = [
-    "endpoint",
-    "result",
-    "repository",
-    "repository_id",
-    "repository_owner_id",
-    "workflow_ref",
-    "job_workflow_ref",
-    "event_name",
-    "actor",
-    "run_id",
-    "run_attempt",
-    "sha",
-    "jti_sha256",
-];
+/// The audit line's fields besides the claims it carries (`ci_fixtures::AUDIT_CLAIM_FIELDS`).
+const AUDIT_OWN_FIELDS: [&str; 3] = ["endpoint", "result", "jti_sha256"];
 
 /// `policy` with stealth mode switched on.
 pub(crate) fn stealth_policy(policy: &str) -> String {
@@ -120,7 +106,10 @@ pub(crate) fn check_audit_lines<'a>(
     }
     for line in &lines {
         let fields = line.split(" ci_audit: audit ").nth(1).unwrap_or_default();
-        for field in AUDIT_FIELDS {
+        for field in AUDIT_OWN_FIELDS
+            .into_iter()
+            .chain(ci_fixtures::AUDIT_CLAIM_FIELDS)
+        {
             if !fields.contains(&format!("{field}=")) {
                 return Err(failed(format!("the audit line has no {field}: {line}")));
             }

@@ -87,18 +87,7 @@ async fn an_authorized_call_leaves_one_audit_line_named_as_the_claims() {
     assert_eq!(fields["result"], "ok");
     assert_eq!(fields["status"], 200);
     assert!(fields.get("reason").is_none(), "no reason on success");
-    for claim in [
-        "repository",
-        "repository_id",
-        "repository_owner_id",
-        "workflow_ref",
-        "job_workflow_ref",
-        "event_name",
-        "actor",
-        "run_id",
-        "run_attempt",
-        "sha",
-    ] {
+    for claim in ci_fixtures::AUDIT_CLAIM_FIELDS {
         assert!(claims[claim].is_string(), "the fixture carries {claim}");
         assert_eq!(fields[claim], claims[claim], "field {claim}");
     }
