@@ -179,9 +179,16 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 
 /// `--help`'s epilogue: the variables of [`ENVIRONMENT`].
 fn environment_help() -> String {
+    // The column fits the longest name, so a new variable cannot run into its text.
+    let width = ENVIRONMENT
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0)
+        + 2;
     let mut out = String::from("Environment:\n");
     for (name, what) in ENVIRONMENT {
-        out.push_str(&format!("  {name:<30}{what}\n"));
+        out.push_str(&format!("  {name:<width$}{what}\n"));
     }
     out
 }
@@ -268,8 +275,13 @@ mod tests {
     #[test]
     fn help_lists_the_environment() {
         let help = Xtask::command().render_long_help().to_string();
-        for (name, _) in ENVIRONMENT {
-            assert!(help.contains(name), "{name}");
+        for (name, what) in ENVIRONMENT {
+            assert!(
+                help.lines().any(|line| line.trim_start().starts_with(name)
+                    && line.trim_end().ends_with(what)
+                    && line.contains(&format!("{name}  "))),
+                "{name} is not on a line of its own, apart from its text:\n{help}"
+            );
         }
     }
 }

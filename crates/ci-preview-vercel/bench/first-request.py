@@ -7,11 +7,19 @@ with the host's internal headers), alternating so both meet the same machine noi
 median, min and max of each and their ratio.
 
 Usage: first-request.py SERVER FUNCTION FIXTURES_DIR [ROUNDS]   (fixtures: fixtures.mjs)
+       first-request.py --functions FUNCTION_A FUNCTION_B FIXTURES_DIR [ROUNDS]
+The second form compares two builds of the function (template-build.sh uses it for its configs):
+exec -> first verified 200 as above, then the mean time of STEADY (50) more requests to the same
+instance, each on a new connection.
 """
 import http.client, json, os, socket, statistics, subprocess, sys, tempfile, time
 
-server, function, fixtures = sys.argv[1:4]
-rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 20
+compare = sys.argv[1] == "--functions"
+args = sys.argv[2:] if compare else sys.argv[1:]
+server, function, fixtures = args[:3]
+rounds = int(args[3]) if len(args) > 3 else 20
+STEADY = 50
+FUNCTION_HEADERS = {"x-vercel-internal-invocation-id": "inv-1", "x-vercel-internal-request-id": "1"}
 read = lambda name: open(os.path.join(fixtures, name)).read().strip()
 token, secret = read("token.txt"), read("secret.b64u")
 policy = os.path.join(fixtures, "policy.toml")
@@ -54,7 +62,7 @@ def server_round():
         proc.wait(timeout=10)
 
 
-def function_round(workdir):
+def function_round(workdir, function=function, steady_times=None):
     path = os.path.join(workdir, "ipc.sock")
     if os.path.exists(path):
         os.unlink(path)
@@ -75,8 +83,13 @@ def function_round(workdir):
             frame += chunk
         started = json.loads(frame[:-1])
         assert started["type"] == "server-started" and started["payload"]["httpPort"] == port, started
-        post(port, {"x-vercel-internal-invocation-id": "inv-1", "x-vercel-internal-request-id": "1"})
+        post(port, FUNCTION_HEADERS)
         elapsed = (time.perf_counter() - start) * 1000
+        if steady_times is not None:
+            start = time.perf_counter()
+            for _ in range(STEADY):
+                post(port, FUNCTION_HEADERS)
+            steady_times.append((time.perf_counter() - start) * 1000 / STEADY)
         conn.close()
         return elapsed
     finally:
@@ -89,6 +102,25 @@ def summary(times):
     return {"median_ms": round(statistics.median(times), 2),
             "min_ms": round(min(times), 2), "max_ms": round(max(times), 2)}
 
+
+def compare_functions(a, b):
+    first, steady = {a: [], b: []}, {a: [], b: []}
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(rounds):
+            for binary in (a, b):
+                first[binary].append(function_round(workdir, binary, steady[binary]))
+    fa, fb = summary(first[a]), summary(first[b])
+    sa, sb = summary(steady[a]), summary(steady[b])
+    print(json.dumps({"rounds": rounds, "a": a, "b": b,
+                      "first_request": {"a": fa, "b": fb,
+                                        "b_over_a": round(fb["median_ms"] / fa["median_ms"], 2)},
+                      "per_request": {"a": sa, "b": sb,
+                                      "b_over_a": round(sb["median_ms"] / sa["median_ms"], 2)}}))
+
+
+if compare:
+    compare_functions(server, function)
+    sys.exit(0)
 
 with tempfile.TemporaryDirectory() as workdir:
     server_times, function_times = [], []

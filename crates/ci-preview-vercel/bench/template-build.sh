@@ -5,13 +5,18 @@
 #
 # Usage: crates/ci-preview-vercel/bench/template-build.sh [OUT_DIR]
 #   "before" is the template on the default crypto backend (aws-lc: its `ring` features switched to
-#   `aws-lc`), what it built until the backend became a feature; "after" is the template as
-#   committed (ring, opt-level 1 but for the crypto crates). "before" builds at opt-level 3
-#   (BEFORE_ENV, default "CARGO_PROFILE_RELEASE_OPT_LEVEL=3"; add CARGO_PROFILE_RELEASE_LTO=thin
-#   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=4 for the profile before that). CONFIGS="after" builds one.
+#   `aws-lc`), what it built until the backend became a feature, at opt-level 3 (BEFORE_ENV,
+#   default "CARGO_PROFILE_RELEASE_OPT_LEVEL=3"; add CARGO_PROFILE_RELEASE_LTO=thin
+#   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=4 for the profile before that); "opt1" is the template as
+#   committed but at opt-level 1 (the crypto crates at 3 in both); "after" is the template as
+#   committed (ring; no optimisation but for the crypto crates). CONFIGS="after" builds one;
+#   CONFIGS="before opt1 after" all three.
 # For each: wall time, user and system CPU time (GNU time), the load average around it, the
 # binary's size, and the five longest units of the timings report. On a shared machine compare
 # CPU time; on an idle 2-core machine the wall time is about max(CPU / 2, the longest chain).
+# Then, when more than one configuration was built and node is on PATH, what the build buys at
+# run time: each binary under the emulated Vercel host (first-request.py --functions), exec ->
+# first verified 200 and the time per request after it, side by side against the last one built.
 # Needs the crates downloaded (it builds --offline): run `cargo fetch` in the project once.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -67,11 +72,23 @@ EOF
 
 echo "cores: $(nproc); cold release builds of the template's function, fresh target dirs"
 for config in $CONFIGS; do
-  if [ "$config" = before ]; then
+  case $config in
     # shellcheck disable=SC2086
-    build before $BEFORE_ENV
-  else
-    build "$config"
-  fi
+    before) build before $BEFORE_ENV ;;
+    opt1) build opt1 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 ;;
+    after) build after ;;
+    *) echo "unknown configuration $config (before, opt1, after)" >&2; exit 2 ;;
+  esac
 done
 echo "timings: $OUT/*-timing.html"
+
+read -r -a built <<<"$CONFIGS"
+if [ "${#built[@]}" -gt 1 ] && command -v node >/dev/null; then
+  last=${built[-1]}
+  node "$HERE/fixtures.mjs" "$OUT/fixtures" >/dev/null
+  for config in "${built[@]:0:${#built[@]}-1}"; do
+    printf '%s vs %s at run time: ' "$config" "$last"
+    python3 "$HERE/first-request.py" --functions "$OUT/target-$config/release/ci-in-preview" \
+      "$OUT/target-$last/release/ci-in-preview" "$OUT/fixtures" "${ROUNDS:-10}"
+  done
+fi

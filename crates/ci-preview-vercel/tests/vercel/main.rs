@@ -4,4 +4,5 @@
 
 mod host;
 mod template;
+mod template_build;
 mod template_project;
