@@ -173,13 +173,16 @@ impl KvClient {
                 )
                 .await?;
             for key in batch {
+                // SCAN may return a key twice; a caller counting deletions must not count it so,
+                // nor read a repeat past the limit as "more may match".
+                if seen.contains(&key) {
+                    continue;
+                }
                 if keys.len() == limit {
                     return Ok((keys, true));
                 }
-                // SCAN may return a key twice; a caller counting deletions must not count it so.
-                if seen.insert(key.clone()) {
-                    keys.push(key);
-                }
+                seen.insert(key.clone());
+                keys.push(key);
             }
             if next == 0 {
                 return Ok((keys, false));

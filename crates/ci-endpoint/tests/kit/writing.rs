@@ -224,6 +224,12 @@ async fn kv_client_queries_and_scans_a_real_redis() {
     assert_eq!((all.len(), more), (25, false));
     let (some, more) = kv.scan(&format!("{prefix}*"), 10).await.unwrap();
     assert_eq!((some.len(), more), (10, true));
+    let (exact, more) = kv.scan(&format!("{prefix}*"), 25).await.unwrap();
+    assert_eq!(
+        (exact.len(), more),
+        (25, false),
+        "exactly the limit: nothing more"
+    );
     let deleted: usize = kv.query(redis::cmd("DEL").arg(&all)).await.unwrap();
     assert_eq!(deleted, 25);
     assert!(format!("{kv:?}").contains("KvClient"));

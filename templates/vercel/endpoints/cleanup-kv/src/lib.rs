@@ -9,6 +9,8 @@
 //! per call says what was done. The endpoint is destructive, so the kit serves it only with the
 //! strict policy posture (`single_use`, `bind_deployment`, pinned workflow and repository).
 
+use std::collections::HashSet;
+
 use axum::{Json, routing::post};
 use ci_endpoint::{
     BodyContext, CiError, Config, ConfigError, Endpoint, EndpointConfig, KvClient, RequestBody,
@@ -129,25 +131,24 @@ pub fn endpoint() -> Endpoint {
 async fn cleanup(
     settings: Config<Settings>,
     kv: Secret<KvClient>,
-    VerifiedJson { caller, body: request }: VerifiedJson<Request>,
+    VerifiedJson {
+        caller,
+        body: request,
+    }: VerifiedJson<Request>,
 ) -> Result<Json<Outcome>, CiError> {
     let patterns = filled_patterns(&settings, &caller)?; // validated already: the same answer
     let kv = kv.get()?;
-    let (mut keys, mut more) = (Vec::new(), false);
+    // Patterns may overlap: each is scanned up to the cap and a key counts once (`more` only when
+    // a key beyond the cap exists). At most patterns x max_deletions keys are held.
+    let (mut keys, mut seen, mut more) = (Vec::new(), HashSet::new(), false);
     for pattern in &patterns {
-        let room = settings.max_deletions - keys.len();
-        let (found, truncated) = kv.scan(pattern, room).await?;
-        keys.extend(
-            found
-                .into_iter()
-                .filter(|k| !keys.contains(k))
-                .collect::<Vec<_>>(),
-        );
+        let (found, truncated) = kv.scan(pattern, settings.max_deletions).await?;
+        keys.extend(found.into_iter().filter(|k| seen.insert(k.clone())));
         more |= truncated;
-        if keys.len() == settings.max_deletions {
-            more = true;
-            break;
-        }
+    }
+    if keys.len() > settings.max_deletions {
+        keys.truncate(settings.max_deletions);
+        more = true;
     }
     let deleted = match (request.dry_run, keys.is_empty()) {
         (false, false) => kv.query(redis::cmd("UNLINK").arg(&keys)).await?,

@@ -110,6 +110,32 @@ async fn deletes_only_the_calling_runs_keys_in_capped_batches_and_dry_runs() {
         .unwrap();
 }
 
+/// Overlapping patterns list and count each key once.
+#[tokio::test]
+async fn overlapping_patterns_count_a_key_once() {
+    let Some(redis) = TestRedis::get("cleanup_kv_overlap") else {
+        return;
+    };
+    let policy = POLICY.replace(
+        "patterns = [\"e2e:{repository_id}:{run_id}:*\"]",
+        "patterns = [\"e2e:{repository_id}:{run_id}:*\", \"e2e:{repository_id}:{run_id}:u*\"]",
+    );
+    let app = app(&redis, &policy).await;
+    let kv = KvClient::parse(&redis.url()).unwrap();
+    let run_id = (std::process::id() as u64 * 1000 + 8).to_string();
+    let mine: Vec<String> = (0..2)
+        .map(|i| format!("e2e:{DEFAULT_REPOSITORY_ID}:{run_id}:u{i}"))
+        .collect();
+    seed(&kv, &mine).await;
+    let token = app.token().claim("run_id", run_id.as_str()).build();
+    let outcome = app.post(Some(&token), "{}".to_owned()).await.json();
+    assert_eq!(outcome["keys"].as_array().unwrap().len(), 2, "{outcome}");
+    assert_eq!(
+        (outcome["deleted"].clone(), outcome["more"].clone()),
+        (json!(2), json!(false))
+    );
+}
+
 #[tokio::test]
 async fn refuses_to_start_without_the_strict_posture_or_with_bad_settings() {
     let Some(redis) = TestRedis::get("cleanup_kv_startup") else {
