@@ -57,6 +57,13 @@ pub(crate) fn check_scaffold(sh: &xshell::Shell) -> Result {
         let _target = inner.push_env("CARGO_TARGET_DIR", &target);
         let krate = &names.crate_name;
         xshell::cmd!(inner, "cargo test --quiet -p {krate}").run()?;
+        // What this repository holds every crate to, so the scaffold starts clean.
+        xshell::cmd!(inner, "cargo fmt --check -p {krate}").run()?;
+        xshell::cmd!(
+            inner,
+            "cargo clippy --quiet -p {krate} --all-targets -- -D warnings"
+        )
+        .run()?;
         // `check`, not `build`: a built binary would replace this checkout's in the shared target.
         xshell::cmd!(inner, "cargo check --quiet -p ci-preview-server").run()?;
         Ok(())

@@ -38,8 +38,7 @@ grep -q '\.run()' "$function" || { echo "$function: no .run() to add the endpoin
 mark=""
 posture=""
 if [ "$destructive" = true ]; then
-  mark="
-        .destructive()"
+  mark=".destructive()"
   posture='# Destructive: the function refuses to start unless this entry keeps single_use,
 # bind_deployment, repository_ids and workflows of this repository. single_use on Vercel needs
 # CI_PREVIEW_REDIS_URL (a Redis the instances share).
@@ -118,24 +117,29 @@ pub fn endpoint() -> Endpoint {
 }
 
 async fn handle(
-    VerifiedJson { caller, body: request }: VerifiedJson<Request>,
+    VerifiedJson { caller, body }: VerifiedJson<Request>,
 ) -> Result<Json<Answer>, CiError> {
-    tracing::info!(length = request.message.len(), "request served");
+    // What the endpoint did, in numbers, goes on the kit's one audit line for this call.
+    caller.summarize("length", body.message.len());
     Ok(Json(Answer {
         repository: caller.claims().repository.clone(),
-        length: request.message.len(),
+        length: body.message.len(),
     }))
 }
 EOF
 
 if [ "$destructive" = true ]; then
-  policy_keys='    .policy_keys("single_use = true\nbind_deployment = true\nrepository_ids = [\"123456789\"]\n")
-        .deployment(ci_endpoint::server::Deployment::from_lookup(|name| match name {
-            "VERCEL_ENV" => Some("preview".to_owned()),
-            "VERCEL_GIT_PULL_REQUEST_ID" => Some(ci_fixtures::DEFAULT_PULL_REQUEST.to_string()),
-            "CI_PREVIEW_REPOSITORY_ID" => Some(ci_fixtures::DEFAULT_REPOSITORY_ID.to_owned()),
-            _ => None,
-        }))
+  policy_keys='    .policy_keys(
+            "single_use = true\nbind_deployment = true\nrepository_ids = [\"123456789\"]\n",
+        )
+        .deployment(ci_endpoint::server::Deployment::from_lookup(
+            |name| match name {
+                "VERCEL_ENV" => Some("preview".to_owned()),
+                "VERCEL_GIT_PULL_REQUEST_ID" => Some(ci_fixtures::DEFAULT_PULL_REQUEST.to_string()),
+                "CI_PREVIEW_REPOSITORY_ID" => Some(ci_fixtures::DEFAULT_REPOSITORY_ID.to_owned()),
+                _ => None,
+            },
+        ))
         .environment(Some(environment))'
 else
   policy_keys='    .environment(Some(environment))'
@@ -156,13 +160,21 @@ async fn app(environment: &str) -> TestApp {
 #[tokio::test]
 async fn production_never_serves_it() {
     let app = app("production").await;
-    assert_answer(&app.post(Some(&app.good_token()), "{}").await, 404, "Not Found");
+    assert_answer(
+        &app.post(Some(&app.good_token()), "{}").await,
+        404,
+        "Not Found",
+    );
 }
 
 #[tokio::test]
 async fn no_token_is_unauthorized() {
     let app = app("preview").await;
-    assert_answer(&app.post(None, "{}").await, 401, r#"{"error":"unauthorized"}"#);
+    assert_answer(
+        &app.post(None, "{}").await,
+        401,
+        r#"{"error":"unauthorized"}"#,
+    );
 }
 
 #[tokio::test]
@@ -170,13 +182,19 @@ async fn another_repository_is_forbidden() {
     let app = app("preview").await;
     let token = app.token().claim("repository", "someone/else").build();
     let answer = app.post(Some(&token), "{}").await;
-    assert_answer(&answer, 403, r#"{"error":"forbidden","reason":"repo_mismatch"}"#);
+    assert_answer(
+        &answer,
+        403,
+        r#"{"error":"forbidden","reason":"repo_mismatch"}"#,
+    );
 }
 
 #[tokio::test]
 async fn a_verified_caller_gets_an_answer() {
     let app = app("preview").await;
-    let answer = app.post(Some(&app.good_token()), r#"{"message":"hello"}"#).await;
+    let answer = app
+        .post(Some(&app.good_token()), r#"{"message":"hello"}"#)
+        .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.json()["repository"], DEFAULT_REPOSITORY);
     assert_eq!(answer.json()["length"], 5);
@@ -199,4 +217,8 @@ repository_owner_ids = ["987654321"]
 workflows = ["example-org/example-app/.github/workflows/e2e.yml"]
 $posture
 EOF
+# The files above are written in rustfmt's default style; a long name can still wrap differently.
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt -p "$crate" || echo "note: cargo fmt -p $crate failed; the crate is written, format it by hand" >&2
+fi
 echo "created $dir for /api/~/ci/$name; next: edit $dir/src/lib.rs, fill in [endpoints.\"$name\"] in ci-policy.toml, cargo test -p $crate"

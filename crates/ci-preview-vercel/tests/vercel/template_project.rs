@@ -97,9 +97,12 @@ fn copy_dir(from: &Path, to: &Path) {
 fn cargo(project: &Path, args: &[&str]) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("template-project");
+    // `--offline` is cargo's: it goes before a `--` that hands the rest to a tool (clippy).
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
     let output = Command::new(cargo)
-        .args(args)
+        .args(&args[..split])
         .arg("--offline")
+        .args(&args[split..])
         .current_dir(project)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
@@ -211,6 +214,28 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
             "-p",
             "cleanup-db",
         ],
+    );
+    // What a team's own CI holds its crates to, the scaffolded ones included.
+    cargo(
+        &project,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
+    let fmt = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["fmt", "--check"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(
+        fmt.status.success(),
+        "cargo fmt --check in the template project:\n{}",
+        String::from_utf8_lossy(&fmt.stdout)
     );
 
     let issuer = MockIssuer::start().await;
