@@ -106,6 +106,19 @@ pub(crate) const SET_BY_WORKFLOW: &[&str] = &[
     CI_PREVIEW_STATE_KEY,
 ];
 
+/// A required setting given by flag or variable (`name`), trimmed; unset or blank is an error
+/// naming the variable and `fix`.
+pub(crate) fn required<'a>(
+    value: Option<&'a str>,
+    name: &str,
+    fix: &str,
+) -> crate::error::Result<&'a str> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| crate::error::CliError::missing_var(name, fix))
+}
+
 /// A variable's value, `None` when unset or empty (the runner leaves some set but blank).
 pub(crate) fn non_empty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

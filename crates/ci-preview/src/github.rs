@@ -89,17 +89,11 @@ pub(crate) struct GitHub {
 
 impl GitHub {
     pub(crate) fn new(args: &GitHubArgs) -> Result<Self> {
-        let repository = args
-            .repository
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                CliError::missing_var(
-                    env::GITHUB_REPOSITORY,
-                    "run inside GitHub Actions or pass --repository OWNER/NAME",
-                )
-            })?;
+        let repository = env::required(
+            args.repository.as_deref(),
+            env::GITHUB_REPOSITORY,
+            "run inside GitHub Actions or pass --repository OWNER/NAME",
+        )?;
         let (owner, name) = split_repository(repository)?;
         let api_url = match args.github_api_url.trim().trim_end_matches('/') {
             // An empty variable (a typo'd `${{ }}` expression) means the default, like unset.

@@ -96,14 +96,11 @@ impl Minter {
 
     /// Checks the variables up front, so a job that cannot mint fails before it waits 15 minutes.
     pub(crate) fn new(args: &IdTokenArgs, client: reqwest::Client) -> Result<Self> {
-        let url = args
-            .id_token_request_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                CliError::missing_var(env::ACTIONS_ID_TOKEN_REQUEST_URL, PERMISSION_FIX)
-            })?;
+        let url = env::required(
+            args.id_token_request_url.as_deref(),
+            env::ACTIONS_ID_TOKEN_REQUEST_URL,
+            PERMISSION_FIX,
+        )?;
         let bearer = args
             .id_token_request_token
             .clone()

@@ -34,15 +34,11 @@ impl Preview {
 
     /// `--url`/`PREVIEW_URL` (required; given by the user, so trusted as given) with the guard.
     pub(crate) fn from_flag(url: Option<&str>, guard: Arc<Guard>) -> Result<Self> {
-        let url = url
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                CliError::missing_var(
-                    env::PREVIEW_URL,
-                    "pass --url or set PREVIEW_URL (e.g. from `ci-preview discover`)",
-                )
-            })?;
+        let url = env::required(
+            url,
+            env::PREVIEW_URL,
+            "pass --url or set PREVIEW_URL (e.g. from `ci-preview discover`)",
+        )?;
         Self::new(url, guard)
     }
 

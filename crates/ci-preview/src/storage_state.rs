@@ -8,7 +8,7 @@
 //! so it is written with mode 0600 and replaced atomically.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use protection_cookie::set_cookie;
 use reqwest::header::SET_COOKIE;
@@ -22,6 +22,22 @@ use crate::{actions, poll};
 
 /// The file name in `$RUNNER_TEMP` when the job names none.
 pub(crate) const DEFAULT_FILE: &str = "ci-preview-storage-state.json";
+
+/// Where a state file goes: `given` when set, else [`DEFAULT_FILE`] in the runner's temp folder
+/// (`RUNNER_TEMP`); outside Actions with neither, an error ending in `fix`.
+pub(crate) fn file_path(
+    given: Option<&Path>,
+    runner_temp: Option<&Path>,
+    fix: &str,
+) -> Result<PathBuf> {
+    if let Some(given) = given.filter(|p| !p.as_os_str().is_empty()) {
+        return Ok(given.to_owned());
+    }
+    let temp = runner_temp
+        .filter(|p| !p.as_os_str().is_empty())
+        .ok_or_else(|| CliError::missing_var(crate::env::RUNNER_TEMP, fix))?;
+    Ok(temp.join(DEFAULT_FILE))
+}
 /// Header that asks Vercel to turn a bypass into a cookie (`true`: SameSite=Lax).
 pub(crate) const SET_BYPASS_COOKIE: &str = "x-vercel-set-bypass-cookie";
 

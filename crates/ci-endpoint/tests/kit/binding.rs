@@ -85,17 +85,7 @@ async fn a_deployment_knowing_neither_refuses_bound_endpoints_only() {
         good_token(&issuer),
         issuer.token(AUDIENCE).push_to("main").build(),
     ] {
-        assert_answer(
-            &send(
-                &bound,
-                EndpointRequest::post(ECHO_PATH)
-                    .token(Some(&token))
-                    .body(GOOD_BODY),
-            )
-            .await,
-            401,
-            UNAUTHORIZED,
-        );
+        assert_answer(&post_echo(&bound, Some(&token)).await, 401, UNAUTHORIZED);
     }
     assert!(logs.text().contains("fail closed"));
 
@@ -103,14 +93,7 @@ async fn a_deployment_knowing_neither_refuses_bound_endpoints_only() {
         .router_for(&issuer)
         .expect("app builds");
     assert_eq!(
-        send(
-            &unbound,
-            EndpointRequest::post(ECHO_PATH)
-                .token(Some(&good_token(&issuer)))
-                .body(GOOD_BODY)
-        )
-        .await
-        .status,
+        post_echo(&unbound, Some(&good_token(&issuer))).await.status,
         200
     );
 }

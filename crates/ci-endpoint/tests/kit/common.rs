@@ -92,3 +92,9 @@ pub(crate) async fn app_in(environment: Option<&str>, ready: bool) -> TestApp {
 pub(crate) fn good_token(issuer: &MockIssuer) -> String {
     issuer.token(AUDIENCE).build()
 }
+
+/// The echo endpoint's call as the client makes it: `GOOD_BODY` with `token`, if any.
+pub(crate) async fn post_echo(app: &Router, token: Option<&str>) -> ci_fixtures::Answer {
+    let request = ci_fixtures::EndpointRequest::post(ECHO_PATH).token(token);
+    ci_fixtures::send(app, request.body(GOOD_BODY)).await
+}

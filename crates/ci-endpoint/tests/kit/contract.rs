@@ -271,13 +271,7 @@ async fn keys_unavailable_is_503_with_retry_after() {
     )
     .unwrap();
     let token = issuer.token(AUDIENCE).build();
-    let answer = send(
-        &app,
-        EndpointRequest::post(ECHO_PATH)
-            .token(Some(&token))
-            .body(GOOD_BODY),
-    )
-    .await;
+    let answer = post_echo(&app, Some(&token)).await;
     assert_answer(&answer, 503, r#"{"error":"unavailable"}"#);
     assert_eq!(answer.headers["retry-after"], "5");
 }

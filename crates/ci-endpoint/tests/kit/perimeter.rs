@@ -38,8 +38,7 @@ async fn vercel_production_is_404_whatever_ci_preview_env_says() {
         assert!(text.contains("ERROR"), "{text}");
         assert!(text.contains("production signal always wins"), "{text}");
         assert_answer(&send(&app, get("/api/~/ci/health")).await, 404, "Not Found");
-        let request = EndpointRequest::post(ECHO_PATH).token(Some(&good_token(&issuer)));
-        let answer = send(&app, request.body(GOOD_BODY)).await;
+        let answer = post_echo(&app, Some(&good_token(&issuer))).await;
         assert_answer(&answer, 404, "Not Found");
         assert_answer(
             &send(&app, get("/api/%7E/ci/health")).await,
@@ -116,8 +115,7 @@ async fn binding_refuses_the_same_pull_request_of_another_allowed_repository() {
         )
         .unwrap()
     };
-    let request = EndpointRequest::post(ECHO_PATH).token(Some(&good_token(&issuer)));
-    let answer = send(&app, request.body(GOOD_BODY)).await;
+    let answer = post_echo(&app, Some(&good_token(&issuer))).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
     let other = issuer
         .token(AUDIENCE)
@@ -129,8 +127,7 @@ async fn binding_refuses_the_same_pull_request_of_another_allowed_repository() {
         )
         .build();
     let (logs, _guard) = Capture::start();
-    let request = EndpointRequest::post(ECHO_PATH).token(Some(&other));
-    let answer = send(&app, request.body(GOOD_BODY)).await;
+    let answer = post_echo(&app, Some(&other)).await;
     assert_answer(&answer, 401, r#"{"error":"unauthorized"}"#);
     // Refused by the binding (the policy itself allows that repository and workflow).
     let text = logs.text();

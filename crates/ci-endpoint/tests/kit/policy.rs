@@ -275,11 +275,7 @@ async fn overlapping_endpoint_names_both_route() {
         .unwrap();
     assert_answer(&send(&app, request).await, 200, "parent");
     assert_answer(
-        &send(
-            &app,
-            EndpointRequest::post(ECHO_PATH).token(None).body(GOOD_BODY),
-        )
-        .await,
+        &post_echo(&app, None).await,
         401,
         r#"{"error":"unauthorized"}"#,
     );

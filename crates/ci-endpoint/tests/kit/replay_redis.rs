@@ -215,15 +215,7 @@ async fn the_kit_over_redis_accepts_fifty_concurrent_presentations_once() {
             let (app, token, barrier) = (apps[i % 2].clone(), token.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                send(
-                    &app,
-                    EndpointRequest::post(ECHO_PATH)
-                        .token(Some(&token))
-                        .body(GOOD_BODY),
-                )
-                .await
-                .status
-                .as_u16()
+                post_echo(&app, Some(&token)).await.status.as_u16()
             })
         })
         .collect();

@@ -135,49 +135,17 @@ async fn refused_tokens_are_never_recorded() {
             401,
         ),
     ] {
-        let answer = send(
-            &app,
-            EndpointRequest::post(ECHO_PATH)
-                .token(Some(&bad))
-                .body(GOOD_BODY),
-        )
-        .await;
+        let answer = post_echo(&app, Some(&bad)).await;
         assert_eq!(answer.status, status, "{}", answer.body);
     }
     let good = token(issuer.token(AUDIENCE));
-    assert_eq!(
-        send(
-            &app,
-            EndpointRequest::post(ECHO_PATH)
-                .token(Some(&good))
-                .body(GOOD_BODY)
-        )
-        .await
-        .status,
-        200
-    );
-    assert_answer(
-        &send(
-            &app,
-            EndpointRequest::post(ECHO_PATH)
-                .token(Some(&good))
-                .body(GOOD_BODY),
-        )
-        .await,
-        401,
-        UNAUTHORIZED,
-    );
+    assert_eq!(post_echo(&app, Some(&good)).await.status, 200);
+    assert_answer(&post_echo(&app, Some(&good)).await, 401, UNAUTHORIZED);
 
     // The store is now full of live entries: a new token is refused (503), not let through and
     // not allowed to evict a live entry.
     let next = issuer.token(AUDIENCE).build();
-    let answer = send(
-        &app,
-        EndpointRequest::post(ECHO_PATH)
-            .token(Some(&next))
-            .body(GOOD_BODY),
-    )
-    .await;
+    let answer = post_echo(&app, Some(&next)).await;
     assert_answer(&answer, 503, UNAVAILABLE);
     assert_eq!(answer.headers["retry-after"], "5");
 }
@@ -229,13 +197,7 @@ async fn a_store_that_cannot_answer_fails_closed_with_503() {
         let app = guarded(SINGLE_USE, preview(), Some(store))
             .router_for(&issuer)
             .expect("app builds");
-        let answer = send(
-            &app,
-            EndpointRequest::post(ECHO_PATH)
-                .token(Some(&good_token(&issuer)))
-                .body(GOOD_BODY),
-        )
-        .await;
+        let answer = post_echo(&app, Some(&good_token(&issuer))).await;
         assert_answer(&answer, 503, UNAVAILABLE);
         assert_eq!(answer.headers["retry-after"], "5");
         assert_eq!(calls.lock().unwrap().len(), 1);
@@ -298,13 +260,7 @@ async fn a_binding_refusal_records_nothing() {
     let app = guarded(&extra, pr_deployment(Some("99"), None), Some(store))
         .router_for(&issuer)
         .expect("app builds");
-    let answer = send(
-        &app,
-        EndpointRequest::post(ECHO_PATH)
-            .token(Some(&good_token(&issuer)))
-            .body(GOOD_BODY),
-    )
-    .await;
+    let answer = post_echo(&app, Some(&good_token(&issuer))).await;
     assert_answer(&answer, 401, UNAUTHORIZED);
     assert!(calls.lock().unwrap().is_empty());
     // The right deployment records it.
@@ -313,16 +269,6 @@ async fn a_binding_refusal_records_nothing() {
         .router_for(&issuer)
         .expect("app builds");
     let token = issuer.token(AUDIENCE).claim("jti", json!("j-2")).build();
-    assert_eq!(
-        send(
-            &app,
-            EndpointRequest::post(ECHO_PATH)
-                .token(Some(&token))
-                .body(GOOD_BODY)
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(post_echo(&app, Some(&token)).await.status, 200);
     assert_eq!(calls.lock().unwrap().len(), 1);
 }

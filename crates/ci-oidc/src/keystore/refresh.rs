@@ -32,6 +32,15 @@ use std::time::{Duration, Instant};
 
 use super::{Inner, KeySet, KeyStoreError};
 
+/// The two separate budgets a token the current keys cannot verify may spend on a refetch.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    /// Any token with an unknown `kid`: one per `unknown_kid_cooldown`.
+    UnknownKid,
+    /// A token whose unverified claims pass the policy: one per `rotation_probe_interval`.
+    RotationProbe,
+}
+
 /// Scheduling state, guarded by the store's refresh mutex.
 #[derive(Debug, Default)]
 pub(crate) struct RefreshState {
@@ -54,40 +63,42 @@ impl Inner {
     /// See [`super::KeyStore::refetch_for_unknown_kid`]. The flag is true when a refetch was
     /// due (nobody fetched since `fetches_before`) but the cooldown held it back.
     pub(crate) async fn refetch_for_unknown_kid(&self, fetches_before: u64) -> (Arc<KeySet>, bool) {
-        let mut suppressed = false;
-        if self.remote.is_some() {
-            let mut state = self.refresh.lock().await;
-            if self.fetches.load(Ordering::SeqCst) == fetches_before {
-                let cooled = state
-                    .last_unknown_kid
-                    .is_none_or(|t| t.elapsed() >= self.opts.unknown_kid_cooldown);
-                if cooled {
-                    state.last_unknown_kid = Some(Instant::now());
-                    // The error is logged inside; the caller answers "unknown key" either way.
-                    let _ = self.fetch_locked(&mut state).await;
-                } else {
-                    suppressed = true;
-                }
-            }
-        }
-        (self.current(), suppressed)
+        self.refetch_within(Budget::UnknownKid, fetches_before)
+            .await
     }
 
     /// See [`super::KeyStore::probe_rotation`]. The flag is true when a probe was due (nobody
     /// fetched since `fetches_before`) but the probe interval held it back.
     pub(crate) async fn probe_rotation(&self, fetches_before: u64) -> (Arc<KeySet>, bool) {
+        self.refetch_within(Budget::RotationProbe, fetches_before)
+            .await
+    }
+
+    /// A refetch on a token's behalf, spent from `budget`: none when another fetch came since
+    /// `fetches_before` (its keys are the answer), none but the flag when the budget's interval
+    /// has not passed since its last refetch.
+    async fn refetch_within(&self, budget: Budget, fetches_before: u64) -> (Arc<KeySet>, bool) {
         let mut suppressed = false;
         if self.remote.is_some() {
             let mut state = self.refresh.lock().await;
             if self.fetches.load(Ordering::SeqCst) == fetches_before {
-                let due = state
-                    .last_rotation_probe
-                    .is_none_or(|t| t.elapsed() >= self.opts.rotation_probe_interval);
-                if due {
-                    state.last_rotation_probe = Some(Instant::now());
-                    tracing::info!(
-                        "rotation probe: refetching the issuer's keys for a token whose claims pass the policy"
-                    );
+                let (last, interval) = match budget {
+                    Budget::UnknownKid => {
+                        (&mut state.last_unknown_kid, self.opts.unknown_kid_cooldown)
+                    }
+                    Budget::RotationProbe => (
+                        &mut state.last_rotation_probe,
+                        self.opts.rotation_probe_interval,
+                    ),
+                };
+                if last.is_none_or(|t| t.elapsed() >= interval) {
+                    *last = Some(Instant::now());
+                    if let Budget::RotationProbe = budget {
+                        tracing::info!(
+                            "rotation probe: refetching the issuer's keys for a token whose claims pass the policy"
+                        );
+                    }
+                    // The error is logged inside; the caller answers "unknown key" either way.
                     let _ = self.fetch_locked(&mut state).await;
                 } else {
                     suppressed = true;

@@ -3,34 +3,27 @@
 //! profile (the build-time settings must not reach what the function checks or how fast its
 //! crypto runs).
 
-use std::{collections::BTreeSet, path::Path, process::Command};
+use std::{collections::BTreeSet, path::Path};
 
-use crate::template_project::{copy_as_project, template};
+use crate::template_project::{cargo, copy_as_project, template};
 
 /// The packages (`name vX.Y.Z`) the function's release build compiles: its normal and build
 /// dependencies, what Vercel builds.
 fn function_build_packages(project: &Path) -> BTreeSet<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .args([
+    let tree = cargo(
+        project,
+        &[
             "tree",
             "--offline",
             "-e",
             "normal,build",
             "--prefix",
             "none",
-        ])
-        .args(["-p", "ci-in-preview-function"])
-        .current_dir(project)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+            "-p",
+            "ci-in-preview-function",
+        ],
     );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
+    tree.lines()
         .filter_map(|line| {
             let mut words = line.split(' ');
             Some(format!("{} {}", words.next()?, words.next()?))

@@ -94,15 +94,14 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn cargo(project: &Path, args: &[&str]) {
+/// Runs cargo in the project copy (its target dir kept between runs) and returns its stdout; a
+/// failure fails the test with both outputs. Builds and tests pass `--offline` themselves: the
+/// copy must build from what this checkout already fetched.
+pub(crate) fn cargo(project: &Path, args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("template-project");
-    // `--offline` is cargo's: it goes before a `--` that hands the rest to a tool (clippy).
-    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
     let output = Command::new(cargo)
-        .args(&args[..split])
-        .arg("--offline")
-        .args(&args[split..])
+        .args(args)
         .current_dir(project)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
@@ -114,6 +113,7 @@ fn cargo(project: &Path, args: &[&str]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `(name, version, source)` of every registry package a lock file pins.
@@ -173,7 +173,7 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
     let project = dir.path().join("app");
     copy_as_project(&project);
 
-    cargo(&project, &["build", "--bin", "ci-in-preview"]);
+    cargo(&project, &["build", "--offline", "--bin", "ci-in-preview"]);
     let committed = std::fs::read_to_string(template().join("Cargo.lock")).unwrap_or_default();
     let resolved = std::fs::read_to_string(project.join("Cargo.lock")).unwrap();
     if std::env::var(UPDATE_LOCK_VAR).is_ok_and(|v| v == "1") {
@@ -202,11 +202,12 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
     let scaffolded = ci_endpoint::server::Policy::from_toml_str(&policy_text).unwrap();
     let strict = scaffolded.endpoint("cleanup/db").unwrap();
     assert!(strict.single_use && strict.bind_deployment && !strict.repository_ids.is_empty());
-    cargo(&project, &["build", "--bin", "ci-in-preview"]);
+    cargo(&project, &["build", "--offline", "--bin", "ci-in-preview"]);
     cargo(
         &project,
         &[
             "test",
+            "--offline",
             "-p",
             "cleanup-kv",
             "-p",
@@ -220,6 +221,7 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
         &project,
         &[
             "clippy",
+            "--offline",
             "--workspace",
             "--all-targets",
             "--",
@@ -227,16 +229,7 @@ async fn the_template_builds_as_its_own_project_and_serves_its_endpoint_and_a_bu
             "warnings",
         ],
     );
-    let fmt = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-        .args(["fmt", "--check"])
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    assert!(
-        fmt.status.success(),
-        "cargo fmt --check in the template project:\n{}",
-        String::from_utf8_lossy(&fmt.stdout)
-    );
+    cargo(&project, &["fmt", "--check"]);
 
     let issuer = MockIssuer::start().await;
     let policy = dir.path().join("ci-policy.toml");

@@ -75,7 +75,13 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let state_file = args
         .storage_state
         .as_ref()
-        .map(|p| state_path(p.as_deref(), &args))
+        .map(|p| {
+            storage_state::file_path(
+                p.as_deref(),
+                args.runner_temp.as_deref(),
+                "give --storage-state a FILE outside GitHub Actions",
+            )
+        })
         .transpose()?;
     let env_target = match &args.github_env {
         Some(var) => {
@@ -148,21 +154,4 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn state_path(given: Option<&std::path::Path>, args: &Args) -> Result<PathBuf> {
-    if let Some(given) = given.filter(|p| !p.as_os_str().is_empty()) {
-        return Ok(given.to_owned());
-    }
-    let temp = args
-        .runner_temp
-        .as_deref()
-        .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| {
-            CliError::missing_var(
-                "RUNNER_TEMP",
-                "give --storage-state a FILE outside GitHub Actions",
-            )
-        })?;
-    Ok(temp.join(storage_state::DEFAULT_FILE))
 }

@@ -45,22 +45,20 @@ pub(crate) fn run(args: Args) -> Result<()> {
     // from here on (the step's header has already shown it, which is why the docs say secrets).
     actions::mask(key_text.expose());
     let key = StateKey::parse(key_text.expose())?;
-    let url = args
-        .url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| {
-            CliError::missing_var(
-                env::PREVIEW_URL,
-                "pass the browser-state workflow's `preview-url` output (or --url): the state \
-                 opens only for the preview it was sealed for",
-            )
-        })?;
+    let url = env::required(
+        args.url.as_deref(),
+        env::PREVIEW_URL,
+        "pass the browser-state workflow's `preview-url` output (or --url): the state opens \
+         only for the preview it was sealed for",
+    )?;
     let url = parse_preview_url(url)?;
     let origin = url.origin().ascii_serialization();
     let host = url.host_str().unwrap_or_default().to_owned();
-    let path = out_path(args.out, args.runner_temp)?;
+    let path = storage_state::file_path(
+        args.out.as_deref(),
+        args.runner_temp.as_deref(),
+        "give --out FILE outside GitHub Actions",
+    )?;
     let state = sealed_state::open(args.state.as_deref().unwrap_or_default(), &origin, &key)?;
     let names = check_state(&state, &host)?;
     storage_state::write_private(&path, state.expose())?;
@@ -99,16 +97,4 @@ fn check_state(state: &Secret, host: &str) -> Result<Vec<String>> {
         names.push(name.to_owned());
     }
     Ok(names)
-}
-
-fn out_path(out: Option<PathBuf>, runner_temp: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(out) = out.filter(|p| !p.as_os_str().is_empty()) {
-        return Ok(out);
-    }
-    let temp = runner_temp
-        .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| {
-            CliError::missing_var(env::RUNNER_TEMP, "give --out FILE outside GitHub Actions")
-        })?;
-    Ok(temp.join(storage_state::DEFAULT_FILE))
 }

@@ -320,17 +320,11 @@ fn parse_session(raw: &str) -> Result<Value> {
 }
 
 fn out_path(args: &Args) -> Result<PathBuf> {
-    if let Some(out) = args.out.as_ref().filter(|p| !p.as_os_str().is_empty()) {
-        return Ok(out.clone());
-    }
-    let temp = args
-        .runner_temp
-        .as_deref()
-        .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| {
-            CliError::missing_var("RUNNER_TEMP", "give --out FILE outside GitHub Actions")
-        })?;
-    Ok(temp.join(storage_state::DEFAULT_FILE))
+    storage_state::file_path(
+        args.out.as_deref(),
+        args.runner_temp.as_deref(),
+        "give --out FILE outside GitHub Actions",
+    )
 }
 
 #[cfg(test)]

@@ -101,18 +101,9 @@ async fn the_workflow_script_seals_and_the_test_job_opens_a_state_that_passes_th
             .env("GITHUB_OUTPUT", &output)
             .env("GITHUB_STEP_SUMMARY", &summary)
             .env("RUNNER_TEMP", dir.path())
-            .env("GITHUB_API_URL", github.api_url())
-            .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
+            .envs(runner_env(&github))
             .env("GITHUB_EVENT_PATH", &event)
-            .env("GITHUB_EVENT_NAME", "pull_request")
-            .env(
-                "ACTIONS_ID_TOKEN_REQUEST_URL",
-                github.id_token_request_url(),
-            )
-            .env(
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                github.id_token_request_token(),
-            );
+            .env("GITHUB_EVENT_NAME", "pull_request");
         if debug {
             command.env("RUNNER_DEBUG", "1");
         }

@@ -38,6 +38,26 @@ pub(crate) const FLAGS_HEADER: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
 /// The protection audience the client derives for [`ci_fixtures::DEFAULT_REPOSITORY`].
 pub(crate) const PROTECTION_AUDIENCE: &str = "https://github.com/octo-org";
 
+/// What a runner sets for a job with `id-token: write`: the API, the repository and where to
+/// request an OIDC token.
+pub(crate) fn runner_env(github: &MockGitHub) -> [(&'static str, String); 4] {
+    [
+        ("GITHUB_API_URL", github.api_url().to_owned()),
+        (
+            "GITHUB_REPOSITORY",
+            ci_fixtures::DEFAULT_REPOSITORY.to_owned(),
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            github.id_token_request_url().to_owned(),
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            github.id_token_request_token().to_owned(),
+        ),
+    ]
+}
+
 /// The binary with a clean environment (nothing leaks in from the machine running the tests).
 pub(crate) struct Client {
     cmd: tokio::process::Command,
@@ -65,18 +85,9 @@ impl Client {
     }
 
     /// The variables a runner sets for a job with `id-token: write` and a GITHUB_TOKEN.
-    pub(crate) fn github(self, github: &MockGitHub) -> Self {
-        self.env("GITHUB_API_URL", github.api_url())
-            .env("GITHUB_REPOSITORY", ci_fixtures::DEFAULT_REPOSITORY)
-            .env("GITHUB_TOKEN", github.github_token())
-            .env(
-                "ACTIONS_ID_TOKEN_REQUEST_URL",
-                github.id_token_request_url(),
-            )
-            .env(
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                github.id_token_request_token(),
-            )
+    pub(crate) fn github(mut self, github: &MockGitHub) -> Self {
+        self.cmd.envs(runner_env(github));
+        self.env("GITHUB_TOKEN", github.github_token())
             // The merge commit: a client must never look it up.
             .env("GITHUB_SHA", ci_fixtures::github::MERGE_SHA)
     }
